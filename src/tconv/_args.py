@@ -1,0 +1,125 @@
+"""Argument normalisation and validation shared by every public op.
+
+Each public function validates its arguments once, here, and passes plain
+tuples of Python ints to the kernels, which trust them. Errors name the
+function, the argument, the rule and the value (Chainer's "Expect / Actual"
+habit, in one sentence).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any, Union
+
+import numpy as np
+
+IntOrTuple = Union[int, Sequence[int]]
+
+
+def ntuple(value: Any, n: int, name: str, fn: str) -> tuple[int, ...]:
+    """Turn an int or a length-``n`` sequence of ints into a tuple of ``n`` ints.
+
+    >>> ntuple(2, 3, "stride", "conv3d")
+    (2, 2, 2)
+    >>> ntuple((1, 2), 2, "stride", "conv2d")
+    (1, 2)
+    """
+    if _is_int(value):
+        return (int(value),) * n
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise TypeError(
+            f"{fn}: {name} must be an int or a tuple of {n} ints, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    items = tuple(value)
+    if len(items) == 1 and n > 1:
+        # PyTorch accepts a 1-tuple for every dim, as it does an int.
+        items = items * n
+    if len(items) != n:
+        raise ValueError(
+            f"{fn}: {name} must be an int or a tuple of {n} ints (one per spatial dim), "
+            f"got {len(items)} values {tuple(value)!r}"
+        )
+    bad = [v for v in items if not _is_int(v)]
+    if bad:
+        raise TypeError(
+            f"{fn}: {name} must contain ints, got {type(bad[0]).__name__} {bad[0]!r} in {value!r}"
+        )
+    return tuple(int(v) for v in items)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
+def positive(values: tuple[int, ...], name: str, fn: str) -> tuple[int, ...]:
+    if any(v <= 0 for v in values):
+        raise ValueError(f"{fn}: {name} must be positive, got {name}={_show(values)}")
+    return values
+
+
+def non_negative(values: tuple[int, ...], name: str, fn: str) -> tuple[int, ...]:
+    if any(v < 0 for v in values):
+        raise ValueError(f"{fn}: {name} must be non-negative, got {name}={_show(values)}")
+    return values
+
+
+def positive_int(value: Any, name: str, fn: str) -> int:
+    if not _is_int(value):
+        raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if value <= 0:
+        raise ValueError(f"{fn}: {name} must be positive, got {name}={value}")
+    return int(value)
+
+
+def _show(values: tuple[int, ...]) -> str:
+    return str(values[0]) if len(set(values)) == 1 else str(values)
+
+
+_FLOATS = (np.float32, np.float64)
+
+
+def as_array(value: Any, name: str, fn: str) -> np.ndarray:
+    """``np.asarray`` with a clear TypeError for non-numeric data."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged lists and the like
+        raise TypeError(f"{fn}: {name} must be a numeric array, got {type(value).__name__}: {exc}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{fn}: {name} must hold real numbers (float32 or float64), "
+            f"got dtype {arr.dtype} from {type(value).__name__}"
+        )
+    return arr
+
+
+def compute_dtype(*arrays: np.ndarray | None) -> np.dtype:
+    """The dtype an op computes and returns in.
+
+    float32 stays float32 and float64 stays float64; integers and bools (the
+    lecture's lists of small ints) are promoted to float64; float16 computes in
+    float32. Mixed float32/float64 gives float64, as NumPy does.
+    """
+    kinds = [a.dtype for a in arrays if a is not None]
+    floats = [d for d in kinds if d.kind == "f"]
+    if not floats:
+        return np.dtype(np.float64)
+    dt = np.result_type(*floats)
+    return np.dtype(np.float32) if dt.itemsize < 4 else np.dtype(dt)
+
+
+def spatial_dims_of(x: np.ndarray, n: int, name: str, fn: str) -> bool:
+    """Check that ``x`` is (N, C, *n) or (C, *n); return True when batched."""
+    if x.ndim == n + 2:
+        return True
+    if x.ndim == n + 1:
+        return False
+    raise ValueError(
+        f"{fn}: {name} must be {n + 2}-D (N, C, {_spatial_names(n)}) or "
+        f"{n + 1}-D unbatched (C, {_spatial_names(n)}), got {x.ndim}-D {name} of shape {x.shape}"
+    )
+
+
+def _spatial_names(n: int) -> str:
+    return {1: "L", 2: "H, W", 3: "D, H, W"}.get(n, ", ".join(f"L{i}" for i in range(n)))

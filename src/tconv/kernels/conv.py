@@ -1,0 +1,283 @@
+"""GEMM kernels for N-d convolution and transposed convolution.
+
+No validation happens here: the public ops in :mod:`tconv.functional` check
+their arguments and call these functions with plain tuples of ints.
+
+Both kernels take the same geometry, per spatial dim: stride ``s``,
+dilation ``d``, a leading offset ``lo`` and the output size. With that one
+description they serve the forward ops and each other's gradients:
+
+* ``conv_nd``: ``y[o] = sum_t x[o s + t d - lo] w[t]`` (cross-correlation,
+  zeros outside ``x``). ``lo`` is the left padding; the right padding follows
+  from the output size.
+* ``conv_transpose_nd``: ``full[i s + t d] += x[i] w[t]``, ``y[j] = full[j + lo]``
+  (scatter, then crop; zeros past ``full``). ``lo`` is PyTorch's ``padding``;
+  output_padding is folded into the output size.
+
+The transposed convolution is one GEMM ``W^T x`` giving the columns (one slab
+per kernel tap), then an overlap-add (col2im) that loops over kernel taps only
+and adds each slab into a strided slice of the output. The convolution builds
+its columns (im2col) with one strided copy per tap, then one GEMM. Temporaries
+are chunked over the batch, then over kernel taps, to fit the memory budget.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from .._config import get_memory_budget
+
+Ints = tuple[int, ...]
+
+# Below this many output positions per sample, the batch is folded into the
+# GEMM columns (one large GEMM); above it, a batched GEMM per sample avoids the
+# transposes that folding costs.
+_FOLD_BELOW = 1024
+
+
+def _tap_slices(
+    k: Ints, s: Ints, d: Ints, lo: Ints, n_in: Ints, n_out: Ints
+) -> Iterator[tuple[int, tuple[slice, ...], tuple[slice, ...]]]:
+    """For each kernel tap of a transposed convolution: its index, the input range
+    that lands inside the output, and the strided output slice it lands on.
+
+    Tap ``t`` sends input ``i`` to output ``i s + t d - lo``; inputs that fall
+    outside ``[0, n_out)`` are cropped (taps whose range is empty are skipped).
+    """
+    for j, t in enumerate(itertools.product(*(range(kk) for kk in k))):
+        src, dst = [], []
+        for ti, si, di, li, ni, no in zip(t, s, d, lo, n_in, n_out):
+            off = ti * di - li
+            i0 = max(0, (-off + si - 1) // si)  # first i with i s + off >= 0
+            i1 = min(ni - 1, (no - 1 - off) // si)
+            if i1 < i0:
+                break
+            src.append(slice(i0, i1 + 1))
+            dst.append(slice(i0 * si + off, i1 * si + off + 1, si))
+        else:
+            yield j, tuple(src), tuple(dst)
+
+
+def _window_slices(k: Ints, s: Ints, d: Ints, n_out: Ints) -> Iterator[tuple[slice, ...]]:
+    """For each kernel tap of a convolution, the strided slice of the padded input it reads."""
+    for t in itertools.product(*(range(kk) for kk in k)):
+        yield tuple(
+            slice(ti * di, ti * di + si * (no - 1) + 1, si)
+            for ti, si, di, no in zip(t, s, d, n_out)
+        )
+
+
+def _chunks(total: int, per_item: int, itemsize: int) -> Iterator[slice]:
+    """Split ``range(total)`` so that each chunk's temporaries fit the memory budget."""
+    step = max(1, get_memory_budget() // max(1, per_item * itemsize))
+    for start in range(0, total, step):
+        yield slice(start, min(total, start + step))
+
+
+def _padded(x: np.ndarray, lo: Ints, need: Ints) -> np.ndarray:
+    """``x`` with ``lo`` zeros in front of each spatial dim, cut or zero-filled to ``need``."""
+    n_sp = len(lo)
+    if all(p == 0 for p in lo) and tuple(x.shape[2:]) == tuple(need):
+        return x
+    xp = np.zeros(x.shape[:2] + tuple(need), dtype=x.dtype)
+    src, dst = [], []
+    for p, n, m in zip(lo, x.shape[2:], need):
+        # input index i goes to padded index i + p, kept while 0 <= i + p < m
+        i0, i1 = max(0, -p), min(n, m - p)
+        if i1 <= i0:
+            return xp
+        src.append(slice(i0, i1))
+        dst.append(slice(i0 + p, i1 + p))
+    assert len(src) == n_sp
+    xp[(slice(None), slice(None), *dst)] = x[(slice(None), slice(None), *src)]
+    return xp
+
+
+def _span(k: Ints, s: Ints, d: Ints, n_out: Ints) -> Ints:
+    """Padded input length that the windows of a convolution read."""
+    return tuple((no - 1) * si + di * (kk - 1) + 1 for kk, si, di, no in zip(k, s, d, n_out))
+
+
+def conv_transpose_nd(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: Ints,
+    dilation: Ints,
+    groups: int,
+    lo: Ints,
+    out_size: Ints,
+) -> np.ndarray:
+    """Transposed convolution: x (N, C_in, *L), w (C_in, C_out/g, *k) -> (N, C_out, *out_size)."""
+    n, c_in = x.shape[:2]
+    n_in = tuple(x.shape[2:])
+    k = tuple(w.shape[2:])
+    g = groups
+    c_in_g, c_out_g = c_in // g, w.shape[1]
+    c_out = c_out_g * g
+    n_taps = math.prod(k)
+    p_in = math.prod(n_in)
+    y = np.zeros((n, g, c_out_g, *out_size), dtype=x.dtype)
+    taps = list(_tap_slices(k, stride, dilation, lo, n_in, out_size))
+    if not taps or n == 0:
+        return y.reshape(n, c_out, *out_size)
+
+    if c_in_g == 1 and c_out_g == 1:
+        _conv_transpose_depthwise(x, w, y, taps)
+        return y.reshape(n, c_out, *out_size)
+
+    # Rows ordered tap-major, so that each tap's slab of the columns is contiguous.
+    wt = w.reshape(g, c_in_g, c_out_g, n_taps).transpose(0, 3, 2, 1)  # (g, K, c_out_g, c_in_g)
+    fold = p_in < _FOLD_BELOW and n > 1
+    per_sample = c_out * n_taps * p_in + (c_in * p_in if fold else 0)
+    for nb in _chunks(n, per_sample, x.itemsize):
+        b = nb.stop - nb.start
+        xs = x[nb].reshape(b, g, c_in_g, p_in)
+        # Chunk the taps too when one sample's columns exceed the budget.
+        for tb in _chunks(len(taps), c_out * p_in * b, x.itemsize):
+            sel = taps[tb]
+            ids = [j for j, _, _ in sel]
+            wsel = wt[:, ids].reshape(g, len(ids) * c_out_g, c_in_g)
+            if fold:
+                xg = xs.transpose(1, 2, 0, 3).reshape(g, c_in_g, b * p_in)
+                cols = np.matmul(wsel, xg).reshape(g, len(ids), c_out_g, b, *n_in)
+                yt = y[nb].transpose(1, 2, 0, *range(3, 3 + len(k)))  # (g, c_out_g, b, *out)
+                for m, (_, src, dst) in enumerate(sel):
+                    yt[(slice(None),) * 3 + dst] += cols[(slice(None), m, slice(None), slice(None), *src)]
+            else:
+                cols = np.matmul(wsel, xs).reshape(b, g, len(ids), c_out_g, *n_in)
+                yb = y[nb]
+                for m, (_, src, dst) in enumerate(sel):
+                    yb[(slice(None),) * 3 + dst] += cols[(slice(None), slice(None), m, slice(None), *src)]
+    return y.reshape(n, c_out, *out_size)
+
+
+def _conv_transpose_depthwise(
+    x: np.ndarray,
+    w: np.ndarray,
+    y: np.ndarray,
+    taps: Sequence[tuple[int, tuple[slice, ...], tuple[slice, ...]]],
+) -> None:
+    """One input and one output channel per group: a scaled add per tap, no GEMM."""
+    n_sp = x.ndim - 2
+    g = x.shape[1]
+    wf = w.reshape(g, -1)
+    y3 = y.reshape(y.shape[0], g, *y.shape[3:])
+    for j, src, dst in taps:
+        scale = wf[:, j].reshape((1, g) + (1,) * n_sp)
+        y3[(slice(None), slice(None), *dst)] += x[(slice(None), slice(None), *src)] * scale
+
+
+def conv_nd(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: Ints,
+    dilation: Ints,
+    groups: int,
+    lo: Ints,
+    out_size: Ints,
+) -> np.ndarray:
+    """Convolution (cross-correlation): x (N, C_in, *L), w (C_out, C_in/g, *k) -> (N, C_out, *out)."""
+    n, c_in = x.shape[:2]
+    c_out = w.shape[0]
+    k = tuple(w.shape[2:])
+    g = groups
+    c_in_g, c_out_g = c_in // g, c_out // g
+    n_taps = math.prod(k)
+    p_out = math.prod(out_size)
+    need = _span(k, stride, dilation, out_size)
+    windows = list(_window_slices(k, stride, dilation, out_size))
+    y = np.empty((n, g, c_out_g, p_out), dtype=x.dtype)
+    if n == 0 or p_out == 0:
+        return y.reshape(n, c_out, *out_size)
+
+    if c_in_g == 1 and c_out_g == 1:
+        wf = w.reshape(g, n_taps)
+        for nb in _chunks(n, c_in * math.prod(need), x.itemsize):
+            xp = _padded(x[nb], lo, need)
+            acc = np.zeros((nb.stop - nb.start, g, *out_size), dtype=x.dtype)
+            for j, win in enumerate(windows):
+                acc += xp[(slice(None), slice(None), *win)] * wf[:, j].reshape(
+                    (1, g) + (1,) * len(k)
+                )
+            y[nb] = acc.reshape(acc.shape[0], g, 1, p_out)
+        return y.reshape(n, c_out, *out_size)
+
+    wm = w.reshape(g, c_out_g, c_in_g, n_taps)
+    fold = p_out < _FOLD_BELOW and n > 1
+    per_sample = c_in * n_taps * p_out + c_in * math.prod(need)
+    for nb in _chunks(n, per_sample, x.itemsize):
+        b = nb.stop - nb.start
+        xp = _padded(x[nb], lo, need)
+        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize):
+            ids = range(tb.start, tb.stop)
+            wsel = wm[..., tb].reshape(g, c_out_g, c_in_g * len(ids))
+            if fold:
+                cols = np.empty((g, c_in_g, len(ids), b, *out_size), dtype=x.dtype)
+                for m, j in enumerate(ids):
+                    win = xp[(slice(None), slice(None), *windows[j])]
+                    cols[:, :, m] = np.moveaxis(win.reshape(b, g, c_in_g, *out_size), 0, 2)
+                part = np.matmul(wsel, cols.reshape(g, c_in_g * len(ids), b * p_out))
+                part = part.reshape(g, c_out_g, b, p_out).transpose(2, 0, 1, 3)
+            else:
+                cols = np.empty((b, g, c_in_g, len(ids), *out_size), dtype=x.dtype)
+                for m, j in enumerate(ids):
+                    win = xp[(slice(None), slice(None), *windows[j])]
+                    cols[:, :, :, m] = win.reshape(b, g, c_in_g, *out_size)
+                part = np.matmul(wsel, cols.reshape(b, g, c_in_g * len(ids), p_out))
+            if tb.start == 0:
+                y[nb] = part
+            else:
+                y[nb] += part
+    return y.reshape(n, c_out, *out_size)
+
+
+def conv_weight_grad_nd(
+    x: np.ndarray,
+    gy: np.ndarray,
+    kernel_size: Ints,
+    stride: Ints,
+    dilation: Ints,
+    groups: int,
+    lo: Ints,
+) -> np.ndarray:
+    """Gradient of ``conv_nd`` with respect to its weight.
+
+    ``gw[co, ci, t] = sum_{n, o} gy[n, co, o] x[n, ci, o s + t d - lo]``: the
+    correlation of the input with the output gradient, one GEMM over the
+    im2col columns (batch folded in). Returns (C_out, C_in/g, *k).
+
+    The weight gradient of ``conv_transpose_nd`` is this function with the roles
+    of its input and output gradient swapped.
+    """
+    n, c_in = x.shape[:2]
+    c_out = gy.shape[1]
+    out_size = tuple(gy.shape[2:])
+    k = tuple(kernel_size)
+    g = groups
+    c_in_g, c_out_g = c_in // g, c_out // g
+    n_taps = math.prod(k)
+    p_out = math.prod(out_size)
+    need = _span(k, stride, dilation, out_size)
+    windows = list(_window_slices(k, stride, dilation, out_size))
+    gw = np.zeros((g, c_out_g, c_in_g, n_taps), dtype=x.dtype)
+    if n == 0 or p_out == 0:
+        return gw.reshape(c_out, c_in_g, *k)
+    per_sample = c_in * n_taps * p_out + c_in * math.prod(need) + c_out * p_out
+    for nb in _chunks(n, per_sample, x.itemsize):
+        b = nb.stop - nb.start
+        xp = _padded(x[nb], lo, need)
+        gyg = gy[nb].reshape(b, g, c_out_g, p_out).transpose(1, 2, 0, 3).reshape(g, c_out_g, b * p_out)
+        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize):
+            ids = range(tb.start, tb.stop)
+            cols = np.empty((g, c_in_g, len(ids), b, *out_size), dtype=x.dtype)
+            for m, j in enumerate(ids):
+                win = xp[(slice(None), slice(None), *windows[j])]
+                cols[:, :, m] = np.moveaxis(win.reshape(b, g, c_in_g, *out_size), 0, 2)
+            cols2 = cols.reshape(g, c_in_g * len(ids), b * p_out)
+            part = np.matmul(gyg, cols2.transpose(0, 2, 1)).reshape(g, c_out_g, c_in_g, len(ids))
+            gw[..., tb] += part
+    return gw.reshape(c_out, c_in_g, *k)

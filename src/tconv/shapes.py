@@ -1,0 +1,197 @@
+"""Size arithmetic of convolutions and transposed convolutions.
+
+Pure integer arithmetic, in one place: the ops, the modules and the analysis
+tools all call these functions, so no formula is written twice. Every function
+takes an int or a per-dim tuple and returns the same form.
+
+Per spatial dim, with kernel size ``k``, stride ``s``, padding ``p``, dilation
+``d`` and output padding ``a`` (Dumoulin & Visin 2016, relationships 6 and 14;
+PyTorch's ``Conv*d`` and ``ConvTranspose*d`` docs)::
+
+    conv:            L_out = floor((L_in + 2p - d(k-1) - 1) / s) + 1
+    conv_transpose:  L_out = (L_in - 1) s - 2p + d(k-1) + a + 1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar, Union, overload
+
+IntOrTuple = Union[int, Sequence[int]]
+T = TypeVar("T")
+
+__all__ = [
+    "conv_output_size",
+    "conv_transpose_output_size",
+    "output_padding_for",
+    "output_size_range",
+]
+
+
+def _broadcast(*args: IntOrTuple) -> tuple[int, list[tuple[int, ...]]] | None:
+    """Broadcast int-or-tuple arguments to a common length; None if all are ints."""
+    lengths = {len(a) for a in args if not isinstance(a, int)}
+    if not lengths:
+        return None
+    if len(lengths) > 1:
+        raise ValueError(f"per-dim tuples of different lengths: {args}")
+    n = lengths.pop()
+    return n, [tuple(a) if not isinstance(a, int) else (a,) * n for a in args]
+
+
+def _per_dim(f: Callable[..., T], *args: IntOrTuple) -> T | tuple[T, ...]:
+    b = _broadcast(*args)
+    if b is None:
+        return f(*args)
+    n, cols = b
+    return tuple(f(*(c[i] for c in cols)) for i in range(n))
+
+
+def _conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _tconv_out(size: int, k: int, s: int, p: int, a: int, d: int) -> int:
+    return (size - 1) * s - 2 * p + d * (k - 1) + a + 1
+
+
+@overload
+def conv_output_size(
+    size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> int: ...
+@overload
+def conv_output_size(
+    size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> int | tuple[int, ...]: ...
+def conv_output_size(
+    size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> int | tuple[int, ...]:
+    """Output size of a convolution: ``floor((L + 2p - d(k-1) - 1) / s) + 1``.
+
+    The result may be zero or negative when the kernel does not fit; the ops
+    check that, this function only computes.
+
+    >>> conv_output_size(7, 3)      # the lecture's conv1d example
+    5
+    >>> conv_output_size((32, 31), 3, stride=2, padding=1)
+    (16, 16)
+    """
+    return _per_dim(_conv_out, size, kernel_size, stride, padding, dilation)
+
+
+def conv_transpose_output_size(
+    size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> int | tuple[int, ...]:
+    """Output size of a transposed convolution: ``(L - 1) s - 2p + d(k-1) + a + 1``.
+
+    >>> conv_transpose_output_size(7, 3)      # the lecture's conv_transpose1d example
+    9
+    >>> conv_transpose_output_size((16, 16), 4, stride=2, padding=1)
+    (32, 32)
+    >>> conv_transpose_output_size(16, 3, stride=2, padding=1, output_padding=1)
+    32
+    """
+    return _per_dim(_tconv_out, size, kernel_size, stride, padding, output_padding, dilation)
+
+
+def output_size_range(
+    input_size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> tuple[int, int] | tuple[tuple[int, int], ...]:
+    """The sizes a transposed convolution can produce, ``(L_min, L_min + s - 1)``.
+
+    ``L_min`` is the size with ``output_padding = 0``; PyTorch's
+    ``ConvTranspose*d.forward(x, output_size=...)`` accepts exactly this range.
+
+    >>> output_size_range(16, 3, stride=2, padding=1)
+    (31, 32)
+    """
+
+    def one(size: int, k: int, s: int, p: int, d: int) -> tuple[int, int]:
+        lo = _tconv_out(size, k, s, p, 0, d)
+        return lo, lo + s - 1
+
+    return _per_dim(one, input_size, kernel_size, stride, padding, dilation)
+
+
+def suggest_transpose_params(
+    input_size: int, output_size: int, kernel_size: int, stride: int, dilation: int = 1
+) -> str:
+    """A hint naming padding and output_padding that map ``input_size`` to ``output_size``.
+
+    >>> suggest_transpose_params(16, 32, 3, 2)
+    'for 16 -> 32 with k=3, s=2 use padding=1, output_padding=1'
+    """
+    k, s, d = kernel_size, stride, dilation
+    for a in range(max(s, d)):
+        twice_p = (input_size - 1) * s + d * (k - 1) + 1 + a - output_size
+        if twice_p >= 0 and twice_p % 2 == 0:
+            return (
+                f"for {input_size} -> {output_size} with k={k}, s={s}"
+                + (f", d={d}" if d != 1 else "")
+                + f" use padding={twice_p // 2}, output_padding={a}"
+            )
+    # Too large a target for this stride: the smallest stride that reaches it.
+    need = output_size - d * (k - 1) - 1
+    if input_size > 1 and need > 0:
+        s_new = -(-need // (input_size - 1))
+        return (
+            f"{output_size} is out of reach from {input_size} with k={k}, s={s}; "
+            f"a stride of at least {s_new} (or a larger kernel) is needed"
+        )
+    return f"{output_size} is out of reach from {input_size} with k={k}, s={s}"
+
+
+def output_padding_for(
+    input_size: IntOrTuple,
+    output_size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> int | tuple[int, ...]:
+    """The ``output_padding`` that makes a transposed convolution produce ``output_size``.
+
+    Raises a ValueError that states the reachable range, and suggests
+    parameters that reach the target, when no output_padding does.
+
+    >>> output_padding_for(16, 32, 3, stride=2, padding=1)
+    1
+    >>> output_padding_for((16, 15), (32, 30), 4, stride=2, padding=1)
+    (0, 0)
+    >>> output_padding_for(16, 34, 3, stride=2, padding=1)
+    Traceback (most recent call last):
+        ...
+    ValueError: output_size 34 is out of range: ... reaches sizes 31 to 32 (output_padding 0 to 1); \
+for 16 -> 34 with k=3, s=2 use padding=0, output_padding=1
+    """
+
+    def one(size: int, out: int, k: int, s: int, p: int, d: int) -> int:
+        lo = _tconv_out(size, k, s, p, 0, d)
+        hi = lo + s - 1
+        if not lo <= out <= hi:
+            raise ValueError(
+                f"output_size {out} is out of range: from input size {size} with "
+                f"kernel_size={k}, stride={s}, padding={p}, dilation={d} a transposed "
+                f"convolution reaches sizes {lo} to {hi} (output_padding 0 to {s - 1}); "
+                + suggest_transpose_params(size, out, k, s, d)
+            )
+        return out - lo
+
+    return _per_dim(one, input_size, output_size, kernel_size, stride, padding, dilation)
