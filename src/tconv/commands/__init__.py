@@ -1,0 +1,1 @@
+"""Sub-commands of the ``tconv`` command line; see :mod:`tconv.cli`."""

@@ -1,0 +1,44 @@
+"""Shared test settings.
+
+Hypothesis runs without deadlines (the machines are shared and timing varies);
+each test chooses its own ``max_examples``. PyTorch is the test oracle: tests
+that need it import it through ``pytest.importorskip`` so that the rest of the
+suite still runs where it is missing, and CI installs it (pinned).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "default",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(scope="session")
+def torch():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    return torch
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def rel_err(got: np.ndarray, ref: np.ndarray) -> float:
+    """Max abs difference relative to the max magnitude of the reference."""
+    got = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    assert got.shape == ref.shape, f"shape {got.shape} != reference shape {ref.shape}"
+    scale = max(float(np.abs(ref).max(initial=0.0)), 1e-30)
+    return float(np.abs(got - ref).max(initial=0.0)) / scale
