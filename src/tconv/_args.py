@@ -94,19 +94,22 @@ def as_array(value: Any, name: str, fn: str) -> np.ndarray:
     return arr
 
 
-def compute_dtype(*arrays: np.ndarray | None) -> np.dtype:
-    """The dtype an op computes and returns in.
+def compute_dtype(*arrays: np.ndarray | None) -> tuple[np.dtype, np.dtype]:
+    """The dtypes an op computes in and returns: ``(compute, result)``.
 
     float32 stays float32 and float64 stays float64; integers and bools (the
     lecture's lists of small ints) are promoted to float64; float16 computes in
-    float32. Mixed float32/float64 gives float64, as NumPy does.
+    float32 and returns float16. Mixed float32/float64 gives float64, as NumPy does.
+
+    >>> compute_dtype(np.zeros(1, np.float16), None)
+    (dtype('float32'), dtype('float16'))
     """
-    kinds = [a.dtype for a in arrays if a is not None]
-    floats = [d for d in kinds if d.kind == "f"]
+    floats = [a.dtype for a in arrays if a is not None and a.dtype.kind == "f"]
     if not floats:
-        return np.dtype(np.float64)
-    dt = np.result_type(*floats)
-    return np.dtype(np.float32) if dt.itemsize < 4 else np.dtype(dt)
+        return np.dtype(np.float64), np.dtype(np.float64)
+    result = np.dtype(np.result_type(*floats))
+    compute = np.dtype(np.float32) if result.itemsize < 4 else result
+    return compute, result
 
 
 def spatial_dims_of(x: np.ndarray, n: int, name: str, fn: str) -> bool:

@@ -88,15 +88,12 @@ def _prepare_common(
                          f"{x.shape if batched else x.shape[1:]}")
     if any(v == 0 for v in w.shape):
         raise ValueError(f"{fn}: weight must not have zero-size dims, got shape {w.shape}")
-    dtype = _args.compute_dtype(x, w, b)
-    out_dtype = np.result_type(*(a.dtype for a in (x, w, b) if a is not None and a.dtype.kind == "f"))
-    if out_dtype.kind != "f":
-        out_dtype = np.dtype(np.float64)
+    dtype, out_dtype = _args.compute_dtype(x, w, b)
     x = x.astype(dtype, copy=False)
     w = w.astype(dtype, copy=False)
     if b is not None:
         b = b.astype(dtype, copy=False)
-    return x, w, b, batched, np.dtype(out_dtype)
+    return x, w, b, batched, out_dtype
 
 
 def _check_bias(b: np.ndarray | None, c_out: int, fn: str) -> None:

@@ -71,9 +71,11 @@ def _window_slices(k: Ints, s: Ints, d: Ints, n_out: Ints) -> Iterator[tuple[sli
         )
 
 
-def _chunks(total: int, per_item: int, itemsize: int) -> Iterator[slice]:
-    """Split ``range(total)`` so that each chunk's temporaries fit the memory budget."""
-    step = max(1, get_memory_budget() // max(1, per_item * itemsize))
+def _chunks(total: int, per_item: int, itemsize: int, reserved: int = 0) -> Iterator[slice]:
+    """Split ``range(total)`` so that each chunk's temporaries (``per_item`` elements
+    each), plus ``reserved`` bytes already held, fit the memory budget."""
+    room = max(0, get_memory_budget() - reserved)
+    step = max(1, room // max(1, per_item * itemsize))
     for start in range(0, total, step):
         yield slice(start, min(total, start + step))
 
@@ -137,7 +139,8 @@ def conv_transpose_nd(
         b = nb.stop - nb.start
         xs = x[nb].reshape(b, g, c_in_g, p_in)
         # Chunk the taps too when one sample's columns exceed the budget.
-        for tb in _chunks(len(taps), c_out * p_in * b, x.itemsize):
+        held = c_in * p_in * b * x.itemsize if fold else 0
+        for tb in _chunks(len(taps), c_out * p_in * b, x.itemsize, held):
             sel = taps[tb]
             ids = [j for j, _, _ in sel]
             wsel = wt[:, ids].reshape(g, len(ids) * c_out_g, c_in_g)
@@ -152,6 +155,7 @@ def conv_transpose_nd(
                 yb = y[nb]
                 for m, (_, src, dst) in enumerate(sel):
                     yb[(slice(None),) * 3 + dst] += cols[(slice(None), slice(None), m, slice(None), *src)]
+            del cols  # free before the next chunk's columns exist: the budget is a peak
     return y.reshape(n, c_out, *out_size)
 
 
@@ -208,11 +212,12 @@ def conv_nd(
 
     wm = w.reshape(g, c_out_g, c_in_g, n_taps)
     fold = p_out < _FOLD_BELOW and n > 1
-    per_sample = c_in * n_taps * p_out + c_in * math.prod(need)
+    per_sample = c_in * n_taps * p_out + c_in * math.prod(need) + c_out * p_out
     for nb in _chunks(n, per_sample, x.itemsize):
         b = nb.stop - nb.start
         xp = _padded(x[nb], lo, need)
-        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize):
+        held = xp.nbytes if xp is not x else 0
+        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize, held + c_out * p_out * b * x.itemsize):
             ids = range(tb.start, tb.stop)
             wsel = wm[..., tb].reshape(g, c_out_g, c_in_g * len(ids))
             if fold:
@@ -232,6 +237,8 @@ def conv_nd(
                 y[nb] = part
             else:
                 y[nb] += part
+            del cols, part
+        del xp
     return y.reshape(n, c_out, *out_size)
 
 
@@ -271,7 +278,8 @@ def conv_weight_grad_nd(
         b = nb.stop - nb.start
         xp = _padded(x[nb], lo, need)
         gyg = gy[nb].reshape(b, g, c_out_g, p_out).transpose(1, 2, 0, 3).reshape(g, c_out_g, b * p_out)
-        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize):
+        held = (xp.nbytes if xp is not x else 0) + gyg.nbytes
+        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize, held):
             ids = range(tb.start, tb.stop)
             cols = np.empty((g, c_in_g, len(ids), b, *out_size), dtype=x.dtype)
             for m, j in enumerate(ids):
@@ -280,4 +288,6 @@ def conv_weight_grad_nd(
             cols2 = cols.reshape(g, c_in_g * len(ids), b * p_out)
             part = np.matmul(gyg, cols2.transpose(0, 2, 1)).reshape(g, c_out_g, c_in_g, len(ids))
             gw[..., tb] += part
+            del cols, cols2
+        del xp
     return gw.reshape(c_out, c_in_g, *k)
