@@ -10,21 +10,34 @@ PyTorch's ``Conv*d`` and ``ConvTranspose*d`` docs)::
 
     conv:            L_out = floor((L_in + 2p - d(k-1) - 1) / s) + 1
     conv_transpose:  L_out = (L_in - 1) s - 2p + d(k-1) + a + 1
+
+The lecture's round trip (a conv, then the transposed conv of the same
+parameters) follows from the two: with the dilated kernel ``e = d(k-1) + 1``
+and the remainder ``r = (L + 2p - e) mod s``, it maps ``L`` to ``L - r``, the
+*observed size*. ``L`` comes back iff ``r = 0``, i.e. ``L + 2p = e + s q``
+(the lecture's ``W = w + s q`` for ``p = 0, d = 1``); otherwise
+``output_padding = r`` restores it (Dumoulin & Visin, relationship 14).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar, Union, overload
+from typing import TypeVar, Union, cast, overload
 
-IntOrTuple = Union[int, Sequence[int]]
+import numpy as np
+
+IntOrTuple = Union[int, Sequence[int]]  # noqa: UP007 (a runtime alias)
 T = TypeVar("T")
 
 __all__ = [
     "conv_output_size",
     "conv_transpose_output_size",
+    "ignored_inputs",
+    "observed_size",
     "output_padding_for",
     "output_size_range",
+    "preserves_size",
+    "suggest_transpose_params",
 ]
 
 
@@ -178,8 +191,8 @@ def output_padding_for(
     >>> output_padding_for(16, 34, 3, stride=2, padding=1)
     Traceback (most recent call last):
         ...
-    ValueError: output_size 34 is out of range: ... reaches sizes 31 to 32 (output_padding 0 to 1); \
-for 16 -> 34 with k=3, s=2 use padding=0, output_padding=1
+    ValueError: output_size 34 is out of range: ... reaches sizes 31 to 32 \
+(output_padding 0 to 1); for 16 -> 34 with k=3, s=2 use padding=0, output_padding=1
     """
 
     def one(size: int, out: int, k: int, s: int, p: int, d: int) -> int:
@@ -195,3 +208,119 @@ for 16 -> 34 with k=3, s=2 use padding=0, output_padding=1
         return out - lo
 
     return _per_dim(one, input_size, output_size, kernel_size, stride, padding, dilation)
+
+
+def _check_geometry(fn: str, size: int, k: int, s: int, p: int, d: int) -> int:
+    """Validate one dim of a convolution's geometry; return its output size (>= 1)."""
+    for name, v in (("size", size), ("kernel_size", k), ("stride", s), ("dilation", d)):
+        if v < 1:
+            raise ValueError(f"{fn}: {name} must be positive, got {name}={v}")
+    if p < 0:
+        raise ValueError(f"{fn}: padding must be non-negative, got padding={p}")
+    out = _conv_out(size, k, s, p, d)
+    if out < 1:
+        raise ValueError(
+            f"{fn}: the dilated kernel d(k-1)+1 = {d * (k - 1) + 1} (kernel_size={k}, "
+            f"dilation={d}) is larger than the padded size {size + 2 * p} "
+            f"(size={size}, padding={p}); the convolution has no output"
+        )
+    return out
+
+
+def _observed(size: int, k: int, s: int, p: int, d: int) -> int:
+    out = _check_geometry("observed_size", size, k, s, p, d)
+    return _tconv_out(out, k, s, p, 0, d)
+
+
+def observed_size(
+    size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> int | tuple[int, ...]:
+    """Size of the area a convolution observes, as its round trip reports it.
+
+    The lecture: a strided convolution "may ignore parts of the signal. Its
+    composition with the corresponding transposed convolution generates a map
+    of the size of the observed area". That size is
+
+        conv_transpose_output_size(conv_output_size(L, k, s, p, d), k, s, p, 0, d)
+        = L - ((L + 2p - d(k-1) - 1) mod s)
+
+    i.e. the span of the padded input that the windows read, ``(L_out - 1) s +
+    d(k-1) + 1``, less the ``2p`` the transposed convolution crops. The
+    trailing ``r = (L + 2p - d(k-1) - 1) mod s`` padded positions are never
+    read; when ``r > p`` they include the last ``r - p`` inputs. (Holes inside
+    the span, which dilation can leave, are listed by :func:`ignored_inputs`.)
+
+    >>> observed_size(8, 3, stride=2)      # index 7 is never read
+    7
+    >>> observed_size(9, 3, stride=2)      # 9 = 3 + 2 * 3
+    9
+    >>> observed_size((8, 9), 3, stride=2)
+    (7, 9)
+    """
+    return _per_dim(_observed, size, kernel_size, stride, padding, dilation)
+
+
+def _preserves(size: int, k: int, s: int, p: int, d: int) -> bool:
+    return _observed(size, k, s, p, d) == size
+
+
+def preserves_size(
+    size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> bool | tuple[bool, ...]:
+    """Whether a conv, then the transposed conv of the same parameters, gives back ``size``.
+
+    True iff ``L + 2p = d(k-1) + 1 + s q`` for some integer ``q >= 0``; for
+    ``p = 0`` and ``d = 1`` that is the lecture's ``exists q in N, W = w + s q``.
+    When False, ``output_padding = L - observed_size(L, ...)`` restores the size.
+
+    >>> preserves_size(9, 3, stride=2)      # 9 = 3 + 2 * 3
+    True
+    >>> preserves_size(8, 3, stride=2)
+    False
+    >>> preserves_size((32, 31), 4, stride=2, padding=1)
+    (True, False)
+    """
+    return _per_dim(_preserves, size, kernel_size, stride, padding, dilation)
+
+
+def _ignored(size: int, k: int, s: int, p: int, d: int) -> tuple[int, ...]:
+    out = _check_geometry("ignored_inputs", size, k, s, p, d)
+    read = np.zeros(size + 2 * p, dtype=bool)  # over the padded input
+    for t in range(k):  # tap t of output o reads padded index o s + t d
+        read[t * d : t * d + (out - 1) * s + 1 : s] = True
+    return tuple(int(i) for i in np.flatnonzero(~read[p : p + size]))
+
+
+def ignored_inputs(
+    size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> tuple[int, ...] | tuple[tuple[int, ...], ...]:
+    """The input indices that no output of the convolution reads.
+
+    Output ``o`` reads the input indices ``o s + t d - p`` for taps
+    ``0 <= t < k`` and ``0 <= o < L_out``; every other index in ``[0, L)`` is
+    ignored: the tail that no window reaches when ``L + 2p`` is not
+    ``d(k-1) + 1 + s q``, and holes when ``s > d`` skips over inputs (for
+    instance a 1x1 kernel with stride 2). For a per-dim tuple the result is one
+    tuple per dim (an N-d input element is read iff each of its coordinates is).
+
+    >>> ignored_inputs(8, 3, stride=2)      # the last sample is never read
+    (7,)
+    >>> ignored_inputs(7, 1, stride=2)      # a 1x1 kernel skips every other sample
+    (1, 3, 5)
+    >>> ignored_inputs((9, 8), 3, stride=2)
+    ((), (7,))
+    """
+    result = _per_dim(_ignored, size, kernel_size, stride, padding, dilation)
+    return cast("tuple[int, ...] | tuple[tuple[int, ...], ...]", result)

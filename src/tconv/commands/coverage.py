@@ -1,0 +1,131 @@
+"""``tconv coverage``: the coverage map of a transposed convolution as a heat map."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from ..artifacts import coverage, is_artifact_free, phase_sums
+from .shape import add_geometry, per_dim
+
+EXAMPLE = """examples:
+  tconv coverage --kernel 4 --stride 3 --size 8 8     (the lecture's 4x4 kernel, stride 3)
+  tconv coverage --kernel 4 --stride 2 --padding 1 --size 8 8
+  tconv coverage --kernel 3 --stride 2 --size 6 6 --png coverage.png"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "coverage",
+        help="how many (input, tap) pairs reach each output pixel (checkerboards)",
+        description="Print the coverage map of a transposed convolution: for each output "
+        "position, how many (input, kernel tap) pairs land on it, i.e. conv_transpose(ones, "
+        "ones). Uneven coverage in the interior is the lecture's grid artifact. Also prints "
+        "the interior tile (the phase sums of an all-ones kernel) and whether it is uniform.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        nargs="+",
+        required=True,
+        metavar="N",
+        help="input size, one per spatial dim (1 to 3 dims)",
+    )
+    add_geometry(p)
+    p.add_argument("--png", metavar="FILE", help="also save the map as an image (matplotlib)")
+    p.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="ANSI shading (default: when writing to a terminal)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    n = len(args.size)
+    if not 1 <= n <= 3:
+        print(f"tconv coverage: error: --size takes 1 to 3 values, got {n}", file=sys.stderr)
+        return 2
+    try:
+        k, s, p, d, a = (
+            per_dim(getattr(args, name), n, name.replace("_", "-"))
+            for name in ("kernel", "stride", "padding", "dilation", "output_padding")
+        )
+        cov = coverage(tuple(args.size), k, s, p, a, d)
+    except (ValueError, TypeError) as exc:
+        print(f"tconv coverage: error: {exc}", file=sys.stderr)
+        return 2
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    print(
+        f"coverage of a transposed convolution: input {tuple(args.size)}, kernel {tuple(k)}, "
+        f"stride {tuple(s)}, padding {tuple(p)}, output_padding {tuple(a)}, dilation "
+        f"{tuple(d)} -> output {cov.shape}; values {cov.min()}..{cov.max()}"
+    )
+    print(heat_map(cov, color))
+    tile = phase_sums(np.ones(k), s, d, p, ndim=n).astype(np.int64)
+    print(f"interior tile (period {tuple(s)}, output phase j mod s; padding rotates it):")
+    print(heat_map(tile, color))
+    if is_artifact_free(np.ones(k), s, d, ndim=n):
+        print(
+            "uniform interior: no grid artifact from an all-ones kernel "
+            "(every stride divides its kernel size, gcd(dilation, stride) = 1)"
+        )
+    else:
+        print(
+            "NOT uniform: output pixels are not all covered similarly -> grid (checkerboard) "
+            "artifacts; make the stride divide the kernel size, or use a resize-convolution"
+        )
+    if args.png:
+        return save_png(cov, args.png)
+    return 0
+
+
+def heat_map(m: np.ndarray, color: bool = False) -> str:
+    """Integers as right-aligned digits; with ``color``, ANSI grey-scale backgrounds."""
+    if m.ndim == 3:
+        return "\n".join(f"[{i}]\n" + heat_map(m[i], color) for i in range(m.shape[0]))
+    m2 = m.reshape(1, -1) if m.ndim == 1 else m
+    width = len(str(int(m2.max(initial=0))))
+    top = max(int(m2.max(initial=0)), 1)
+    lines = []
+    for row in m2:
+        cells = []
+        for v in row.tolist():
+            text = str(v).rjust(width)
+            if color:
+                level = 232 + round(23 * v / top)  # the 24-step grey ramp
+                fg = 30 if level > 243 else 97
+                text = f"\x1b[48;5;{level}m\x1b[{fg}m {text} \x1b[0m"
+            cells.append(text)
+        lines.append(("" if color else " ").join(cells))
+    return "\n".join(lines)
+
+
+def save_png(cov: np.ndarray, path: str) -> int:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(
+            "tconv coverage: error: --png needs matplotlib: pip install matplotlib", file=sys.stderr
+        )
+        return 2
+    if cov.ndim == 3:
+        print("tconv coverage: error: --png draws 1-D and 2-D maps only", file=sys.stderr)
+        return 2
+    img = cov.reshape(1, -1) if cov.ndim == 1 else cov
+    fig, ax = plt.subplots(figsize=(1 + 0.3 * img.shape[1], 1 + 0.3 * img.shape[0]))
+    im = ax.imshow(img, cmap="viridis", vmin=0, interpolation="nearest")
+    fig.colorbar(im, ax=ax, label="(input, tap) pairs")
+    ax.set_title("coverage")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    print(f"saved {path}")
+    return 0

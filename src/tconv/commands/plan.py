@@ -1,0 +1,104 @@
+"""``tconv plan``: layers that reach a target size exactly, artifact-free ones first."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..artifacts import plan
+
+EXAMPLE = """examples:
+  tconv plan 16 32 --max-kernel 5
+  tconv plan 7 14 --max-kernel 4 --no-resize
+  tconv plan 16 32 --channels 64 32 --top 5"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="transposed convs and resize-convs that map one size to another",
+        description="List the transposed convolutions (kernel, stride, padding, output_padding, "
+        "dilation) and resize-convolutions (interpolate, then a stride-1 conv) that map INPUT "
+        "to OUTPUT exactly, per spatial dim with square kernels. Artifact-free layers (a "
+        "constant input gives a constant interior output: equal phase sums of an all-ones "
+        "kernel) come first, then layers whose borders are uniform too, then fewer weights.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", type=int, help="input size")
+    p.add_argument("output", type=int, help="target output size")
+    p.add_argument("--max-kernel", type=int, default=5, help="largest kernel size (default 5)")
+    p.add_argument(
+        "--max-stride",
+        type=int,
+        default=None,
+        help="largest stride / scale factor (default ceil(output/input) + 1)",
+    )
+    p.add_argument("--max-dilation", type=int, default=2, help="largest dilation (default 2)")
+    p.add_argument(
+        "--channels",
+        type=int,
+        nargs=2,
+        default=[1, 1],
+        metavar=("C_IN", "C_OUT"),
+        help="channels, for the parameter count (default 1 1)",
+    )
+    p.add_argument("--ndim", type=int, default=2, help="spatial dims of the kernel (default 2)")
+    p.add_argument("--no-resize", action="store_true", help="transposed convolutions only")
+    p.add_argument("--top", type=int, default=0, help="show only the first N (default all)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        plans = plan(
+            args.input,
+            args.output,
+            max_kernel=args.max_kernel,
+            max_stride=args.max_stride,
+            max_dilation=args.max_dilation,
+            channels=tuple(args.channels),
+            ndim=args.ndim,
+            resize=not args.no_resize,
+        )
+    except (ValueError, TypeError) as exc:
+        print(f"tconv plan: error: {exc}", file=sys.stderr)
+        return 2
+    if not plans:
+        print(
+            f"no layer maps {args.input} to {args.output} within the search space "
+            f"(--max-kernel {args.max_kernel}); try a larger --max-kernel or --max-stride"
+        )
+        return 1
+    shown = plans[: args.top] if args.top > 0 else plans
+    rows = [("#", "layer", "artifact-free", "uniform borders", "params")]
+    for i, pl in enumerate(shown, 1):
+        rows.append(
+            (
+                str(i),
+                pl.code(),
+                "yes" if pl.artifact_free else "NO",
+                "yes" if pl.uniform else "no",
+                str(pl.params),
+            )
+        )
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    print(
+        f"{len(plans)} layers map {args.input} -> {args.output}"
+        + (f" (showing {len(shown)})" if len(shown) < len(plans) else "")
+        + ":"
+    )
+    for j, r in enumerate(rows):
+        print(
+            "  ".join(
+                cell.rjust(w) if c in (0, 4) else cell.ljust(w)
+                for c, (cell, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+        )
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+    print(
+        "artifact-free: constant in -> constant interior out (equal phase sums); "
+        "uniform borders: the whole output too"
+    )
+    return 0
