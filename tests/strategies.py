@@ -95,8 +95,7 @@ def configs(draw: Any, transposed: bool, max_nd: int = 3) -> Config:
             padding = _maybe_int(draw, pad)
         eff = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
         size = tuple(
-            draw(st.integers(max(1, e - 2 * p), max(1, e - 2 * p) + smax))
-            for e, p in zip(eff, pad)
+            draw(st.integers(max(1, e - 2 * p), max(1, e - 2 * p) + smax)) for e, p in zip(eff, pad)
         )
     batch = draw(st.one_of(st.none(), st.integers(1, 3)))
     return Config(

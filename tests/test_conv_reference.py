@@ -7,11 +7,11 @@ import itertools
 
 import numpy as np
 import pytest
-from helpers import rel_err
 from hypothesis import given, settings
-from strategies import Config, configs
 
 import tconv.functional as F
+from helpers import rel_err
+from strategies import Config, configs
 
 
 def scatter_reference(x, w, b, stride, padding, output_padding, groups, dilation):
@@ -32,7 +32,10 @@ def scatter_reference(x, w, b, stride, padding, output_padding, groups, dilation
             for t in itertools.product(*(range(kk) for kk in k)):
                 pos = tuple(ii * s + tt * d for ii, tt, s, d in zip(i, t, stride, dilation))
                 # (n, c_in_g) @ (c_in_g, c_out_g)
-                contrib = xs[(slice(None), slice(None), *i)] @ w[(slice(g * c_in_g, (g + 1) * c_in_g), slice(None), *t)]
+                contrib = (
+                    xs[(slice(None), slice(None), *i)]
+                    @ w[(slice(g * c_in_g, (g + 1) * c_in_g), slice(None), *t)]
+                )
                 full[(slice(None), slice(g * c_out_g, (g + 1) * c_out_g), *pos)] += contrib
     crop = tuple(slice(p, p + o) for p, o in zip(padding, out_size))
     y = full[(slice(None), slice(None), *crop)]
@@ -48,15 +51,19 @@ def correlation_reference(x, w, b, stride, pad_lo, pad_hi, dilation, groups):
     k = w.shape[2:]
     c_in_g, c_out_g = c_in // groups, w.shape[0] // groups
     xp = np.pad(x, [(0, 0), (0, 0), *zip(pad_lo, pad_hi)])
-    out = [(L + lo + hi - d * (kk - 1) - 1) // s + 1
-           for L, lo, hi, d, kk, s in zip(size, pad_lo, pad_hi, dilation, k, stride)]
+    out = [
+        (L + lo + hi - d * (kk - 1) - 1) // s + 1
+        for L, lo, hi, d, kk, s in zip(size, pad_lo, pad_hi, dilation, k, stride)
+    ]
     y = np.zeros((n, w.shape[0], *out))
     for g in range(groups):
         for o in itertools.product(*(range(m) for m in out)):
             for t in itertools.product(*(range(kk) for kk in k)):
                 pos = tuple(oo * s + tt * d for oo, tt, s, d in zip(o, t, stride, dilation))
                 xv = xp[(slice(None), slice(g * c_in_g, (g + 1) * c_in_g), *pos)]  # (n, c_in_g)
-                wv = w[(slice(g * c_out_g, (g + 1) * c_out_g), slice(None), *t)]  # (c_out_g, c_in_g)
+                wv = w[
+                    (slice(g * c_out_g, (g + 1) * c_out_g), slice(None), *t)
+                ]  # (c_out_g, c_in_g)
                 y[(slice(None), slice(g * c_out_g, (g + 1) * c_out_g), *o)] += xv @ wv.T
     if b is not None:
         y = y + b.reshape((1, -1) + (1,) * len(k))
@@ -72,8 +79,9 @@ def _batched(cfg: Config, x):
 def test_conv_transpose_matches_scatter_definition(cfg: Config) -> None:
     x, w, b = cfg.arrays()
     pad = cfg.padding if isinstance(cfg.padding, tuple) else (cfg.padding,) * cfg.nd
-    ref = scatter_reference(_batched(cfg, x), w, b, cfg.stride, pad, cfg.output_padding,
-                            cfg.groups, cfg.dilation)
+    ref = scatter_reference(
+        _batched(cfg, x), w, b, cfg.stride, pad, cfg.output_padding, cfg.groups, cfg.dilation
+    )
     got = getattr(F, f"conv_transpose{cfg.nd}d")(x, w, b, **cfg.kwargs())
     assert rel_err(_batched(cfg, got), ref) <= 1e-12
 
@@ -89,8 +97,9 @@ def test_conv_matches_correlation_definition(cfg: Config) -> None:
         lo = hi = [0] * cfg.nd
     else:
         lo = hi = list(cfg.padding) if isinstance(cfg.padding, tuple) else [cfg.padding] * cfg.nd
-    ref = correlation_reference(_batched(cfg, x), w, b, cfg.stride, lo, hi, cfg.dilation,
-                                cfg.groups)
+    ref = correlation_reference(
+        _batched(cfg, x), w, b, cfg.stride, lo, hi, cfg.dilation, cfg.groups
+    )
     got = getattr(F, f"conv{cfg.nd}d")(x, w, b, **cfg.kwargs())
     assert rel_err(_batched(cfg, got), ref) <= 1e-12
 

@@ -8,11 +8,11 @@ in float64 (rel. error <= 1e-10) and float32 (<= 1e-5).
 from __future__ import annotations
 
 import numpy as np
-from helpers import rel_err
 from hypothesis import given, settings
-from strategies import Config, configs
 
 import tconv.functional as F
+from helpers import rel_err
+from strategies import Config, configs
 
 
 def _torch_call(torch, cfg: Config, x, w, b):
@@ -81,8 +81,15 @@ def test_output_size_matches_torch_module(torch, cfg: Config) -> None:
     x, w, b = cfg.arrays()
     nd = cfg.nd
     m = getattr(torch.nn, f"ConvTranspose{nd}d")(
-        cfg.c_in, cfg.c_out, cfg.kernel, cfg.stride, cfg.kwargs()["padding"], 0, cfg.groups,
-        cfg.bias, cfg.dilation,
+        cfg.c_in,
+        cfg.c_out,
+        cfg.kernel,
+        cfg.stride,
+        cfg.kwargs()["padding"],
+        0,
+        cfg.groups,
+        cfg.bias,
+        cfg.dilation,
     ).double()
     with torch.no_grad():
         m.weight.copy_(torch.from_numpy(w))
@@ -106,8 +113,11 @@ def test_large_batch_and_channels_match_torch(torch, rng) -> None:
     x = rng.standard_normal((2, 8, 40, 40))
     w = rng.standard_normal((8, 6, 4, 4))
     ref = _torch_call(
-        torch, Config(True, 2, 2, 1, 8, 6, (40, 40), (4, 4), (2, 2), (1, 1), 1, (0, 0), False, 0),
-        x, w, None,
+        torch,
+        Config(True, 2, 2, 1, 8, 6, (40, 40), (4, 4), (2, 2), (1, 1), 1, (0, 0), False, 0),
+        x,
+        w,
+        None,
     )
     assert rel_err(F.conv_transpose2d(x, w, stride=2, padding=1), ref) <= 1e-10
     wc = rng.standard_normal((6, 8, 3, 3))

@@ -6,10 +6,10 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from helpers import rel_err
 
 import tconv
 import tconv.functional as F
+from helpers import rel_err
 from tconv.kernels.conv import conv_weight_grad_nd
 
 CASES = [

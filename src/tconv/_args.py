@@ -85,7 +85,9 @@ def as_array(value: Any, name: str, fn: str) -> np.ndarray:
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged lists and the like
-        raise TypeError(f"{fn}: {name} must be a numeric array, got {type(value).__name__}: {exc}")
+        raise TypeError(
+            f"{fn}: {name} must be a numeric array, got {type(value).__name__}: {exc}"
+        ) from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"{fn}: {name} must hold real numbers (float32 or float64), "

@@ -149,12 +149,16 @@ def conv_transpose_nd(
                 cols = np.matmul(wsel, xg).reshape(g, len(ids), c_out_g, b, *n_in)
                 yt = y[nb].transpose(1, 2, 0, *range(3, 3 + len(k)))  # (g, c_out_g, b, *out)
                 for m, (_, src, dst) in enumerate(sel):
-                    yt[(slice(None),) * 3 + dst] += cols[(slice(None), m, slice(None), slice(None), *src)]
+                    yt[(slice(None),) * 3 + dst] += cols[
+                        (slice(None), m, slice(None), slice(None), *src)
+                    ]
             else:
                 cols = np.matmul(wsel, xs).reshape(b, g, len(ids), c_out_g, *n_in)
                 yb = y[nb]
                 for m, (_, src, dst) in enumerate(sel):
-                    yb[(slice(None),) * 3 + dst] += cols[(slice(None), slice(None), m, slice(None), *src)]
+                    yb[(slice(None),) * 3 + dst] += cols[
+                        (slice(None), slice(None), m, slice(None), *src)
+                    ]
             del cols  # free before the next chunk's columns exist: the budget is a peak
     return y.reshape(n, c_out, *out_size)
 
@@ -184,7 +188,10 @@ def conv_nd(
     lo: Ints,
     out_size: Ints,
 ) -> np.ndarray:
-    """Convolution (cross-correlation): x (N, C_in, *L), w (C_out, C_in/g, *k) -> (N, C_out, *out)."""
+    """Convolution (cross-correlation).
+
+    x (N, C_in, *L), w (C_out, C_in/g, *k) -> (N, C_out, *out_size).
+    """
     n, c_in = x.shape[:2]
     c_out = w.shape[0]
     k = tuple(w.shape[2:])
@@ -217,7 +224,9 @@ def conv_nd(
         b = nb.stop - nb.start
         xp = _padded(x[nb], lo, need)
         held = xp.nbytes if xp is not x else 0
-        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize, held + c_out * p_out * b * x.itemsize):
+        for tb in _chunks(
+            n_taps, c_in * p_out * b, x.itemsize, held + c_out * p_out * b * x.itemsize
+        ):
             ids = range(tb.start, tb.stop)
             wsel = wm[..., tb].reshape(g, c_out_g, c_in_g * len(ids))
             if fold:
@@ -277,7 +286,12 @@ def conv_weight_grad_nd(
     for nb in _chunks(n, per_sample, x.itemsize):
         b = nb.stop - nb.start
         xp = _padded(x[nb], lo, need)
-        gyg = gy[nb].reshape(b, g, c_out_g, p_out).transpose(1, 2, 0, 3).reshape(g, c_out_g, b * p_out)
+        gyg = (
+            gy[nb]
+            .reshape(b, g, c_out_g, p_out)
+            .transpose(1, 2, 0, 3)
+            .reshape(g, c_out_g, b * p_out)
+        )
         held = (xp.nbytes if xp is not x else 0) + gyg.nbytes
         for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize, held):
             ids = range(tb.start, tb.stop)
