@@ -1,0 +1,28 @@
+"""``tconv tour``: the lecture walked through, every figure regenerated."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tour",
+        help="walk through the lecture: examples, identities, every figure and a gallery",
+        description="Walk through the lecture (EE-559, 9.1) in order: print each worked "
+        "example computed by tconv next to the lecture's value, check the identities it "
+        "states, and write every figure (PNG + SVG), the animations (GIF) and an index.html "
+        "gallery captioned with the lecture's sentences.",
+        epilog="example: tconv tour --out tconv-tour && xdg-open tconv-tour/index.html",
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("tconv-tour"), help="output folder (default: ./tconv-tour)"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..tour import run as tour
+
+    return 1 if tour(args.out) else 0
