@@ -6,16 +6,31 @@ order); size arithmetic in :mod:`tconv.shapes`.
 
 from __future__ import annotations
 
-from . import functional, shapes
+from . import artifacts, functional, grad, matrix, nn, optim, shapes
 from ._config import get_memory_budget, memory_budget, set_memory_budget
+from .autograd import Tensor, is_grad_enabled, no_grad, tensor
+from .gradcheck import gradcheck
+from .io import load, save
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Tensor",
     "__version__",
+    "artifacts",
     "functional",
     "get_memory_budget",
+    "grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "load",
+    "matrix",
     "memory_budget",
+    "nn",
+    "no_grad",
+    "optim",
+    "save",
     "set_memory_budget",
     "shapes",
+    "tensor",
 ]

@@ -51,9 +51,19 @@ EXAMPLES = [
         "nn.ConvTranspose1d(1, 1, kernel_size=3), bias 0, weight [1, 2, -1]",
         "m(torch.tensor([[[2., 3., 0., -1.]]]))",
         (2.0, 7.0, 4.0, -4.0, -2.0, 1.0),
-        lambda: F.conv_transpose1d([[[2.0, 3.0, 0.0, -1.0]]], [[[1.0, 2.0, -1.0]]], [0.0]),
+        lambda: _lecture_module(),
     ),
 ]
+
+
+def _lecture_module() -> np.ndarray:
+    """The lecture's third example as it is written: a module, bias zeroed, weight copied."""
+    from .nn import ConvTranspose1d
+
+    m = ConvTranspose1d(1, 1, kernel_size=3, dtype=np.float64)
+    m.bias.data[...] = 0.0
+    m.weight.data[...] = [[[1.0, 2.0, -1.0]]]
+    return np.asarray(m([[[2.0, 3.0, 0.0, -1.0]]]).data)
 
 
 def format_values(values: np.ndarray | tuple[float, ...]) -> str:

@@ -1,0 +1,705 @@
+"""A small reverse-mode autograd over NumPy arrays (micrograd, with arrays).
+
+Every op computes its output with NumPy and, when an input is a
+:class:`Tensor` that requires a gradient, :func:`record` attaches the op's
+vector-Jacobian product (VJP): a function from the output gradient to one
+gradient per input. :meth:`Tensor.backward` walks the recorded graph in
+reverse topological order and accumulates gradients into the leaves' ``.grad``,
+as PyTorch does (``.grad`` adds up over calls until it is reset).
+
+The pattern every differentiable op follows (the functional ops too)::
+
+    y = kernel(unwrap(x))
+    return record(y, (x,), lambda g: (adjoint(g),)) if any_tensor(x) else y
+
+>>> x = tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> y = (x * x).sum()
+>>> y.backward()
+>>> x.grad
+array([2., 4., 6.])
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any, Union
+
+import numpy as np
+
+Array = np.ndarray
+VJP = Callable[[np.ndarray], Sequence[np.ndarray | None]]
+Axis = Union[int, Sequence[int], None]
+
+__all__ = [
+    "Tensor",
+    "any_tensor",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cat",
+    "clip",
+    "concatenate",
+    "cross_entropy",
+    "exp",
+    "gelu",
+    "is_grad_enabled",
+    "l1_loss",
+    "leaky_relu",
+    "linear",
+    "log",
+    "log_softmax",
+    "mse_loss",
+    "no_grad",
+    "pad",
+    "record",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "sqrt",
+    "stack",
+    "tanh",
+    "tensor",
+    "unwrap",
+]
+
+_grad_enabled = True
+
+
+class no_grad:
+    """Context manager (and decorator) that turns recording off, as ``torch.no_grad``.
+
+    >>> x = tensor([1.0], requires_grad=True)
+    >>> with no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._prev = _grad_enabled
+        _grad_enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        wrapped.__doc__, wrapped.__name__ = fn.__doc__, fn.__name__
+        return wrapped
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside :class:`no_grad`."""
+    return _grad_enabled
+
+
+class Tensor:
+    """An array that remembers how it was computed.
+
+    ``data`` is the ndarray; ``grad`` is None until :meth:`backward` reaches
+    this tensor (leaves only, as in PyTorch), then an ndarray of the same shape
+    and dtype. Operators broadcast as NumPy does and their gradients are summed
+    back to each operand's shape.
+    """
+
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data: np.ndarray = np.asarray(unwrap(data), dtype=dtype)
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"only floating point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self._parents: tuple[Tensor | None, ...] = ()
+        self._vjp: VJP | None = None
+
+    # -- properties and conversions -------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return int(self.data.ndim)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user created (and Parameters), False for op results."""
+        return self._vjp is None
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The data as an ndarray (shared, not copied; as ``torch.Tensor.numpy``)."""
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def item(self) -> Any:
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing the data, cut from the graph."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag and self.data.dtype.kind not in "fc":
+            raise TypeError(f"only floating point tensors can require gradients, got {self.dtype}")
+        self.requires_grad = flag
+        return self
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor({body}{extra})"
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    # -- backward -------------------------------------------------------------------
+    def backward(self, grad: Any = None) -> None:
+        """Accumulate d(self)/d(leaf), contracted with ``grad``, into every leaf's ``.grad``.
+
+        ``grad`` has this tensor's shape; it may be omitted only for a single-element
+        output (a loss), where it defaults to 1.
+        """
+        if not self.requires_grad:
+            raise ValueError(
+                "backward: this tensor does not require grad and has no recorded history; "
+                "create the inputs with requires_grad=True (and not under no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward: grad can be omitted only for a scalar output, but this tensor "
+                    f"has shape {self.shape}; pass grad= an array of shape {self.shape} "
+                    "(or reduce first, e.g. y.sum().backward())"
+                )
+            g = np.ones_like(self.data)
+        else:
+            g = np.asarray(unwrap(grad), dtype=self.dtype)
+            if g.shape != self.shape:
+                raise ValueError(
+                    f"backward: grad must have the output's shape {self.shape}, got {g.shape}"
+                )
+        grads: dict[int, np.ndarray] = {id(self): g}
+        for t in reversed(_topological_order(self)):
+            gt = grads.pop(id(t), None)
+            if gt is None:
+                continue
+            if t._vjp is None:
+                t.grad = gt.astype(t.dtype, copy=True) if t.grad is None else t.grad + gt
+                continue
+            for p, gp in zip(t._parents, t._vjp(gt), strict=False):
+                if p is None or gp is None:
+                    continue
+                gp = _sum_to(np.asarray(gp), p.shape).astype(p.dtype, copy=False)
+                grads[id(p)] = grads[id(p)] + gp if id(p) in grads else gp
+
+    # -- operators ------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _binary(self, other, "+")
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _binary(other, self, "+")
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _binary(self, other, "-")
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _binary(other, self, "-")
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _binary(self, other, "*")
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _binary(other, self, "*")
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _binary(self, other, "/")
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _binary(other, self, "/")
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _binary(self, other, "**")
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _binary(other, self, "**")
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return record(-self.data, (self,), lambda g: (-g,))
+
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self.data < unwrap(other)
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self.data <= unwrap(other)
+
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self.data > unwrap(other)
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self.data >= unwrap(other)
+
+    def __getitem__(self, key: Any) -> Tensor:
+        key = (
+            tuple(unwrap(k) if isinstance(k, Tensor) else k for k in key)
+            if isinstance(key, tuple)
+            else (unwrap(key) if isinstance(key, Tensor) else key)
+        )
+        shape, dtype = self.shape, self.dtype
+
+        def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+            gx = np.zeros(shape, dtype=dtype)
+            np.add.at(gx, key, g)  # also right for repeated fancy indices
+            return (gx,)
+
+        return record(self.data[key], (self,), vjp)
+
+    # -- reductions -----------------------------------------------------------------
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (all by default); the gradient broadcasts back."""
+        shape = self.shape
+        return record(
+            self.data.sum(axis=_axis(axis), keepdims=keepdims),
+            (self,),
+            lambda g: (np.broadcast_to(_keep(g, axis, keepdims, len(shape)), shape),),
+        )
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (all by default)."""
+        shape = self.shape
+        count = self.data.size // max(1, np.asarray(self.data.sum(axis=_axis(axis))).size)
+        return record(
+            self.data.mean(axis=_axis(axis), keepdims=keepdims),
+            (self,),
+            lambda g: (np.broadcast_to(_keep(g, axis, keepdims, len(shape)) / count, shape),),
+        )
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``; ties share the gradient evenly (as ``torch.amax``)."""
+        return _extremum(self, axis, keepdims, np.max)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Minimum over ``axis``; ties share the gradient evenly (as ``torch.amin``)."""
+        return _extremum(self, axis, keepdims, np.min)
+
+    # -- shape ops ------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        """Same data, new shape (one entry may be -1)."""
+        new = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+        old = self.shape
+        try:
+            out = self.data.reshape(new)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {old} ({self.data.size} elements) "
+                f"into shape {tuple(new)}"
+            ) from None
+        return record(out, (self,), lambda g: (g.reshape(old),))
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dims ``start_dim..end_dim`` into one (as ``torch.flatten``)."""
+        nd = max(self.ndim, 1)
+        s, e = start_dim % nd, end_dim % nd
+        if s > e:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        shp = self.shape or (1,)
+        return self.reshape((*shp[:s], math.prod(shp[s : e + 1]), *shp[e + 1 :]))
+
+    def permute(self, *dims: Any) -> Tensor:
+        """Reorder the axes (as ``torch.permute``)."""
+        order = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
+        if sorted(d % max(self.ndim, 1) for d in order) != list(range(self.ndim)):
+            raise ValueError(f"permute: dims {order} are not a permutation of {self.ndim} dims")
+        inv = np.argsort([d % self.ndim for d in order])
+        return record(self.data.transpose(order), (self,), lambda g: (g.transpose(inv),))
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
+        """Swap two axes (as ``torch.transpose``)."""
+        return record(
+            np.swapaxes(self.data, dim0, dim1), (self,), lambda g: (np.swapaxes(g, dim0, dim1),)
+        )
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return self.reshape(np.expand_dims(self.data, dim).shape)
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        return self.reshape(np.squeeze(self.data, dim).shape)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy in another dtype; the gradient comes back in this tensor's dtype."""
+        return record(self.data.astype(dtype), (self,), lambda g: (g,))
+
+    # -- elementwise ----------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return exp(self)
+
+    def log(self) -> Tensor:
+        return log(self)
+
+    def sqrt(self) -> Tensor:
+        return sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _unary(self, np.abs, lambda x, y, g: g * np.sign(x))
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        return clip(self, min, max)
+
+    clamp = clip
+
+    def relu(self) -> Tensor:
+        return relu(self)
+
+    def sigmoid(self) -> Tensor:
+        return sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        return tanh(self)
+
+    __abs__ = abs
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A new leaf Tensor holding a copy of ``data`` (as ``torch.tensor``).
+
+    >>> t = tensor([[1.0, 2.0]], requires_grad=True)
+    >>> t.shape, t.dtype, t.requires_grad
+    ((1, 2), dtype('float64'), True)
+    """
+    return Tensor(np.array(unwrap(data), dtype=dtype), requires_grad=requires_grad)
+
+
+def unwrap(x: Any) -> Any:
+    """Tensor -> its ``.data``; None -> None; anything else -> ``np.asarray(x)``."""
+    if isinstance(x, Tensor):
+        return x.data
+    if x is None:
+        return None
+    return np.asarray(x)
+
+
+def any_tensor(*xs: Any) -> bool:
+    """True when any argument is a :class:`Tensor`."""
+    return any(isinstance(x, Tensor) for x in xs)
+
+
+def record(out: np.ndarray, inputs: Sequence[Any], vjp: VJP) -> Tensor:
+    """Wrap ``out`` in a Tensor and, if some input needs a gradient, remember ``vjp``.
+
+    ``vjp(grad_out)`` returns one gradient (or None) per entry of ``inputs``;
+    entries that are not Tensors needing a gradient are ignored. Gradients are
+    summed down to each input's shape (broadcasting) and cast to its dtype.
+    """
+    t = Tensor(out)
+    if _grad_enabled and any(isinstance(i, Tensor) and i.requires_grad for i in inputs):
+        t.requires_grad = True
+        t._parents = tuple(i if isinstance(i, Tensor) and i.requires_grad else None for i in inputs)
+        t._vjp = vjp
+    return t
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors reachable from ``root`` that need grad, each after all of its parents."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        stack.extend((p, False) for p in t._parents if p is not None and id(p) not in seen)
+    return order
+
+
+def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a broadcast gradient back down to ``shape``."""
+    if g.shape == shape:
+        return g
+    if g.ndim < len(shape):
+        return np.broadcast_to(g, shape)
+    g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
+    pairs = enumerate(zip(g.shape, shape, strict=True))
+    axes = tuple(i for i, (a, b) in pairs if b == 1 and a != 1)
+    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+
+
+def _axis(axis: Axis) -> Any:
+    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def _keep(g: np.ndarray, axis: Axis, keepdims: bool, ndim: int) -> np.ndarray:
+    """Re-insert the reduced axes into ``g`` so that it broadcasts against the input."""
+    if keepdims or axis is None:
+        return g.reshape((1,) * ndim) if axis is None and not keepdims else g
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    return np.expand_dims(g, tuple(int(a) % ndim for a in axes))
+
+
+def _extremum(x: Tensor, axis: Axis, keepdims: bool, fn: Callable[..., Any]) -> Tensor:
+    m = fn(x.data, axis=_axis(axis), keepdims=True)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        mask = x.data == m
+        return (
+            mask * (_keep(g, axis, keepdims, x.ndim) / mask.sum(axis=_axis(axis), keepdims=True)),
+        )
+
+    out = m if keepdims else (m.reshape(()) if axis is None else np.squeeze(m, _axis(axis)))
+    return record(out, (x,), vjp)
+
+
+def _value(x: Any) -> Any:
+    """Tensor -> data; Python numbers stay numbers (weak dtype, as NumPy 2 treats them)."""
+    if isinstance(x, Tensor):
+        return x.data
+    return x if isinstance(x, numbers.Number) else np.asarray(x)
+
+
+def _binary(a: Any, b: Any, op: str) -> Tensor:
+    x, y = _value(a), _value(b)
+    xs, ys = np.shape(x), np.shape(y)
+    try:
+        np.broadcast_shapes(xs, ys)
+    except ValueError:
+        raise ValueError(
+            f"operator {op}: shapes {xs} and {ys} do not broadcast (each trailing dim must be "
+            "equal, or 1 in one of them)"
+        ) from None
+    if op == "+":
+        return record(x + y, (a, b), lambda g: (g, g))
+    if op == "-":
+        return record(x - y, (a, b), lambda g: (g, -g))
+    if op == "*":
+        return record(x * y, (a, b), lambda g: (g * y, g * x))
+    if op == "/":
+        return record(x / y, (a, b), lambda g: (g / y, -g * x / (y * y)))
+    out = x**y
+
+    def vjp_pow(g: np.ndarray) -> tuple[Any, Any]:
+        gx = g * y * x ** (y - 1) if isinstance(a, Tensor) and a.requires_grad else None
+        gy = None
+        if isinstance(b, Tensor) and b.requires_grad:
+            gy = g * out * np.log(np.where(x > 0, x, 1))  # torch: 0 where x <= 0 and y >= 0
+        return gx, gy
+
+    return record(out, (a, b), vjp_pow)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules (1-D operands, batch broadcasting)."""
+    x, y = unwrap(a), unwrap(b)
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError("operator @: operands must be at least 1-D, got a 0-D operand")
+    kx, ky = x.shape[-1], y.shape[0] if y.ndim == 1 else y.shape[-2]
+    if kx != ky:
+        raise ValueError(
+            f"operator @: shapes {x.shape} and {y.shape} do not match: the last dim of the "
+            f"left ({kx}) must equal the {'only' if y.ndim == 1 else 'second-to-last'} dim of "
+            f"the right ({ky})"
+        )
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x2 = x[None, :] if x.ndim == 1 else x
+        y2 = y[:, None] if y.ndim == 1 else y
+        g2 = g[..., None, :] if x.ndim == 1 else g
+        g2 = g2[..., None] if y.ndim == 1 else g2
+        gx = g2 @ np.swapaxes(y2, -1, -2)
+        gy = np.swapaxes(x2, -1, -2) @ g2
+        gx = gx[..., 0, :] if x.ndim == 1 else gx
+        gy = gy[..., 0] if y.ndim == 1 else gy
+        return gx, gy
+
+    return record(np.matmul(x, y), (a, b), vjp)
+
+
+def _unary(
+    x: Any,
+    f: Callable[[np.ndarray], np.ndarray],
+    df: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+) -> Any:
+    """Apply ``f``; the gradient is ``df(x, y, g)``. Arrays in, arrays out."""
+    xd = unwrap(x)
+    y = f(xd)
+    return record(y, (x,), lambda g: (df(xd, y, g),)) if isinstance(x, Tensor) else y
+
+
+def exp(x: Any) -> Any:
+    """Elementwise ``e**x``.
+
+    >>> exp(np.zeros(2))
+    array([1., 1.])
+    """
+    return _unary(x, np.exp, lambda x, y, g: g * y)
+
+
+def log(x: Any) -> Any:
+    """Elementwise natural logarithm."""
+    return _unary(x, np.log, lambda x, y, g: g / x)
+
+
+def sqrt(x: Any) -> Any:
+    """Elementwise square root."""
+    return _unary(x, np.sqrt, lambda x, y, g: g / (2 * y))
+
+
+def clip(x: Any, min: Any = None, max: Any = None) -> Any:
+    """Clamp into ``[min, max]``; the gradient passes where ``min <= x <= max`` (as torch)."""
+
+    def df(xd: np.ndarray, y: np.ndarray, g: np.ndarray) -> np.ndarray:
+        inside = np.ones(xd.shape, dtype=bool)
+        if min is not None:
+            inside &= xd >= min
+        if max is not None:
+            inside &= xd <= max
+        return g * inside
+
+    return _unary(x, lambda xd: np.clip(xd, min, max), df)
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Any:
+    """Join along an existing axis; the gradient is split back."""
+    arrays = [unwrap(t) for t in tensors]
+    try:
+        out = np.concatenate(arrays, axis=axis)
+    except ValueError as exc:
+        raise ValueError(
+            f"concatenate: shapes {[a.shape for a in arrays]} do not match off axis {axis}: {exc}"
+        ) from None
+    if not any_tensor(*tensors):
+        return out
+    bounds = np.cumsum([a.shape[axis] for a in arrays])[:-1]
+    return record(out, tuple(tensors), lambda g: tuple(np.split(g, bounds, axis=axis)))
+
+
+cat = concatenate
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Any:
+    """Join along a new axis."""
+    arrays = [unwrap(t) for t in tensors]
+    if len({a.shape for a in arrays}) > 1:
+        raise ValueError(f"stack: all shapes must be equal, got {[a.shape for a in arrays]}")
+    out = np.stack(arrays, axis=axis)
+    if not any_tensor(*tensors):
+        return out
+    return record(
+        out, tuple(tensors), lambda g: tuple(np.moveaxis(g, axis, 0)[i] for i in range(len(arrays)))
+    )
+
+
+def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Any:
+    """Pad the last ``len(pad) // 2`` dims, as ``torch.nn.functional.pad``.
+
+    ``pad = (left_last, right_last, left_2nd_last, right_2nd_last, ...)``; modes
+    ``'constant'``, ``'reflect'``, ``'replicate'``, ``'circular'``. The gradient
+    adds each padded position back onto the input position it copies.
+
+    >>> pad(np.array([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect")
+    array([[3., 2., 1., 2., 3., 2.]])
+    """
+    x = unwrap(input)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: needs pairs for at most {x.ndim} dims, got pad={tuple(pad)}")
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise ValueError(
+            f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
+        )
+    index: list[tuple[int, np.ndarray]] = []  # (axis, source index per padded position)
+    for i in range(len(pad) // 2):
+        ax, lo, hi = x.ndim - 1 - i, int(pad[2 * i]), int(pad[2 * i + 1])
+        n = x.shape[ax]
+        if min(lo, hi) < 0:
+            raise ValueError(f"pad: negative padding is not supported, got pad={tuple(pad)}")
+        if mode == "reflect" and max(lo, hi) >= n:
+            raise ValueError(f"pad: reflect padding {max(lo, hi)} must be < the dim size {n}")
+        if mode == "circular" and max(lo, hi) > n:
+            raise ValueError(f"pad: circular padding {max(lo, hi)} must be <= the dim size {n}")
+        j = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            j = np.abs(j)
+            j = np.where(j >= n, 2 * (n - 1) - j, j)
+        elif mode == "replicate":
+            j = np.clip(j, 0, n - 1)
+        elif mode == "circular":
+            j = j % n
+        index.append((ax, j))
+    if mode == "constant":
+        width = [(0, 0)] * x.ndim
+        for ax, j in index:
+            width[ax] = (int(-j[0]), int(j[-1] - x.shape[ax] + 1))
+        out = np.pad(x, width, constant_values=value)
+        crop = tuple(slice(a, a + n) for (a, _), n in zip(width, x.shape, strict=False))
+        return record(out, (input,), lambda g: (g[crop],)) if isinstance(input, Tensor) else out
+    out = x
+    for ax, j in index:
+        out = np.take(out, j, axis=ax)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        for ax, j in reversed(index):
+            shape = list(g.shape)
+            shape[ax] = x.shape[ax]
+            gx = np.zeros(shape, dtype=g.dtype)
+            np.add.at(gx, (slice(None),) * ax + (j,), g)
+            g = gx
+        return (g,)
+
+    return record(out, (input,), vjp) if isinstance(input, Tensor) else out
+
+
+from ._activations import (  # noqa: E402  (they build on the Tensor defined above)
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    gelu,
+    l1_loss,
+    leaky_relu,
+    linear,
+    log_softmax,
+    mse_loss,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)

@@ -1,0 +1,321 @@
+"""Convolution layers with PyTorch's constructors, parameter names and initialisation.
+
+One N-d class per family holds the validated arguments and the parameters and
+calls :mod:`tconv.functional`; ``Conv1d``/``2d``/``3d`` and
+``ConvTranspose1d``/``2d``/``3d`` only fix the number of spatial dims.
+Weights: conv (C_out, C_in/groups, *k), transposed conv (C_in, C_out/groups, *k);
+both initialised as PyTorch does, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+``fan_in = weight.shape[1] * prod(k)`` (kaiming-uniform with a = sqrt(5)).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import _args
+from .. import functional as F
+from ..autograd import pad
+from . import init
+from .module import Module, Parameter
+
+__all__ = [
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
+]
+
+_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _dtype(dtype: Any, device: Any, name: str) -> np.dtype:
+    if device not in (None, "cpu"):
+        raise ValueError(f"{name}: tconv runs on the CPU only, got device={device!r}")
+    dt = np.dtype(np.float32 if dtype is None else dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{name}: dtype must be a floating type, got {dt}")
+    return dt
+
+
+class _ConvNd(Module):
+    _n = 0
+    _transposed = False
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any,
+        dilation: Any,
+        groups: int,
+        bias: bool,
+        padding_mode: str,
+        output_padding: Any = 0,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        name, n = type(self).__name__, self._n
+        dt = _dtype(dtype, device, name)
+        in_channels = _args.positive_int(in_channels, "in_channels", name)
+        out_channels = _args.positive_int(out_channels, "out_channels", name)
+        groups = _args.positive_int(groups, "groups", name)
+        for label, c in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if c % groups:
+                raise ValueError(f"{name}: {label}={c} must be divisible by groups={groups}")
+        if padding_mode not in _MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {_MODES}, got {padding_mode!r}")
+        if self._transposed and padding_mode != "zeros":
+            raise ValueError(
+                f'{name}: only "zeros" padding mode is supported, got {padding_mode!r}'
+            )
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = _args.positive(
+            _args.ntuple(kernel_size, n, "kernel_size", name), "kernel_size", name
+        )
+        self.stride = _args.positive(_args.ntuple(stride, n, "stride", name), "stride", name)
+        self.dilation = _args.positive(
+            _args.ntuple(dilation, n, "dilation", name), "dilation", name
+        )
+        if isinstance(padding, str):
+            if self._transposed or padding not in ("same", "valid"):
+                raise ValueError(
+                    f"{name}: padding string must be 'same' or 'valid' (convolutions "
+                    f"only), got padding={padding!r}"
+                )
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(
+                    f"{name}: padding='same' is not supported for strided "
+                    f"convolutions (stride={self.stride})"
+                )
+            self.padding: Any = padding
+        else:
+            self.padding = _args.non_negative(
+                _args.ntuple(padding, n, "padding", name), "padding", name
+            )
+        self.output_padding = _args.non_negative(
+            _args.ntuple(output_padding, n, "output_padding", name), "output_padding", name
+        )
+        self.padding_mode = padding_mode
+        shape = (
+            (in_channels, out_channels // groups)
+            if self._transposed
+            else (out_channels, in_channels // groups)
+        ) + self.kernel_size
+        self.weight = Parameter(np.empty(shape, dtype=dt))
+        if bias:
+            self.bias = Parameter(np.empty(out_channels, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: kaiming-uniform with a = sqrt(5), bias U(-1/sqrt(fan_in), +)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _reversed_padding(self) -> tuple[int, ...]:
+        """F.pad's (left_last, right_last, ...) for the non-zero padding modes."""
+        if self.padding == "valid":
+            pairs = [(0, 0)] * self._n
+        elif self.padding == "same":
+            pairs = [
+                (d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
+                for d, k in zip(self.dilation, self.kernel_size, strict=False)
+            ]
+        else:
+            pairs = [(p, p) for p in self.padding]
+        return tuple(v for pair in reversed(pairs) for v in pair)
+
+    def extra_repr(self) -> str:
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self.padding != (0,) * self._n:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self._n:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._n:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class _Conv(_ConvNd):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            0,
+            device,
+            dtype,
+        )
+
+    def forward(self, input: Any) -> Any:
+        fn = getattr(F, f"conv{self._n}d")
+        if self.padding_mode != "zeros":
+            padded = pad(input, self._reversed_padding(), mode=self.padding_mode)
+            return fn(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return fn(
+            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
+
+
+class _ConvTranspose(_ConvNd):
+    _transposed = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        output_padding: Any = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: Any = 1,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            output_padding,
+            device,
+            dtype,
+        )
+        for a, s, d in zip(self.output_padding, self.stride, self.dilation, strict=False):
+            if not (a < s or a < d):
+                raise ValueError(
+                    f"{type(self).__name__}: output_padding must be smaller than stride or "
+                    f"dilation, got output_padding={self.output_padding}, stride={self.stride}, "
+                    f"dilation={self.dilation}"
+                )
+
+    def forward(self, input: Any, output_size: Sequence[int] | None = None) -> Any:
+        """Apply the layer; ``output_size`` picks the output_padding (it must lie in
+        ``[L_min, L_min + stride - 1]`` per dim, else a ValueError states that range)."""
+        fn = getattr(F, f"conv_transpose{self._n}d")
+        op = self.output_padding if output_size is None else 0
+        return fn(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            op,
+            self.groups,
+            self.dilation,
+            output_size=output_size,
+        )
+
+
+class Conv1d(_Conv):
+    """1-D convolution layer, as ``torch.nn.Conv1d``; see :func:`tconv.functional.conv1d`.
+
+    >>> m = Conv1d(4, 8, 3, padding=1)
+    >>> m
+    Conv1d(4, 8, kernel_size=(3,), stride=(1,), padding=(1,))
+    >>> m.weight.shape, m.bias.shape
+    ((8, 4, 3), (8,))
+    """
+
+    _n = 1
+
+
+class Conv2d(_Conv):
+    """2-D convolution layer, as ``torch.nn.Conv2d``.
+
+    >>> Conv2d(3, 16, 3, stride=2, padding=1, padding_mode="reflect")(np.zeros((1, 3, 8, 8))).shape
+    (1, 16, 4, 4)
+    """
+
+    _n = 2
+
+
+class Conv3d(_Conv):
+    """3-D convolution layer, as ``torch.nn.Conv3d``.
+
+    >>> Conv3d(2, 4, 3).weight.shape
+    (4, 2, 3, 3, 3)
+    """
+
+    _n = 3
+
+
+class ConvTranspose1d(_ConvTranspose):
+    """1-D transposed convolution layer, as ``torch.nn.ConvTranspose1d``.
+
+    >>> m = ConvTranspose1d(1, 1, kernel_size=3)
+    >>> m.weight.shape    # (in_channels, out_channels/groups, k)
+    (1, 1, 3)
+    """
+
+    _n = 1
+
+
+class ConvTranspose2d(_ConvTranspose):
+    """2-D transposed convolution layer, as ``torch.nn.ConvTranspose2d``.
+
+    >>> m = ConvTranspose2d(16, 8, kernel_size=3, stride=2, padding=1)
+    >>> m(np.zeros((1, 16, 16, 16)), output_size=(32, 32)).shape
+    (1, 8, 32, 32)
+    """
+
+    _n = 2
+
+
+class ConvTranspose3d(_ConvTranspose):
+    """3-D transposed convolution layer, as ``torch.nn.ConvTranspose3d``.
+
+    >>> ConvTranspose3d(4, 2, 4, stride=2, padding=1)(np.zeros((1, 4, 2, 2, 2))).shape
+    (1, 2, 4, 4, 4)
+    """
+
+    _n = 3

@@ -1,0 +1,61 @@
+"""``Linear``, as ``torch.nn.Linear``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import _activations as A
+from .. import _args
+from . import init
+from .conv import _dtype
+from .module import Module, Parameter
+
+__all__ = ["Linear"]
+
+
+class Linear(Module):
+    """``y = x W^T + b``; weight (out_features, in_features), PyTorch's initialisation.
+
+    >>> m = Linear(3, 2)
+    >>> m
+    Linear(in_features=3, out_features=2, bias=True)
+    >>> m(np.ones((5, 3))).shape
+    (5, 2)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        dt = _dtype(dtype, device, "Linear")
+        self.in_features = _args.positive_int(in_features, "in_features", "Linear")
+        self.out_features = _args.positive_int(out_features, "out_features", "Linear")
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Any) -> Any:
+        return A.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )

@@ -1,0 +1,190 @@
+"""Gradients of conv and conv_transpose: against PyTorch's autograd, against finite
+differences (tconv.gradcheck, no PyTorch), and the lecture's identities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tconv
+import tconv.functional as F
+from helpers import rel_err
+from strategies import configs
+from tconv import grad as G
+
+
+def _op(cfg):
+    return getattr(F, f"conv_transpose{cfg.nd}d" if cfg.transposed else f"conv{cfg.nd}d")
+
+
+def _run_tconv(cfg, x, w, b, gy=None):
+    X, W = tconv.tensor(x, requires_grad=True), tconv.tensor(w, requires_grad=True)
+    B = None if b is None else tconv.tensor(b, requires_grad=True)
+    y = _op(cfg)(X, W, B, **cfg.kwargs())
+    assert isinstance(y, tconv.Tensor) and y.requires_grad
+    y.backward(gy)
+    return y, X, W, B
+
+
+@settings(max_examples=60)
+@given(cfg=st.one_of(configs(transposed=False), configs(transposed=True)))
+def test_gradients_match_torch(torch, cfg):
+    x, w, b = cfg.arrays()
+    y0 = _op(cfg)(x, w, b, **cfg.kwargs())
+    gy = np.random.default_rng(cfg.seed + 1).standard_normal(y0.shape)
+    y, X, W, B = _run_tconv(cfg, x, w, b, gy)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    tb = None if b is None else torch.tensor(b, requires_grad=True)
+    tf = getattr(torch.nn.functional, _op(cfg).__name__)
+    ty = tf(tx, tw, tb, **cfg.kwargs())
+    ty.backward(torch.tensor(gy))
+    assert rel_err(y.data, ty.detach().numpy()) <= 1e-12
+    assert rel_err(X.grad, tx.grad.numpy()) <= 1e-9
+    assert rel_err(W.grad, tw.grad.numpy()) <= 1e-9
+    if b is not None:
+        assert rel_err(B.grad, tb.grad.numpy()) <= 1e-9
+
+
+GRADCHECK_CASES = [
+    # (op, input shape, weight shape, bias, kwargs)
+    ("conv1d", (2, 2, 7), (3, 2, 3), True, dict(stride=2, padding=1)),
+    ("conv1d", (1, 4, 6), (4, 2, 2), True, dict(dilation=2, groups=2, padding="same")),
+    ("conv2d", (1, 2, 5, 4), (2, 1, 2, 3), True, dict(stride=(2, 1), padding=(1, 0), groups=2)),
+    ("conv3d", (1, 1, 3, 3, 3), (2, 1, 2, 2, 2), False, dict(stride=2, padding=1)),
+    ("conv_transpose1d", (2, 2, 4), (2, 3, 3), True, dict(stride=2, padding=1, output_padding=1)),
+    ("conv_transpose1d", (4, 3), (4, 1, 2), True, dict(groups=2, dilation=3, output_padding=2)),
+    ("conv_transpose2d", (1, 2, 3, 2), (2, 2, 3, 2), True, dict(stride=(2, 3), padding=(1, 0))),
+    ("conv_transpose3d", (1, 2, 2, 2, 2), (2, 1, 2, 2, 2), True, dict(stride=2, groups=2)),
+]
+
+
+@pytest.mark.parametrize(("name", "xs", "ws", "bias", "kw"), GRADCHECK_CASES)
+def test_gradcheck_without_torch(name, xs, ws, bias, kw):
+    rng = np.random.default_rng(len(name) + sum(xs))
+    args = [tconv.tensor(rng.standard_normal(s), requires_grad=True) for s in (xs, ws)]
+    c_out = ws[0] if name.startswith("conv1") or name[4].isdigit() else ws[1] * kw.get("groups", 1)
+    if bias:
+        args.append(tconv.tensor(rng.standard_normal(c_out), requires_grad=True))
+    fn = getattr(F, name)
+    assert tconv.gradcheck(lambda *a: fn(a[0], a[1], a[2] if bias else None, **kw), args)
+
+
+def test_gradcheck_catches_a_wrong_gradient():
+    x = tconv.tensor(np.arange(3.0), requires_grad=True)
+
+    def bad(t):
+        return tconv.autograd.record(t.data**2, (t,), lambda g: (g * t.data,))  # 2x forgotten
+
+    with pytest.raises(ValueError, match="Jacobian mismatch for input 0"):
+        tconv.gradcheck(bad, [x])
+    assert tconv.gradcheck(bad, [x], raise_exception=False) is False
+
+
+@settings(max_examples=40)
+@given(cfg=configs(transposed=False))
+def test_identity_conv_transpose_is_conv_input_gradient(cfg):
+    """The lecture's central fact: conv_transpose(gy, w) = d<conv(x, w), gy>/dx."""
+    x, w, _ = cfg.arrays()
+    y = _op(cfg)(x, w, **cfg.kwargs())
+    gy = np.random.default_rng(cfg.seed).standard_normal(y.shape)
+    X = tconv.tensor(x, requires_grad=True)
+    _op(cfg)(X, w, **cfg.kwargs()).backward(gy)
+    if isinstance(cfg.padding, str):
+        return  # 'same' may pad asymmetrically: no transposed conv with one padding matches
+    L_min = tconv.shapes.conv_transpose_output_size(
+        y.shape[-cfg.nd :], cfg.kernel, cfg.stride, cfg.padding, 0, cfg.dilation
+    )
+    op = tuple(s - m for s, m in zip(cfg.size, L_min, strict=True))
+    if any(a >= max(s, d) for a, s, d in zip(op, cfg.stride, cfg.dilation, strict=True)):
+        return  # PyTorch's output_padding rule cannot express this size
+    tf = getattr(F, f"conv_transpose{cfg.nd}d")
+    ref = tf(gy, w, None, cfg.stride, cfg.padding, op, cfg.groups, cfg.dilation)
+    assert rel_err(X.grad, ref) <= 1e-12
+
+
+@settings(max_examples=40)
+@given(cfg=configs(transposed=True))
+def test_identity_conv_is_conv_transpose_input_gradient(cfg):
+    x, w, _ = cfg.arrays()
+    y = _op(cfg)(x, w, **cfg.kwargs())
+    gy = np.random.default_rng(cfg.seed).standard_normal(y.shape)
+    X = tconv.tensor(x, requires_grad=True)
+    _op(cfg)(X, w, **cfg.kwargs()).backward(gy)
+    conv = getattr(F, f"conv{cfg.nd}d")
+    ref = conv(gy, w, None, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
+    # conv of the output gradient may see a few more positions than x has (output_padding
+    # >= stride, allowed when dilation is larger); x's gradient is its leading block.
+    ref = ref[(Ellipsis, *(slice(0, n) for n in cfg.size))]
+    assert rel_err(X.grad, ref) <= 1e-12
+
+
+def test_identity_lecture_example():
+    """conv1d of a spike reads the kernel backwards; its input gradient writes it forwards."""
+    x = tconv.tensor([[[0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]]], requires_grad=True)
+    k = np.array([[[1.0, 2.0, 3.0]]])
+    F.conv1d(x, k).backward(np.array([[[0.0, 0.0, 1.0, 0.0, 0.0]]]))
+    np.testing.assert_array_equal(x.grad, [[[0, 0, 1, 2, 3, 0, 0]]])
+    np.testing.assert_array_equal(x.grad, F.conv_transpose1d([[[0.0, 0, 1, 0, 0]]], k))
+
+
+@settings(max_examples=30)
+@given(cfg=st.one_of(configs(transposed=False), configs(transposed=True)))
+def test_nn_grad_functions_match_torch(torch, cfg):
+    x, w, _ = cfg.arrays()
+    y = _op(cfg)(x, w, **cfg.kwargs())
+    gy = np.random.default_rng(cfg.seed + 2).standard_normal(y.shape)
+    X, W = tconv.tensor(x, requires_grad=True), tconv.tensor(w, requires_grad=True)
+    _op(cfg)(X, W, **cfg.kwargs()).backward(gy)
+    kw = cfg.kwargs()
+    if cfg.transposed:
+        pre = f"conv_transpose{cfg.nd}d"
+        args = (kw["stride"], kw["padding"], kw["output_padding"], kw["groups"], kw["dilation"])
+    else:
+        pre = f"conv{cfg.nd}d"
+        args = (kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
+        if not isinstance(cfg.padding, str) and cfg.batch is not None:  # torch: no str, batched
+            tg = getattr(torch.nn.grad, pre + "_input")(
+                x.shape, torch.tensor(w), torch.tensor(gy), *args
+            )
+            assert rel_err(X.grad, tg.numpy()) <= 1e-9
+            tgw = getattr(torch.nn.grad, pre + "_weight")(
+                torch.tensor(x), w.shape, torch.tensor(gy), *args
+            )
+            assert rel_err(W.grad, tgw.numpy()) <= 1e-9
+    gx = getattr(G, pre + "_input")(x.shape, w, gy, *args)
+    gw = getattr(G, pre + "_weight")(x, w.shape, gy, *args)
+    assert rel_err(gx, X.grad) <= 1e-12
+    assert rel_err(gw, W.grad) <= 1e-12
+
+
+def test_grad_functions_check_grad_output_shape():
+    with pytest.raises(ValueError, match=r"grad_output must have shape \(1, 1, 5\)"):
+        G.conv1d_input((1, 1, 7), np.ones((1, 1, 3)), np.ones((1, 1, 4)))
+    with pytest.raises(ValueError, match="output_padding"):
+        G.conv_transpose1d_weight(np.ones((1, 1, 4)), (1, 1, 3), np.ones((1, 1, 10)), stride=2)
+
+
+def test_float32_gradients_keep_dtype_and_mixed_inputs(torch):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((3, 4, 4, 4)).astype(np.float32)
+    X, W = tconv.tensor(x, requires_grad=True), tconv.tensor(w, requires_grad=True)
+    y = F.conv_transpose2d(X, W, stride=2, padding=1)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert X.grad.dtype == np.float32 and W.grad.dtype == np.float32
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv_transpose2d(tx, tw, stride=2, padding=1).sum().backward()
+    assert rel_err(X.grad, tx.grad.numpy()) <= 1e-5
+    assert rel_err(W.grad, tw.grad.numpy()) <= 1e-5
+    # Only the weight is a Tensor: x stays an array, only W gets a gradient.
+    W2 = tconv.tensor(w.transpose(1, 0, 2, 3), requires_grad=True)
+    F.conv2d(x, W2).sum().backward()
+    assert W2.grad.shape == (4, 3, 4, 4) and W2.grad.dtype == np.float32
+
+
+def test_arrays_in_give_arrays_out():
+    y = F.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)))
+    assert type(y) is np.ndarray
