@@ -84,8 +84,10 @@ def _prepare_common(
     if not batched:
         x = x[None]
     if any(v == 0 for v in x.shape[1:]):
-        raise ValueError(f"{fn}: input must have non-zero channel and spatial sizes, got shape "
-                         f"{x.shape if batched else x.shape[1:]}")
+        raise ValueError(
+            f"{fn}: input must have non-zero channel and spatial sizes, got shape "
+            f"{x.shape if batched else x.shape[1:]}"
+        )
     if any(v == 0 for v in w.shape):
         raise ValueError(f"{fn}: weight must not have zero-size dims, got shape {w.shape}")
     dtype, out_dtype = _args.compute_dtype(x, w, b)
@@ -137,9 +139,14 @@ def prepare_conv(
         raise ValueError(
             f"{fn}: input has {c_in} channels but weight of shape {w.shape} with groups={g} "
             f"expects weight.shape[1] * groups = {w.shape[1] * g}"
-            + (f"; for {c_in} input channels use groups={c_in // w.shape[1]}"
-               if w.shape[1] and c_in % w.shape[1] == 0 and (c_in // w.shape[1]) and
-               c_out % (c_in // w.shape[1]) == 0 else "")
+            + (
+                f"; for {c_in} input channels use groups={c_in // w.shape[1]}"
+                if w.shape[1]
+                and c_in % w.shape[1] == 0
+                and (c_in // w.shape[1])
+                and c_out % (c_in // w.shape[1]) == 0
+                else ""
+            )
         )
     _check_bias(b, c_out, fn)
     size = tuple(x.shape[2:])
@@ -225,7 +232,7 @@ def prepare_conv_transpose(
                 f"{fn}: give output_size or output_padding, not both "
                 f"(got output_size={output_size}, output_padding={a})"
             )
-        if not _args._is_int(output_size) and len(output_size) == n + 2:
+        if isinstance(output_size, Sequence) and len(output_size) == n + 2:
             output_size = tuple(output_size)[2:]  # PyTorch also takes (N, C, *spatial)
         req = _args.ntuple(output_size, n, "output_size", fn)
         try:
@@ -280,7 +287,11 @@ def _conv(
     dilation: IntOrTuple,
     groups: int,
 ) -> Any:
-    prep = prepare_conv(n, fn, input, weight, bias, stride, padding, dilation, groups)
+    tensors = _any_tensor(input, weight, bias)
+    x, w, b = _data(input, weight, bias)
+    prep = prepare_conv(n, fn, x, w, b, stride, padding, dilation, groups)
+    if tensors:  # differentiable path: record dx = conv_transpose(gy), dw, db on the tape
+        return _grad.record_conv(prep, (input, weight, bias), transpose=False)
     return conv_forward(prep)
 
 
@@ -297,9 +308,13 @@ def _conv_transpose(
     dilation: IntOrTuple,
     output_size: Sequence[int] | int | None,
 ) -> Any:
+    tensors = _any_tensor(input, weight, bias)
+    x, w, b = _data(input, weight, bias)
     prep = prepare_conv_transpose(
-        n, fn, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size
+        n, fn, x, w, b, stride, padding, output_padding, groups, dilation, output_size
     )
+    if tensors:  # differentiable path: record dx = conv(gy), dw, db on the tape
+        return _grad.record_conv(prep, (input, weight, bias), transpose=True)
     return conv_transpose_forward(prep)
 
 
@@ -400,8 +415,17 @@ def conv_transpose1d(
     (1, 1, 32)
     """
     return _conv_transpose(
-        1, "conv_transpose1d", input, weight, bias, stride, padding, output_padding, groups,
-        dilation, output_size,
+        1,
+        "conv_transpose1d",
+        input,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+        output_size,
     )
 
 
@@ -431,8 +455,17 @@ def conv_transpose2d(
            [1., 1., 2., 1., 1.]])
     """
     return _conv_transpose(
-        2, "conv_transpose2d", input, weight, bias, stride, padding, output_padding, groups,
-        dilation, output_size,
+        2,
+        "conv_transpose2d",
+        input,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+        output_size,
     )
 
 
@@ -458,6 +491,66 @@ def conv_transpose3d(
     (2, 3, 16, 16, 16)
     """
     return _conv_transpose(
-        3, "conv_transpose3d", input, weight, bias, stride, padding, output_padding, groups,
-        dilation, output_size,
+        3,
+        "conv_transpose3d",
+        input,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+        output_size,
     )
+
+
+# -- differentiable ops: Tensor support and the autograd functions (tconv.autograd) -----
+from . import grad as _grad  # noqa: E402  (grad builds on the functions above)
+from ._activations import (  # noqa: E402
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    gelu,
+    l1_loss,
+    leaky_relu,
+    linear,
+    log_softmax,
+    mse_loss,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)
+from .autograd import Tensor as _Tensor  # noqa: E402
+from .autograd import any_tensor as _any_tensor  # noqa: E402
+from .autograd import pad  # noqa: E402
+
+
+def _data(*xs: Any) -> tuple[Any, ...]:
+    """Tensors -> their arrays; anything else as given (validated by prepare_*)."""
+    return tuple(x.data if isinstance(x, _Tensor) else x for x in xs)
+
+
+__all__ += [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "gelu",
+    "l1_loss",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "pad",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "tanh",
+]
+
+from .upsampling import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: E402
+
+__all__ += ["interpolate", "pixel_shuffle", "pixel_unshuffle"]
