@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _args, shapes
 
-IntOrTuple = Union[int, Sequence[int]]  # noqa: UP007 (a runtime alias, as in shapes)
+IntOrTuple = Union[int, Sequence[int]]
 
 __all__ = [
     "Plan",

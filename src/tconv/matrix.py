@@ -32,8 +32,8 @@ import numpy as np
 
 from .functional import prepare_conv, prepare_conv_transpose
 
-IntOrTuple = Union[int, Sequence[int]]  # noqa: UP007 (runtime aliases, as in shapes)
-Padding = Union[int, Sequence[int], str]  # noqa: UP007
+IntOrTuple = Union[int, Sequence[int]]
+Padding = Union[int, Sequence[int], str]
 
 __all__ = ["conv_matrix", "conv_transpose_matrix"]
 

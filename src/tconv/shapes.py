@@ -26,7 +26,7 @@ from typing import TypeVar, Union, cast, overload
 
 import numpy as np
 
-IntOrTuple = Union[int, Sequence[int]]  # noqa: UP007 (a runtime alias)
+IntOrTuple = Union[int, Sequence[int]]
 T = TypeVar("T")
 
 __all__ = [

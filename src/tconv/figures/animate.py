@@ -163,7 +163,7 @@ def _write_gif(
 
     anim = FuncAnimation(fig, update, frames=n_frames, blit=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    anim.save(str(path), writer=PillowWriter(fps=fps), dpi=80)
+    anim.save(str(path), writer=PillowWriter(fps=fps), dpi=80)  # type: ignore[arg-type]
     plt.close(fig)
     return path
 

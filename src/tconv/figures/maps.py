@@ -220,8 +220,8 @@ def sample_image(size: int = 64) -> np.ndarray:
     plt = st.pyplot()
     from matplotlib import cbook
 
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
-        img = plt.imread(f).astype(float)
+    path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    img = plt.imread(path).astype(float)
     grey = img[..., :3].mean(axis=-1) / 255.0
     h, w = grey.shape
     side = min(h, w)

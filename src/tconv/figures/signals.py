@@ -9,7 +9,7 @@ Every number drawn is computed by tconv (``tconv.functional``,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union, cast
 
 import numpy as np
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-Values = Sequence[float]
+Values = Union[Sequence[float], np.ndarray]
 
 
 def _conv1d(x: np.ndarray, k: np.ndarray, stride: int, padding: int, dilation: int) -> np.ndarray:
@@ -277,7 +277,9 @@ def composition(
         k = np.ones(kernel_size)
         y = _conv1d(x, k, stride, padding, dilation)
         z = _tconv1d(y, k, stride, padding, 0, dilation)
-        ignored = shapes.ignored_inputs(size, kernel_size, stride, padding, dilation)
+        ignored = cast(
+            tuple[int, ...], shapes.ignored_inputs(size, kernel_size, stride, padding, dilation)
+        )
         kept = shapes.preserves_size(size, kernel_size, stride, padding, dilation)
         st.row_label(ax, 0, f"x (W={size})")
         st.draw_cells(ax, x, 0, color=st.INPUT, gid=f"x{size}", hatched=ignored)

@@ -33,6 +33,8 @@ from .._config import get_memory_budget
 
 Ints = tuple[int, ...]
 
+_ALL2 = (slice(None), slice(None))  # batch and channel axes, before the spatial slices
+
 # Below this many output positions per sample, the batch is folded into the
 # GEMM columns (one large GEMM); above it, a batched GEMM per sample avoids the
 # transposes that folding costs.
@@ -95,7 +97,7 @@ def _padded(x: np.ndarray, lo: Ints, need: Ints) -> np.ndarray:
         src.append(slice(i0, i1))
         dst.append(slice(i0 + p, i1 + p))
     assert len(src) == n_sp
-    xp[(slice(None), slice(None), *dst)] = x[(slice(None), slice(None), *src)]
+    xp[_ALL2 + tuple(dst)] = x[_ALL2 + tuple(src)]
     return xp
 
 
@@ -150,14 +152,14 @@ def conv_transpose_nd(
                 yt = y[nb].transpose(1, 2, 0, *range(3, 3 + len(k)))  # (g, c_out_g, b, *out)
                 for m, (_, src, dst) in enumerate(sel):
                     yt[(slice(None),) * 3 + dst] += cols[
-                        (slice(None), m, slice(None), slice(None), *src)
+                        (slice(None), m, slice(None), slice(None)) + src
                     ]
             else:
                 cols = np.matmul(wsel, xs).reshape(b, g, len(ids), c_out_g, *n_in)
                 yb = y[nb]
                 for m, (_, src, dst) in enumerate(sel):
                     yb[(slice(None),) * 3 + dst] += cols[
-                        (slice(None), slice(None), m, slice(None), *src)
+                        (slice(None), slice(None), m, slice(None)) + src
                     ]
             del cols  # free before the next chunk's columns exist: the budget is a peak
     return y.reshape(n, c_out, *out_size)
@@ -176,7 +178,7 @@ def _conv_transpose_depthwise(
     y3 = y.reshape(y.shape[0], g, *y.shape[3:])
     for j, src, dst in taps:
         scale = wf[:, j].reshape((1, g) + (1,) * n_sp)
-        y3[(slice(None), slice(None), *dst)] += x[(slice(None), slice(None), *src)] * scale
+        y3[_ALL2 + dst] += x[_ALL2 + src] * scale
 
 
 def conv_nd(
@@ -211,7 +213,7 @@ def conv_nd(
             xp = _padded(x[nb], lo, need)
             acc = np.zeros((nb.stop - nb.start, g, *out_size), dtype=x.dtype)
             for j, win in enumerate(windows):
-                acc += xp[(slice(None), slice(None), *win)] * wf[:, j].reshape(
+                acc += xp[_ALL2 + win] * wf[:, j].reshape(
                     (1, g) + (1,) * len(k)
                 )
             y[nb] = acc.reshape(acc.shape[0], g, 1, p_out)
@@ -232,15 +234,15 @@ def conv_nd(
             if fold:
                 cols = np.empty((g, c_in_g, len(ids), b, *out_size), dtype=x.dtype)
                 for m, j in enumerate(ids):
-                    win = xp[(slice(None), slice(None), *windows[j])]
-                    cols[:, :, m] = np.moveaxis(win.reshape(b, g, c_in_g, *out_size), 0, 2)
+                    patch = xp[_ALL2 + windows[j]]
+                    cols[:, :, m] = np.moveaxis(patch.reshape(b, g, c_in_g, *out_size), 0, 2)
                 part = np.matmul(wsel, cols.reshape(g, c_in_g * len(ids), b * p_out))
                 part = part.reshape(g, c_out_g, b, p_out).transpose(2, 0, 1, 3)
             else:
                 cols = np.empty((b, g, c_in_g, len(ids), *out_size), dtype=x.dtype)
                 for m, j in enumerate(ids):
-                    win = xp[(slice(None), slice(None), *windows[j])]
-                    cols[:, :, :, m] = win.reshape(b, g, c_in_g, *out_size)
+                    patch = xp[_ALL2 + windows[j]]
+                    cols[:, :, :, m] = patch.reshape(b, g, c_in_g, *out_size)
                 part = np.matmul(wsel, cols.reshape(b, g, c_in_g * len(ids), p_out))
             if tb.start == 0:
                 y[nb] = part
@@ -297,8 +299,8 @@ def conv_weight_grad_nd(
             ids = range(tb.start, tb.stop)
             cols = np.empty((g, c_in_g, len(ids), b, *out_size), dtype=x.dtype)
             for m, j in enumerate(ids):
-                win = xp[(slice(None), slice(None), *windows[j])]
-                cols[:, :, m] = np.moveaxis(win.reshape(b, g, c_in_g, *out_size), 0, 2)
+                patch = xp[_ALL2 + windows[j]]
+                cols[:, :, m] = np.moveaxis(patch.reshape(b, g, c_in_g, *out_size), 0, 2)
             cols2 = cols.reshape(g, c_in_g * len(ids), b * p_out)
             part = np.matmul(gyg, cols2.transpose(0, 2, 1)).reshape(g, c_out_g, c_in_g, len(ids))
             gw[..., tb] += part
