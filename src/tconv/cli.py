@@ -15,7 +15,7 @@ import sys
 from . import __version__
 
 # Module names under tconv.commands, in the order `tconv --help` lists them.
-COMMANDS = ["examples", "tour", "figure", "shape", "plan", "coverage", "matrix"]
+COMMANDS = ["examples", "tour", "figure", "shape", "plan", "coverage", "matrix", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:
