@@ -131,7 +131,7 @@ def _grid(
                     st.fmt(values[i, j]),
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=9,
                     color=st.TEXT,
                 )
 
@@ -163,7 +163,7 @@ def _write_gif(
 
     anim = FuncAnimation(fig, update, frames=n_frames, blit=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    anim.save(str(path), writer=PillowWriter(fps=fps), dpi=80)  # type: ignore[arg-type]
+    anim.save(str(path), writer=PillowWriter(fps=fps), dpi=100)  # type: ignore[arg-type]
     plt.close(fig)
     return path
 
@@ -203,9 +203,9 @@ def animate_conv(
             fontsize=9,
         )
 
-    width = 0.45 * (xp.shape[1] + out_shape[1] + 3)
+    width = 0.5 * (xp.shape[1] + out_shape[1] + 3)
     return _write_gif(
-        draw, len(frames), (max(width, 3.5), 0.5 * xp.shape[0] + 1.2), Path(path), fps
+        draw, len(frames), (max(width, 3.5), 0.55 * xp.shape[0] + 1.4), Path(path), fps
     )
 
 
@@ -257,7 +257,7 @@ def animate_conv_transpose(
         )
         ax.set_title(f"transposed conv k={kernel_size} s={stride} d={dilation}: {what}", fontsize=9)
 
-    width = 0.45 * (xs.shape[1] + full_shape[1] + 3)
+    width = 0.5 * (xs.shape[1] + full_shape[1] + 3)
     return _write_gif(
-        draw, len(frames), (max(width, 3.5), 0.5 * full_shape[0] + 1.2), Path(path), fps
+        draw, len(frames), (max(width, 3.5), 0.55 * full_shape[0] + 1.4), Path(path), fps
     )

@@ -126,7 +126,8 @@ def _heat(
     if annotate and a.size <= 900:
         lo, hi = float(a.min()), float(a.max())
         for (i, j), v in np.ndenumerate(a):
-            light = hi > lo and (v - lo) / (hi - lo) < 0.5
+            # a constant map is drawn at the dark end of the colour map
+            light = hi == lo or (v - lo) / (hi - lo) < 0.5
             ax.text(
                 j,
                 i,
@@ -167,6 +168,15 @@ def _random_kernel(shape: tuple[int, ...], seed: int) -> np.ndarray:
     return rng.uniform(-1, 1, shape) / np.sqrt(fan_in)
 
 
+def _resize_conv_coverage(input_size: int) -> np.ndarray:
+    """(input, tap) pairs behind each output of nearest x2 up-scaling + a 3x3 conv
+    with padding 1: the conv's taps that land on the up-scaled map (borders read
+    zero padding)."""
+    ones = np.ones((1, 1, input_size, input_size))
+    up = F.interpolate(ones, scale_factor=2, mode="nearest")
+    return np.asarray(F.conv2d(up, np.ones((1, 1, 3, 3)), padding=1))[0, 0].astype(int)
+
+
 def artifact_comparison(input_size: int = 8, seed: int = 0) -> Figure:
     """k3 s2 vs k4 s2 transposed convolutions vs nearest resize-convolution:
     coverage (top) and the output on a constant input with a random kernel (bottom),
@@ -187,7 +197,7 @@ def artifact_comparison(input_size: int = 8, seed: int = 0) -> Figure:
         ),
         (
             "nearest ×2 + conv k3",
-            np.ones((2 * input_size,) * 2, dtype=int) * 9,
+            _resize_conv_coverage(input_size),
             F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), k3, padding=1),
         ),
     ]
