@@ -43,30 +43,17 @@ CLASSIFIERS = ("strided", "pooled")
 PERIOD = 2
 
 
-class AvgPool2(nn.Module):
-    """2x2 average pooling with stride 2 (H and W even), written with Tensor ops:
-    ``x.reshape(N, C, H/2, 2, W/2, 2).mean((3, 5))``. Its gradient is nearest
-    up-scaling divided by 4.
+class AvgPool2(nn.AvgPool2d):
+    """2x2 average pooling with stride 2: ``nn.AvgPool2d(2)``, kept under its old name.
+    Its gradient is nearest up-scaling divided by 4.
 
-    >>> AvgPool2()(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0].data
+    >>> AvgPool2()(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
 
-    def forward(self, x: Any) -> Any:
-        t = x if isinstance(x, autograd.Tensor) else autograd.Tensor(np.asarray(x))
-        n, c, h, w = t.shape
-        if h % 2 or w % 2:
-            raise ValueError(f"AvgPool2: height and width must be even, got shape {t.shape}")
-        return t.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
-
-
-class GlobalAvgPool(nn.Module):
-    """(N, C, H, W) -> (N, C): the mean over the spatial axes (Tensor ops)."""
-
-    def forward(self, x: Any) -> Any:
-        t = x if isinstance(x, autograd.Tensor) else autograd.Tensor(np.asarray(x))
-        return t.mean(axis=(2, 3))
+    def __init__(self) -> None:
+        super().__init__(2)
 
 
 def classifier(kind: str, *, classes: int = 10) -> nn.Sequential:
@@ -90,14 +77,15 @@ def classifier(kind: str, *, classes: int = 10) -> nn.Sequential:
         body = [
             nn.Conv2d(1, 16, 3, padding=1),
             nn.ReLU(),
-            AvgPool2(),
+            nn.AvgPool2d(2),
             nn.Conv2d(16, 32, 3, padding=1),
             nn.ReLU(),
-            AvgPool2(),
+            nn.AvgPool2d(2),
         ]
     else:
         raise ValueError(f"classifier: kind must be one of {' | '.join(CLASSIFIERS)}, got {kind!r}")
-    return nn.Sequential(*body, nn.Conv2d(32, classes, 1), GlobalAvgPool())
+    # global average pooling of the score map: (N, classes, h, w) -> (N, classes)
+    return nn.Sequential(*body, nn.Conv2d(32, classes, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
 
 def input_gradient(model: nn.Module, x: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -169,11 +157,8 @@ def _spec(images: np.ndarray, crop: int = 0, period: int = PERIOD) -> float:
 
 
 def _to_float64(model: nn.Module) -> nn.Module:
-    """``model`` with its parameters cast to float64, in place (tconv's Module has no
-    ``.double()``)."""
-    for p in model.parameters():
-        p.data = p.data.astype(np.float64)
-    return model
+    """``model`` with its parameters cast to float64, in place (``model.double()``)."""
+    return model.double()
 
 
 def _measure(

@@ -231,6 +231,74 @@ class Module:
             p.requires_grad = requires_grad
         return self
 
+    # -- dtype moves ------------------------------------------------------------------
+    def _cast(self, dtype: np.dtype, floating_only: bool) -> Module:
+        """Cast parameters (and their ``.grad``) and buffers to ``dtype`` in place.
+
+        The Parameter objects are kept (their ``.data`` is replaced), so optimisers
+        and other references created before still see them.
+        """
+        for p in self.parameters():
+            if floating_only and p.data.dtype.kind != "f":
+                continue
+            p.data = p.data.astype(dtype, copy=False)
+            if p.grad is not None:
+                p.grad = p.grad.astype(dtype, copy=False)
+        for m in self.modules():
+            for name, b in m._buffers.items():
+                if b is not None and (b.dtype.kind == "f" or not floating_only):
+                    m._buffers[name] = b.astype(dtype, copy=False)
+        return self
+
+    def double(self) -> Module:
+        """Cast floating-point parameters and buffers to float64, in place; returns self.
+
+        >>> from tconv.nn import Linear
+        >>> Linear(2, 1).double().weight.dtype
+        dtype('float64')
+        """
+        return self._cast(np.dtype(np.float64), floating_only=True)
+
+    def float(self) -> Module:
+        """Cast floating-point parameters and buffers to float32, in place; returns self."""
+        return self._cast(np.dtype(np.float32), floating_only=True)
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
+        """Cast floating-point parameters and buffers to ``dtype``, in place; returns self.
+
+        As ``torch.nn.Module.to``: ``m.to(np.float64)``, ``m.to("float32")``,
+        ``m.to(dtype=...)``; integer buffers (``num_batches_tracked``) are kept. The
+        only device is ``"cpu"`` (accepted, and a no-op). PyTorch dtypes (``torch.float64``)
+        raise a TypeError: pass the NumPy dtype.
+
+        >>> from tconv.nn import Linear
+        >>> Linear(2, 1).to("float64").bias.dtype
+        dtype('float64')
+        """
+        if len(args) > 2:
+            raise TypeError(f"Module.to: takes at most 2 positional arguments, got {len(args)}")
+        for a in args:
+            if _is_device(a):
+                if device is not None:
+                    raise TypeError("Module.to: device given twice")
+                device = a
+            elif dtype is None:
+                dtype = a
+            else:
+                raise TypeError(f"Module.to: dtype given twice ({dtype!r} and {a!r})")
+        if device is not None and str(device) != "cpu":
+            raise ValueError(
+                f"Module.to: tconv runs on the CPU only; device must be 'cpu', got {device!r}"
+            )
+        if dtype is None:
+            return self
+        return self._cast(_float_dtype(dtype, "Module.to"), floating_only=True)
+
+    def type(self, dst_type: Any) -> Module:
+        """Cast *all* parameters and buffers to the floating dtype ``dst_type``, in place
+        (integer buffers too, as ``torch.nn.Module.type``); returns self."""
+        return self._cast(_float_dtype(dst_type, "Module.type"), floating_only=False)
+
     # -- printing -----------------------------------------------------------------------
     def extra_repr(self) -> str:
         return ""
@@ -242,6 +310,41 @@ class Module:
             return f"{type(self).__name__}({extra})"
         body = ([extra] if extra else []) + lines
         return f"{type(self).__name__}(\n  " + "\n  ".join(body) + "\n)"
+
+
+_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta", "hip")
+
+
+def _is_device(value: Any) -> bool:
+    """A device name (``"cpu"``, ``"cuda:0"``) or a ``torch.device``."""
+    if isinstance(value, str):
+        return value.partition(":")[0] in _DEVICES
+    return type(value).__name__ == "device"
+
+
+def _float_dtype(value: Any, fn: str) -> np.dtype:
+    """``value`` (a NumPy dtype, scalar type or name) as a floating NumPy dtype."""
+    if value is None:
+        raise TypeError(f"{fn}: dtype must be a NumPy floating dtype, got None")
+    if type(value).__module__.startswith("torch"):
+        raise TypeError(
+            f"{fn}: dtype must be a NumPy dtype (np.float32, np.float64) or its name "
+            f"('float32', 'float64'), got the PyTorch object {value!r}; tconv holds NumPy "
+            f"arrays, pass e.g. np.{str(value).rpartition('.')[2]}"
+        )
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise TypeError(
+            f"{fn}: dtype must be a NumPy dtype (np.float32, np.float64) or its name "
+            f"('float32', 'float64'), got {type(value).__name__} {value!r}"
+        ) from None
+    if dtype.kind != "f":
+        raise TypeError(
+            f"{fn}: only floating point dtypes are accepted (float16, float32, float64), "
+            f"got dtype {dtype}"
+        )
+    return dtype
 
 
 def _indent(s: str) -> str:
