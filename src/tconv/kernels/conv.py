@@ -33,6 +33,12 @@ from .._config import get_memory_budget
 
 Ints = tuple[int, ...]
 
+# Work in chunks of about this many bytes of temporaries, well under the memory
+# budget: buffers this small stay in cache and are recycled by the allocator,
+# where large ones are fresh pages every call (page faults cost as much as the
+# copies). Measured on the public suite: 8 MiB ran 1.3-1.8x faster than 256 MiB.
+_CHUNK_BYTES = 8 * 2**20
+
 _ALL2 = (slice(None), slice(None))  # batch and channel axes, before the spatial slices
 
 # Below this many output positions per sample, the batch is folded into the
@@ -73,10 +79,16 @@ def _window_slices(k: Ints, s: Ints, d: Ints, n_out: Ints) -> Iterator[tuple[sli
         )
 
 
-def _chunks(total: int, per_item: int, itemsize: int, reserved: int = 0) -> Iterator[slice]:
-    """Split ``range(total)`` so that each chunk's temporaries (``per_item`` elements
-    each), plus ``reserved`` bytes already held, fit the memory budget."""
-    room = max(0, get_memory_budget() - reserved)
+def _chunks(
+    total: int, per_item: int, itemsize: int, reserved: int = 0, operand: int = 0
+) -> Iterator[slice]:
+    """Split ``range(total)`` into chunks whose temporaries (``per_item`` elements
+    each, plus ``reserved`` bytes already held) fit the working size: about
+    ``_CHUNK_BYTES``, or four times the fixed GEMM ``operand`` (bytes) when that
+    is larger, so that it is not streamed once per tiny chunk; never more than
+    the memory budget."""
+    target = min(get_memory_budget(), max(_CHUNK_BYTES, 4 * operand))
+    room = max(0, target - reserved)
     step = max(1, room // max(1, per_item * itemsize))
     for start in range(0, total, step):
         yield slice(start, min(total, start + step))
@@ -137,12 +149,12 @@ def conv_transpose_nd(
     wt = w.reshape(g, c_in_g, c_out_g, n_taps).transpose(0, 3, 2, 1)  # (g, K, c_out_g, c_in_g)
     fold = p_in < _FOLD_BELOW and n > 1
     per_sample = c_out * n_taps * p_in + (c_in * p_in if fold else 0)
-    for nb in _chunks(n, per_sample, x.itemsize):
+    for nb in _chunks(n, per_sample, x.itemsize, operand=w.nbytes):
         b = nb.stop - nb.start
         xs = x[nb].reshape(b, g, c_in_g, p_in)
         # Chunk the taps too when one sample's columns exceed the budget.
         held = c_in * p_in * b * x.itemsize if fold else 0
-        for tb in _chunks(len(taps), c_out * p_in * b, x.itemsize, held):
+        for tb in _chunks(len(taps), c_out * p_in * b, x.itemsize, held, w.nbytes):
             sel = taps[tb]
             ids = [j for j, _, _ in sel]
             wsel = wt[:, ids].reshape(g, len(ids) * c_out_g, c_in_g)
@@ -222,13 +234,12 @@ def conv_nd(
     wm = w.reshape(g, c_out_g, c_in_g, n_taps)
     fold = p_out < _FOLD_BELOW and n > 1
     per_sample = c_in * n_taps * p_out + c_in * math.prod(need) + c_out * p_out
-    for nb in _chunks(n, per_sample, x.itemsize):
+    for nb in _chunks(n, per_sample, x.itemsize, operand=w.nbytes):
         b = nb.stop - nb.start
         xp = _padded(x[nb], lo, need)
         held = xp.nbytes if xp is not x else 0
-        for tb in _chunks(
-            n_taps, c_in * p_out * b, x.itemsize, held + c_out * p_out * b * x.itemsize
-        ):
+        held += c_out * p_out * b * x.itemsize
+        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize, held, w.nbytes):
             ids = range(tb.start, tb.stop)
             wsel = wm[..., tb].reshape(g, c_out_g, c_in_g * len(ids))
             if fold:
@@ -285,7 +296,7 @@ def conv_weight_grad_nd(
     if n == 0 or p_out == 0:
         return gw.reshape(c_out, c_in_g, *k)
     per_sample = c_in * n_taps * p_out + c_in * math.prod(need) + c_out * p_out
-    for nb in _chunks(n, per_sample, x.itemsize):
+    for nb in _chunks(n, per_sample, x.itemsize, operand=gw.nbytes):
         b = nb.stop - nb.start
         xp = _padded(x[nb], lo, need)
         gyg = (
@@ -295,7 +306,7 @@ def conv_weight_grad_nd(
             .reshape(g, c_out_g, b * p_out)
         )
         held = (xp.nbytes if xp is not x else 0) + gyg.nbytes
-        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize, held):
+        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize, held, gw.nbytes):
             ids = range(tb.start, tb.stop)
             cols = np.empty((g, c_in_g, len(ids), b, *out_size), dtype=x.dtype)
             for m, j in enumerate(ids):
