@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -168,12 +169,30 @@ def conv_transpose_nd(
     # Rows ordered tap-major, so that each tap's slab of the columns is contiguous.
     wt = w.reshape(g, c_in_g, c_out_g, n_taps).transpose(0, 3, 2, 1)  # (g, K, c_out_g, c_in_g)
     fold = p_in < _FOLD_BELOW and n > 1
+    # Polyphase overlap-add: the outputs with j = r (mod s) form phase r, and a
+    # tap lands on one phase only, as a contiguous block of it. The slabs are
+    # added into contiguous phase buffers, which are interleaved into the output
+    # once, instead of every tap writing a strided slice of the whole output
+    # (1.6x on large maps). Without room for one sample's buffers in the budget,
+    # the slabs go straight into the output.
+    phase_shape = tuple(-(-o // si) for o, si in zip(out_size, stride))
+    phases = list(itertools.product(*(range(si) for si in stride)))
+    z_sample = c_out * len(phases) * math.prod(phase_shape)
+    use_phases = 2 * z_sample * x.itemsize <= get_memory_budget()
+    where = {j: _phase_block(dst, stride) for j, _, dst in taps}
     per_sample = c_out * n_taps * p_in + (c_in * p_in if fold else 0)
+    per_sample += z_sample if use_phases else 0
+    all3 = (slice(None),) * 3
     for nb in _chunks(n, per_sample, x.itemsize, operand=w.nbytes):
         b = nb.stop - nb.start
         xs = x[nb].reshape(b, g, c_in_g, p_in)
+        lead = (g, c_out_g, b) if fold else (b, g, c_out_g)
+        if use_phases:
+            z = np.zeros((len(phases), *lead, *phase_shape), dtype=x.dtype)
+        else:  # the output itself, with the same leading axes as the columns
+            z = y[nb].transpose(1, 2, 0, *range(3, y.ndim))[None] if fold else y[nb][None]
         # Chunk the taps too when one sample's columns exceed the budget.
-        held = c_in * p_in * b * x.itemsize if fold else 0
+        held = (z.nbytes if use_phases else 0) + (c_in * p_in * b * x.itemsize if fold else 0)
         for tb in _chunks(len(taps), c_out * p_in * b, x.itemsize, held, w.nbytes):
             sel = taps[tb]
             ids = [j for j, _, _ in sel]
@@ -181,20 +200,43 @@ def conv_transpose_nd(
             if fold:
                 xg = xs.transpose(1, 2, 0, 3).reshape(g, c_in_g, b * p_in)
                 cols = np.matmul(wsel, xg).reshape(g, len(ids), c_out_g, b, *n_in)
-                yt = y[nb].transpose(1, 2, 0, *range(3, 3 + len(k)))  # (g, c_out_g, b, *out)
-                for m, (_, src, dst) in enumerate(sel):
-                    yt[(slice(None),) * 3 + dst] += cols[
-                        (slice(None), m, slice(None), slice(None)) + src
-                    ]
             else:
                 cols = np.matmul(wsel, xs).reshape(b, g, len(ids), c_out_g, *n_in)
-                yb = y[nb]
-                for m, (_, src, dst) in enumerate(sel):
-                    yb[(slice(None),) * 3 + dst] += cols[
-                        (slice(None), slice(None), m, slice(None)) + src
-                    ]
+            for m, (j, src, dst) in enumerate(sel):
+                at: tuple[Any, ...] = (
+                    (where[j][0], *all3) + where[j][1] if use_phases else (0, *all3) + dst
+                )
+                # the tap's slab: axes (g, tap, c_out_g, b) or (b, g, tap, c_out_g), then space
+                tap: tuple[Any, ...] = (
+                    (slice(None), m, slice(None), slice(None))
+                    if fold
+                    else (slice(None), slice(None), m, slice(None))
+                )
+                z[at] += cols[tap + src]
             del cols  # free before the next chunk's columns exist: the budget is a peak
+        if use_phases:
+            yb = y[nb]
+            for phase, r in enumerate(phases):
+                block = tuple(
+                    slice(0, -(-(o - ri) // si)) for o, ri, si in zip(out_size, r, stride)
+                )
+                part = z[(phase, *all3) + block]
+                yb[all3 + tuple(slice(ri, None, si) for ri, si in zip(r, stride))] = (
+                    part.transpose(2, 0, 1, *range(3, part.ndim)) if fold else part
+                )
+        del z
     return y.reshape(n, c_out, *out_size)
+
+
+def _phase_block(dst: tuple[slice, ...], stride: Ints) -> tuple[int, tuple[slice, ...]]:
+    """The phase (flat index) that a tap's strided output slice belongs to, and the
+    contiguous block of that phase's buffer it covers."""
+    phase, block = 0, []
+    for sl, si in zip(dst, stride):
+        start, count = sl.start, len(range(sl.start, sl.stop, si))
+        phase = phase * si + start % si
+        block.append(slice(start // si, start // si + count))
+    return phase, tuple(block)
 
 
 def _conv_transpose_channels_last(
@@ -273,9 +315,7 @@ def conv_nd(
             xp = _padded(x[nb], lo, need)
             acc = np.zeros((nb.stop - nb.start, g, *out_size), dtype=x.dtype)
             for j, win in enumerate(windows):
-                acc += xp[_ALL2 + win] * wf[:, j].reshape(
-                    (1, g) + (1,) * len(k)
-                )
+                acc += xp[_ALL2 + win] * wf[:, j].reshape((1, g) + (1,) * len(k))
             y[nb] = acc.reshape(acc.shape[0], g, 1, p_out)
         return y.reshape(n, c_out, *out_size)
 
