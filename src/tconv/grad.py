@@ -78,9 +78,16 @@ def conv_transpose_vjp(prep: Any, gy: np.ndarray, need: Sequence[bool]) -> tuple
     """(dx, dw, db) of a prepared transposed convolution."""
     g, gy = prep.geom, _batched(gy, prep)
     gx = gw = gb = None
-    if need[0]:
+    if need[0] and need[1]:
+        # Both read the same im2col columns of gy: build them once.
+        gw, both = _k.conv_and_weight_grad_nd(
+            gy, prep.x, g.kernel_size, g.stride, g.dilation, g.groups, g.lo, prep.w
+        )
+        assert both is not None
+        gx = _unbatch(both, prep)
+    elif need[0]:
         gx = _unbatch(_k.conv_nd(gy, prep.w, g.stride, g.dilation, g.groups, g.lo, g.in_size), prep)
-    if need[1]:
+    elif need[1]:
         # The transposed conv is the adjoint of a conv from its output to its input.
         gw = _k.conv_weight_grad_nd(gy, prep.x, g.kernel_size, g.stride, g.dilation, g.groups, g.lo)
     if len(need) > 2 and need[2]:

@@ -400,6 +400,26 @@ def conv_weight_grad_nd(
     The weight gradient of ``conv_transpose_nd`` is this function with the roles
     of its input and output gradient swapped.
     """
+    return conv_and_weight_grad_nd(x, gy, kernel_size, stride, dilation, groups, lo, None)[0]
+
+
+def conv_and_weight_grad_nd(
+    x: np.ndarray,
+    gy: np.ndarray,
+    kernel_size: Ints,
+    stride: Ints,
+    dilation: Ints,
+    groups: int,
+    lo: Ints,
+    w: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`conv_weight_grad_nd`, and with ``w`` also ``conv_nd(x, w)`` (of
+    ``gy``'s size) from the same im2col columns.
+
+    A transposed convolution's backward needs both over its output gradient
+    (dx is the convolution of it, dw its correlation with the input): building
+    the columns once saves one of the two im2col passes.
+    """
     n, c_in = x.shape[:2]
     c_out = gy.shape[1]
     out_size = tuple(gy.shape[2:])
@@ -411,9 +431,11 @@ def conv_weight_grad_nd(
     need = _span(k, stride, dilation, out_size)
     windows = list(_window_slices(k, stride, dilation, out_size))
     gw = np.zeros((g, c_out_g, c_in_g, n_taps), dtype=x.dtype)
+    y = None if w is None else np.empty((n, c_out, *out_size), dtype=x.dtype)
+    wm = None if w is None else w.reshape(g, c_out_g, c_in_g, n_taps)
     if n == 0 or p_out == 0:
-        return gw.reshape(c_out, c_in_g, *k)
-    per_sample = c_in * n_taps * p_out + c_in * math.prod(need) + c_out * p_out
+        return gw.reshape(c_out, c_in_g, *k), y
+    per_sample = c_in * n_taps * p_out + c_in * math.prod(need) + 2 * c_out * p_out
     for nb in _chunks(n, per_sample, x.itemsize, operand=gw.nbytes):
         b = nb.stop - nb.start
         xp = _padded(x[nb], lo, need)
@@ -423,7 +445,8 @@ def conv_weight_grad_nd(
             .transpose(1, 2, 0, 3)
             .reshape(g, c_out_g, b * p_out)
         )
-        held = (xp.nbytes if xp is not x else 0) + gyg.nbytes
+        held = (xp.nbytes if xp is not x else 0) + 2 * gyg.nbytes
+        acc = None
         for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize, held, gw.nbytes):
             ids = range(tb.start, tb.stop)
             cols = np.empty((g, c_in_g, len(ids), b, *out_size), dtype=x.dtype)
@@ -433,6 +456,18 @@ def conv_weight_grad_nd(
             cols2 = cols.reshape(g, c_in_g * len(ids), b * p_out)
             part = np.matmul(gyg, cols2.transpose(0, 2, 1)).reshape(g, c_out_g, c_in_g, len(ids))
             gw[..., tb] += part
+            if wm is not None:
+                conv = np.matmul(wm[..., tb].reshape(g, c_out_g, -1), cols2)
+                if acc is None:
+                    acc = conv
+                else:
+                    acc += conv
             del cols, cols2
+        if y is not None and acc is not None:
+            y[nb] = (
+                acc.reshape(g, c_out_g, b, *out_size)
+                .transpose(2, 0, 1, *range(3, 3 + len(k)))
+                .reshape(b, c_out, *out_size)
+            )
         del xp
-    return gw.reshape(c_out, c_in_g, *k)
+    return gw.reshape(c_out, c_in_g, *k), y
