@@ -32,7 +32,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from . import _args
+from . import _args, shapes
 from .autograd import Tensor, record
 
 __all__ = [
@@ -100,8 +100,9 @@ def _show(values: tuple[int, ...]) -> str:
 
 
 def _out_size(i: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    """PyTorch's ``pooling_output_shape`` (floor division is its ``div_rtn``)."""
-    o = (i + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    """PyTorch's ``pooling_output_shape``: the convolution's size, rounded up
+    with ``ceil_mode`` unless the last window would start in the right padding."""
+    o = int(shapes.conv_output_size(i + (s - 1 if ceil_mode else 0), k, s, p, d))
     if ceil_mode and (o - 1) * s >= i + p:
         o -= 1
     return o
