@@ -1,0 +1,126 @@
+"""The transposed convolution's col2im shortcuts: exact cover (each output gets one
+tap: copy, no adds) and first-touch copies into the phase buffers (no zero fill).
+
+Each shortcut is chosen from the geometry alone; these tests check the choice
+against brute-force coverage counts and run the ops through every path
+(batch folded or not, shortcut or not) against the scatter definition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tconv.functional as F
+from helpers import rel_err
+from tconv.artifacts import coverage
+from tconv.kernels.conv import _exact_cover, _first_taps, _phase_block, _tap_slices
+from test_conv_reference import scatter_reference
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(1, 9),  # input size
+    st.integers(1, 5),  # kernel
+    st.integers(1, 4),  # stride
+    st.integers(0, 4),  # padding
+    st.integers(0, 3),  # output_padding (clipped below)
+    st.integers(1, 3),  # dilation
+)
+def test_exact_cover_matches_coverage_counts(n_in, k, s, p, a, d) -> None:
+    a = min(a, max(s, d) - 1)
+    out = (n_in - 1) * s - 2 * p + d * (k - 1) + a + 1
+    if out < 1:
+        return
+    cov = coverage(n_in, k, stride=s, padding=p, output_padding=a, dilation=d)
+    assert _exact_cover((k,), (s,), (d,), (p,), (n_in,), (out,)) == bool((cov == 1).all())
+
+
+@settings(max_examples=200)
+@given(
+    st.integers(1, 9),
+    st.integers(1, 5),
+    st.integers(1, 4),
+    st.integers(0, 4),
+    st.integers(1, 3),
+)
+def test_first_taps_cover_their_phase(n_in, k, s, p, d) -> None:
+    """Every chosen tap lands on the whole of its phase's outputs, and either
+    every phase has one or none is chosen."""
+    out = (n_in - 1) * s - 2 * p + d * (k - 1) + 1
+    if out < 1:
+        return
+    taps = list(_tap_slices((k,), (s,), (d,), (p,), (n_in,), (out,)))
+    where = {j: _phase_block(dst, (s,)) for j, _, dst in taps}
+    first = _first_taps(taps, where, (out,), (s,))
+    phases = {where[j][0] for j in first}
+    assert len(phases) == len(first)
+    if first:
+        assert len(first) == s
+    for j, _, dst in taps:
+        if j in first:
+            landed = np.zeros(out, dtype=bool)
+            landed[dst] = True
+            assert landed[dst[0].start % s :: s].all()
+
+
+# (input shape, weight shape, kwargs): exact cover (k = s), first-touch (k4 s2 p1),
+# neither (k3 s2 p0), with batches folded into the GEMM (small maps) or not (>= 1024).
+PATHS = [
+    ((3, 4, 6, 5), (4, 3, 2, 2), dict(stride=2)),
+    ((2, 4, 33, 32), (4, 3, 2, 2), dict(stride=2)),
+    ((3, 4, 5, 6), (4, 6, 3, 3), dict(stride=3, output_padding=1)),
+    ((2, 6, 4, 5), (6, 2, 4, 4), dict(stride=2, padding=1, groups=3)),
+    ((2, 4, 32, 33), (4, 3, 4, 4), dict(stride=2, padding=1)),
+    ((3, 4, 5, 7), (4, 3, 3, 3), dict(stride=2)),
+    ((3, 4, 5, 7), (4, 3, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+    ((2, 3, 4, 5, 3), (3, 2, 4, 2, 3), dict(stride=(2, 2, 3), padding=(1, 0, 0))),
+    ((2, 3, 7), (3, 2, 16), dict(stride=8, padding=4)),
+    ((2, 3, 7), (3, 2, 5), dict(stride=2, padding=2, dilation=2)),
+]
+
+
+@pytest.mark.parametrize(("xs", "ws", "kw"), PATHS)
+def test_every_col2im_path_matches_the_definition(xs, ws, kw, rng) -> None:
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    nd = len(xs) - 2
+    got = getattr(F, f"conv_transpose{nd}d")(x, w, **kw)
+    full = {
+        "stride": (1,) * nd,
+        "padding": (0,) * nd,
+        "output_padding": (0,) * nd,
+        "groups": 1,
+        "dilation": (1,) * nd,
+    }
+    for key, v in kw.items():
+        full[key] = v if key == "groups" else (v if isinstance(v, tuple) else (v,) * nd)
+    ref = scatter_reference(
+        x,
+        w,
+        None,
+        full["stride"],
+        full["padding"],
+        full["output_padding"],
+        full["groups"],
+        full["dilation"],
+    )
+    assert rel_err(got, ref) <= 1e-12
+    got32 = getattr(F, f"conv_transpose{nd}d")(x.astype(np.float32), w.astype(np.float32), **kw)
+    assert got32.dtype == np.float32
+    assert rel_err(got32, ref) <= 1e-5
+
+
+def test_non_finite_values_stay_where_the_definition_puts_them(rng) -> None:
+    """Copies instead of adds must not hide or spread a NaN: with a NaN input
+    pixel, exactly the outputs its taps reach are NaN."""
+    for ws, kw in (((2, 2, 2, 2), dict(stride=2)), ((2, 2, 4, 4), dict(stride=2, padding=1))):
+        x = rng.standard_normal((1, 2, 5, 6))
+        x[0, 1, 2, 3] = np.nan
+        w = rng.standard_normal(ws)
+        got = F.conv_transpose2d(x, w, **kw)
+        mask = np.zeros_like(x)
+        mask[0, 1, 2, 3] = 1.0
+        reach = F.conv_transpose2d(mask, np.ones_like(w), **kw) > 0
+        np.testing.assert_array_equal(np.isnan(got), reach)
