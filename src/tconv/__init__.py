@@ -7,7 +7,15 @@ order); size arithmetic in :mod:`tconv.shapes`.
 from __future__ import annotations
 
 from . import artifacts, functional, grad, matrix, nn, optim, shapes
-from ._config import get_memory_budget, memory_budget, set_memory_budget
+from ._config import (
+    get_jit,
+    get_memory_budget,
+    jit,
+    jit_available,
+    memory_budget,
+    set_jit,
+    set_memory_budget,
+)
 from .autograd import Tensor, is_grad_enabled, no_grad, tensor
 from .gradcheck import gradcheck
 from .io import load, save
@@ -19,10 +27,13 @@ __all__ = [
     "__version__",
     "artifacts",
     "functional",
+    "get_jit",
     "get_memory_budget",
     "grad",
     "gradcheck",
     "is_grad_enabled",
+    "jit",
+    "jit_available",
     "load",
     "matrix",
     "memory_budget",
@@ -30,6 +41,7 @@ __all__ = [
     "no_grad",
     "optim",
     "save",
+    "set_jit",
     "set_memory_budget",
     "shapes",
     "tensor",

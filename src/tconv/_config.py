@@ -1,12 +1,16 @@
-"""Library-wide settings: the memory budget for temporary buffers."""
+"""Library-wide settings: the memory budget for temporary buffers, and the optional JIT."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 _DEFAULT_BUDGET = 256 * 2**20
 _budget = _DEFAULT_BUDGET
+# The numba kernels (``pip install tconv[fast]``) are used when numba imports;
+# TCONV_JIT=0 in the environment, or set_jit(False), keeps the NumPy kernels.
+_jit_enabled = os.environ.get("TCONV_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def get_memory_budget() -> int:
@@ -44,3 +48,50 @@ def memory_budget(nbytes: int) -> Iterator[None]:
         yield
     finally:
         set_memory_budget(old)
+
+
+def jit_available() -> bool:
+    """Whether the optional numba accelerator can be used (numba imports).
+
+    >>> isinstance(jit_available(), bool)
+    True
+    """
+    from .kernels import _jit as kernels_jit
+
+    return kernels_jit.AVAILABLE
+
+
+def get_jit() -> bool:
+    """Whether the numba kernels are used: enabled (the default, unless the
+    environment sets ``TCONV_JIT=0``) and available.
+
+    >>> get_jit() == jit_available() or not _jit_enabled
+    True
+    """
+    return _jit_enabled and jit_available()
+
+
+def set_jit(enabled: bool) -> None:
+    """Use the numba kernels where they exist (``True``, the default) or the
+    NumPy kernels only (``False``). Results agree to rounding either way;
+    without numba installed, ``True`` has no effect."""
+    global _jit_enabled
+    if not isinstance(enabled, bool):
+        raise TypeError(f"set_jit takes a bool, got {enabled!r}")
+    _jit_enabled = enabled
+
+
+@contextlib.contextmanager
+def jit(enabled: bool) -> Iterator[None]:
+    """Context manager that turns the numba kernels on or off temporarily.
+
+    >>> with jit(False):
+    ...     get_jit()
+    False
+    """
+    old = _jit_enabled
+    set_jit(enabled)
+    try:
+        yield
+    finally:
+        set_jit(old)

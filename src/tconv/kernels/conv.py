@@ -30,7 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import _config
 from .._config import get_memory_budget
+from . import _jit
 
 Ints = tuple[int, ...]
 
@@ -150,6 +152,8 @@ def conv_transpose_nd(
         return y.reshape(n, c_out, *out_size)
 
     if c_in_g == 1 and c_out_g == 1:
+        if _jit_on(x):
+            return _jit.depthwise_conv_transpose(x, w, stride, dilation, lo, out_size)
         _conv_transpose_depthwise(x, w, y, taps, stride)
         return y.reshape(n, c_out, *out_size)
 
@@ -278,6 +282,11 @@ def _first_taps(
     return set(first.values()) if len(first) == len(need) else set()
 
 
+def _jit_on(x: np.ndarray) -> bool:
+    """Whether the numba kernels take this call: installed, enabled, float32/64."""
+    return _config.get_jit() and x.dtype in (np.float32, np.float64)
+
+
 def _phase_block(dst: tuple[slice, ...], stride: Ints) -> tuple[int, tuple[slice, ...]]:
     """The phase (flat index) that a tap's strided output slice belongs to, and the
     contiguous block of that phase's buffer it covers."""
@@ -384,6 +393,8 @@ def conv_nd(
     if n == 0 or p_out == 0:
         return y.reshape(n, c_out, *out_size)
 
+    if c_in_g == 1 and c_out_g == 1 and _jit_on(x):
+        return _jit.depthwise_conv(x, w, stride, dilation, lo, out_size)
     if c_in_g == 1 and c_out_g == 1:
         # Channels-last: each tap's multiply-add runs over the channels contiguously.
         wf = np.ascontiguousarray(w.reshape(g, n_taps).T)  # (K, C)
@@ -485,6 +496,11 @@ def conv_and_weight_grad_nd(
     wm = None if w is None else w.reshape(g, c_out_g, c_in_g, n_taps)
     if n == 0 or p_out == 0:
         return gw.reshape(c_out, c_in_g, *k), y
+    if c_in_g == 1 and c_out_g == 1 and _jit_on(x):
+        gwd = _jit.depthwise_conv_weight_grad(x, gy, k, stride, dilation, lo)
+        if w is not None:
+            y = _jit.depthwise_conv(x, w, stride, dilation, lo, out_size)
+        return gwd, y
     per_sample = c_in * n_taps * p_out + c_in * math.prod(need) + 2 * c_out * p_out
     for nb in _chunks(n, per_sample, x.itemsize, operand=gw.nbytes):
         b = nb.stop - nb.start
