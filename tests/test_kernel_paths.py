@@ -8,11 +8,14 @@ against brute-force coverage counts and run the ops through every path
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tconv
 import tconv.functional as F
 from helpers import rel_err
 from tconv.artifacts import coverage
@@ -79,14 +82,19 @@ PATHS = [
     ((2, 3, 4, 5, 3), (3, 2, 4, 2, 3), dict(stride=(2, 2, 3), padding=(1, 0, 0))),
     ((2, 3, 7), (3, 2, 16), dict(stride=8, padding=4)),
     ((2, 3, 7), (3, 2, 5), dict(stride=2, padding=2, dilation=2)),
+    ((3, 16, 4, 4), (16, 8, 4, 4), dict(stride=2, padding=1)),  # channels-last
+    ((2, 4, 6, 5), (4, 1, 3, 3), dict(stride=2, padding=1, groups=4)),  # depthwise
 ]
 
 
+@pytest.mark.parametrize("budget", [None, 2**12])
 @pytest.mark.parametrize(("xs", "ws", "kw"), PATHS)
-def test_every_col2im_path_matches_the_definition(xs, ws, kw, rng) -> None:
+def test_every_col2im_path_matches_the_definition(xs, ws, kw, budget, rng) -> None:
+    """With a bias (added where each path writes its output), and with a budget
+    too small for phase buffers (the slabs go straight into the output)."""
     x, w = rng.standard_normal(xs), rng.standard_normal(ws)
     nd = len(xs) - 2
-    got = getattr(F, f"conv_transpose{nd}d")(x, w, **kw)
+    b = rng.standard_normal(ws[1] * kw.get("groups", 1))
     full = {
         "stride": (1,) * nd,
         "padding": (0,) * nd,
@@ -99,15 +107,17 @@ def test_every_col2im_path_matches_the_definition(xs, ws, kw, rng) -> None:
     ref = scatter_reference(
         x,
         w,
-        None,
+        b,
         full["stride"],
         full["padding"],
         full["output_padding"],
         full["groups"],
         full["dilation"],
     )
-    assert rel_err(got, ref) <= 1e-12
-    got32 = getattr(F, f"conv_transpose{nd}d")(x.astype(np.float32), w.astype(np.float32), **kw)
+    op = getattr(F, f"conv_transpose{nd}d")
+    with tconv.memory_budget(budget) if budget else contextlib.nullcontext():
+        assert rel_err(op(x, w, b, **kw), ref) <= 1e-12
+        got32 = op(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), **kw)
     assert got32.dtype == np.float32
     assert rel_err(got32, ref) <= 1e-5
 

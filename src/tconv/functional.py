@@ -257,8 +257,7 @@ def prepare_conv_transpose(
 
 
 def _finish(y: np.ndarray, prep: _Prepared) -> np.ndarray:
-    if prep.b is not None:
-        y += prep.b.reshape((1, -1) + (1,) * (y.ndim - 2))
+    # the kernels have added the bias
     if not prep.batched:
         y = y[0]
     return y.astype(prep.out_dtype, copy=False)
@@ -266,13 +265,15 @@ def _finish(y: np.ndarray, prep: _Prepared) -> np.ndarray:
 
 def conv_forward(prep: _Prepared) -> np.ndarray:
     g = prep.geom
-    y = _k.conv_nd(prep.x, prep.w, g.stride, g.dilation, g.groups, g.lo, g.out_size)
+    y = _k.conv_nd(prep.x, prep.w, g.stride, g.dilation, g.groups, g.lo, g.out_size, prep.b)
     return _finish(y, prep)
 
 
 def conv_transpose_forward(prep: _Prepared) -> np.ndarray:
     g = prep.geom
-    y = _k.conv_transpose_nd(prep.x, prep.w, g.stride, g.dilation, g.groups, g.lo, g.out_size)
+    y = _k.conv_transpose_nd(
+        prep.x, prep.w, g.stride, g.dilation, g.groups, g.lo, g.out_size, prep.b
+    )
     return _finish(y, prep)
 
 

@@ -227,9 +227,10 @@ def _conv_transpose_plane(
     n2s: np.ndarray,
     xp: np.ndarray,
     buf: np.ndarray,
+    bv: float,
 ) -> None:
     """One plane of :func:`_conv_transpose_planes`, with scratch ``xp`` (L,) zero
-    outside the input cells, and ``buf`` (S, L)."""
+    outside the input cells, and ``buf`` (S, L); the sums start at the bias ``bv``."""
     o0, o1, o2 = ym.shape
     s0, s1, s2 = st[0], st[1], st[2]
     n_ph = s0 * s1 * s2
@@ -246,7 +247,7 @@ def _conv_transpose_plane(
     for r in range(n_ph):
         acs = buf[r, h0:h1]
         for f in range(h1 - h0):
-            acs[f] = 0
+            acs[f] = bv
         # four taps per pass: one load and store of the sums per four multiply-adds
         j = first[r]
         while j + 4 <= first[r + 1]:
@@ -280,12 +281,14 @@ def _conv_transpose_planes(
     pad: np.ndarray,
     ext: np.ndarray,
     block: int,
+    bias: np.ndarray,
 ) -> None:
     """The scatter turned into a gather per output phase: the input sits at
     ``pad + i`` of one padded buffer, phase ``r``'s outputs at ``pad + q`` of
     buffer ``r`` (same pitch), and each of its taps ``order[first[r]:first[r+1]]``
     adds the input read at flat offset ``-toff[t]`` times ``w[t]``. The phases
-    are interleaved into ``y`` (M, O0, O1, O2), every cell of which is written."""
+    are interleaved into ``y`` (M, O0, O1, O2), every cell of which is written,
+    with the bias of its channel (``bias`` (C,)) added."""
     rows = _row_phases(y[0], pad, ext, st)
     n2s = _phase_counts(y.shape[3], st[2])
     n_ch = wt.shape[0]
@@ -295,7 +298,8 @@ def _conv_transpose_planes(
         buf = np.empty((st[0] * st[1] * st[2], size), dtype=y.dtype)
         for m in range(b * block, min(x.shape[0], (b + 1) * block)):
             _conv_transpose_plane(
-                x[m], wt[m % n_ch], y[m], st, order, first, toff, pad, ext, rows, n2s, xp, buf
+                x[m], wt[m % n_ch], y[m], st, order, first, toff, pad, ext, rows, n2s, xp, buf,
+                bias[m % n_ch],
             )
 
 
@@ -313,9 +317,10 @@ def _conv_plane(
     n2s: np.ndarray,
     xph: np.ndarray,
     acc: np.ndarray,
+    bv: float,
 ) -> None:
     """One plane of :func:`_conv_planes`, with scratch ``xph`` (S, L) zero outside
-    the input cells, and ``acc`` (L,)."""
+    the input cells, and ``acc`` (L,); the sums start at the bias ``bv``."""
     o0, o1, o2 = ym.shape
     n_taps = wm.shape[0]
     # the flat range that holds the outputs: the only sums worth computing
@@ -324,7 +329,7 @@ def _conv_plane(
     _split_phases(xm, xph, rows, st[2], n2s)
     acs = acc[g0:g1]
     for f in range(g1 - g0):
-        acs[f] = 0
+        acs[f] = bv
     # four taps per pass: one load and store of the sums per four multiply-adds
     t = 0
     while t + 4 <= n_taps:
@@ -361,10 +366,12 @@ def _conv_planes(
     pad: np.ndarray,
     ext: np.ndarray,
     block: int,
+    bias: np.ndarray,
 ) -> None:
     """Gather: input split into phase buffers, output accumulated at ``pad + o``
     of a buffer of the same pitch, tap ``t`` adding phase ``tph[t]`` read at flat
-    offset ``toff[t]`` times ``w[t]``; the valid block is copied to ``y``."""
+    offset ``toff[t]`` times ``w[t]``, from the channel's bias (``bias`` (C,));
+    the valid block is copied to ``y``."""
     rows = _row_phases(x[0], pad, ext, st)
     n2s = _phase_counts(x.shape[3], st[2])
     n_ch = wt.shape[0]
@@ -373,7 +380,10 @@ def _conv_planes(
         xph = np.zeros((st[0] * st[1] * st[2], size), dtype=y.dtype)
         acc = np.empty(size, dtype=y.dtype)
         for m in range(b * block, min(x.shape[0], (b + 1) * block)):
-            _conv_plane(x[m], wt[m % n_ch], y[m], st, tph, toff, pad, ext, rows, n2s, xph, acc)
+            _conv_plane(
+                x[m], wt[m % n_ch], y[m], st, tph, toff, pad, ext, rows, n2s, xph, acc,
+                bias[m % n_ch],
+            )
 
 
 # A dot product vectorizes only if its sum may be reassociated.
@@ -531,10 +541,30 @@ def _i64(v: list[int]) -> np.ndarray:
     return np.array(v, dtype=np.int64)
 
 
+def _filled(shape: tuple[int, ...], bias: np.ndarray | None, dtype: np.dtype[Any]) -> np.ndarray:
+    """An output (N, C, *sp) holding the bias of each channel (zeros without one)."""
+    if bias is None:
+        return np.zeros(shape, dtype=dtype)
+    out = np.empty(shape, dtype=dtype)
+    out[...] = np.asarray(bias, dtype=dtype).reshape((1, -1) + (1,) * (len(shape) - 2))
+    return out
+
+
+def _bias_vector(bias: np.ndarray | None, c: int, dtype: np.dtype[Any]) -> np.ndarray:
+    return np.zeros(c, dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+
+
 def depthwise_conv_transpose(
-    x: np.ndarray, w: np.ndarray, stride: Ints, dilation: Ints, lo: Ints, out_size: Ints
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: Ints,
+    dilation: Ints,
+    lo: Ints,
+    out_size: Ints,
+    bias: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Depthwise transposed convolution: x (N, C, *L), w (C, 1, *k) -> (N, C, *out_size).
+    """Depthwise transposed convolution: x (N, C, *L), w (C, 1, *k) -> (N, C, *out_size),
+    plus ``bias`` (C,) if given (it starts the sums: no extra pass).
 
     Per spatial dim, tap ``t`` sends input ``i`` to output ``o = i s + t d - lo``;
     contributions with ``o`` outside ``[0, out)`` are dropped. Natural size:
@@ -547,7 +577,7 @@ def depthwise_conv_transpose(
     out_size = tuple(out_size)
     trim = _trim(k, stride, dilation, lo, tuple(x.shape[2:]), out_size)
     if n * c == 0 or trim is None:
-        return np.zeros((n, c, *out_size), dtype=dtype)
+        return _filled((n, c, *out_size), bias, dtype)
     cut_x, cut_y, lo_t = trim
     xs = _planes(x, cut_x, dtype)
     o = _to3([sl.stop - sl.start for sl in cut_y], 1)
@@ -568,11 +598,12 @@ def depthwise_conv_transpose(
     full = all(sl == slice(0, m) for sl, m in zip(cut_y, out_size))
     y = np.empty((n * c, *o), dtype=dtype)  # the kernel writes every cell
     _conv_transpose_planes(
-        xs, wt, y, _i64(s3), order, first, toff, _i64(pad), _i64(ext), _block(len(xs))
+        xs, wt, y, _i64(s3), order, first, toff, _i64(pad), _i64(ext), _block(len(xs)),
+        _bias_vector(bias, c, dtype),
     )
     if full:
         return y.reshape(n, c, *out_size)
-    out = np.zeros((n, c, *out_size), dtype=dtype)
+    out = _filled((n, c, *out_size), bias, dtype)
     out[(slice(None), slice(None)) + tuple(cut_y)] = y.reshape(
         n, c, *(sl.stop - sl.start for sl in cut_y)
     )
@@ -600,9 +631,16 @@ def _gather_geometry(
 
 
 def depthwise_conv(
-    x: np.ndarray, w: np.ndarray, stride: Ints, dilation: Ints, lo: Ints, out_size: Ints
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: Ints,
+    dilation: Ints,
+    lo: Ints,
+    out_size: Ints,
+    bias: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Depthwise convolution (cross-correlation): x (N, C, *L), w (C, 1, *k) -> (N, C, *out_size).
+    """Depthwise convolution (cross-correlation): x (N, C, *L), w (C, 1, *k) -> (N, C, *out_size),
+    plus ``bias`` (C,) if given.
 
     ``y[o] = sum_t x[o s + t d - lo] w[t]``, ``x`` read as zero outside ``[0, L)``:
     ``lo`` is the left padding. Natural size: ``out = (L + 2 lo - d (k - 1) - 1) // s + 1``.
@@ -614,7 +652,7 @@ def depthwise_conv(
     out_size = tuple(out_size)
     trim = _trim(k, stride, dilation, lo, out_size, tuple(x.shape[2:]))
     if n * c == 0 or trim is None:
-        return np.zeros((n, c, *out_size), dtype=dtype)
+        return _filled((n, c, *out_size), bias, dtype)
     cut_y, cut_x, lo_t = trim
     xs = _planes(x, cut_x, dtype)
     o = [sl.stop - sl.start for sl in cut_y]
@@ -622,10 +660,10 @@ def depthwise_conv(
     wt = np.ascontiguousarray(w, dtype=dtype).reshape(c, -1)
     full = all(sl == slice(0, m) for sl, m in zip(cut_y, out_size))
     y = np.empty((n * c, *_to3(o, 1)), dtype=dtype)
-    _conv_planes(xs, wt, y, *geo, _block(len(xs)))
+    _conv_planes(xs, wt, y, *geo, _block(len(xs)), _bias_vector(bias, c, dtype))
     if full:
         return y.reshape(n, c, *out_size)
-    out = np.zeros((n, c, *out_size), dtype=dtype)
+    out = _filled((n, c, *out_size), bias, dtype)
     out[(slice(None), slice(None)) + tuple(cut_y)] = y.reshape(n, c, *o)
     return out
 

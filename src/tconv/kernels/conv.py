@@ -136,8 +136,11 @@ def conv_transpose_nd(
     groups: int,
     lo: Ints,
     out_size: Ints,
+    bias: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Transposed convolution: x (N, C_in, *L), w (C_in, C_out/g, *k) -> (N, C_out, *out_size)."""
+    """Transposed convolution: x (N, C_in, *L), w (C_in, C_out/g, *k) -> (N, C_out, *out_size),
+    plus ``bias`` (C_out,) if given, added where the output is written anyway
+    (no extra pass over it)."""
     n, c_in = x.shape[:2]
     n_in = tuple(x.shape[2:])
     k = tuple(w.shape[2:])
@@ -148,13 +151,17 @@ def conv_transpose_nd(
     p_in = math.prod(n_in)
     y = np.zeros((n, g, c_out_g, *out_size), dtype=x.dtype)
     taps = list(_tap_slices(k, stride, dilation, lo, n_in, out_size))
+    # the bias shaped for y (N, g, c_out_g, *out)
+    by = None if bias is None else bias.reshape((1, g, c_out_g) + (1,) * len(out_size))
     if not taps or n == 0:
+        if by is not None:
+            y += by
         return y.reshape(n, c_out, *out_size)
 
     if c_in_g == 1 and c_out_g == 1:
         if _jit_on(x):
-            return _jit.depthwise_conv_transpose(x, w, stride, dilation, lo, out_size)
-        _conv_transpose_depthwise(x, w, y, taps, stride)
+            return _jit.depthwise_conv_transpose(x, w, stride, dilation, lo, out_size, bias)
+        _conv_transpose_depthwise(x, w, y, taps, stride, bias)
         return y.reshape(n, c_out, *out_size)
 
     p_out = math.prod(out_size)
@@ -167,7 +174,7 @@ def conv_transpose_nd(
         and n_taps * c_out / n_in[-1] > _CL_RATIO * (c_in + c_out * p_out / p_in)
         and cl_sample <= get_memory_budget()  # it chunks over the batch only
     ):
-        _conv_transpose_channels_last(x, w, y.reshape(n, c_out, *out_size), taps)
+        _conv_transpose_channels_last(x, w, y.reshape(n, c_out, *out_size), taps, bias)
         return y.reshape(n, c_out, *out_size)
 
     # Rows ordered tap-major, so that each tap's slab of the columns is contiguous.
@@ -196,6 +203,9 @@ def conv_transpose_nd(
     per_sample = c_out * n_taps * p_in + (c_in * p_in if fold else 0)
     per_sample += z_sample if use_phases else 0
     all3 = (slice(None),) * 3
+    # an exact cover copies each slab into y once: the bias goes with it, in the
+    # columns' axis order
+    b_cols = None if by is None else (by[0, ..., None] if fold else by)
     for nb in _chunks(n, per_sample, x.itemsize, operand=w.nbytes):
         b = nb.stop - nb.start
         xs = x[nb].reshape(b, g, c_in_g, p_in)
@@ -226,7 +236,9 @@ def conv_transpose_nd(
                     if fold
                     else (slice(None), slice(None), m, slice(None))
                 )
-                if exact or j in first:
+                if exact:
+                    _put(z[at], cols[tap + src], b_cols)
+                elif j in first:
                     z[at] = cols[tap + src]
                 else:
                     z[at] += cols[tap + src]
@@ -238,11 +250,23 @@ def conv_transpose_nd(
                     slice(0, -(-(o - ri) // si)) for o, ri, si in zip(out_size, r, stride)
                 )
                 part = z[(phase, *all3) + block]
-                yb[all3 + tuple(slice(ri, None, si) for ri, si in zip(r, stride))] = (
-                    part.transpose(2, 0, 1, *range(3, part.ndim)) if fold else part
+                _put(
+                    yb[all3 + tuple(slice(ri, None, si) for ri, si in zip(r, stride))],
+                    part.transpose(2, 0, 1, *range(3, part.ndim)) if fold else part,
+                    by,
                 )
         del z
+    if by is not None and not use_phases and not exact:
+        y += by  # the slabs went straight into y
     return y.reshape(n, c_out, *out_size)
+
+
+def _put(dst: np.ndarray, src: np.ndarray, bias: np.ndarray | None) -> None:
+    """``dst[...] = src (+ bias)``: one pass either way."""
+    if bias is None:
+        dst[...] = src
+    else:
+        np.add(src, bias, out=dst)
 
 
 def _exact_cover(k: Ints, s: Ints, d: Ints, lo: Ints, n_in: Ints, out: Ints) -> bool:
@@ -303,6 +327,7 @@ def _conv_transpose_channels_last(
     w: np.ndarray,
     y: np.ndarray,
     taps: Sequence[tuple[int, tuple[slice, ...], tuple[slice, ...]]],
+    bias: np.ndarray | None,
 ) -> None:
     """The transposed convolution (groups=1) in channels-last layout: per tap one
     GEMM ``x (P*N, C_in) @ w_t (C_in, C_out)`` whose slab is added into the
@@ -322,7 +347,11 @@ def _conv_transpose_channels_last(
         for j, src, dst in taps:
             np.matmul(xcl, wk[j], out=slab)
             ycl[dst] += grid[src]
-        y[nb] = np.moveaxis(ycl.reshape(*out, b, c_out), (-2, -1), (0, 1))
+        _put(
+            y[nb],
+            np.moveaxis(ycl.reshape(*out, b, c_out), (-2, -1), (0, 1)),
+            None if bias is None else bias.reshape((1, c_out) + (1,) * len(out)),
+        )
         del xcl, ycl, slab
 
 
@@ -332,6 +361,7 @@ def _conv_transpose_depthwise(
     y: np.ndarray,
     taps: Sequence[tuple[int, tuple[slice, ...], tuple[slice, ...]]],
     stride: Ints,
+    bias: np.ndarray | None,
 ) -> None:
     """One input and one output channel per group: a scaled add per tap, no GEMM.
 
@@ -346,9 +376,12 @@ def _conv_transpose_depthwise(
     phases = list(itertools.product(*(range(si) for si in stride)))
     per_sample = g * (2 * math.prod(n_in) + len(phases) * math.prod(phase_shape))
     y3 = y.reshape(n, g, *out)
+    b3 = None if bias is None else bias.reshape((1, g) + (1,) * len(out))
     if per_sample * x.itemsize > get_memory_budget():  # no room: strided adds in place
         for j, src, dst in taps:
             y3[_ALL2 + dst] += x[_ALL2 + src] * wf[j].reshape((1, g) + (1,) * len(n_in))
+        if b3 is not None:
+            y3 += b3
         return
     for nb in _chunks(n, per_sample, x.itemsize):
         xb = np.ascontiguousarray(np.moveaxis(x[nb], 1, -1))  # (b, *L, C)
@@ -361,8 +394,10 @@ def _conv_transpose_depthwise(
             z[(phase, slice(None)) + block] += part
         for phase, r in enumerate(phases):
             block = tuple(slice(0, -(-(o - ri) // si)) for o, ri, si in zip(out, r, stride))
-            y3[(nb, slice(None)) + tuple(slice(ri, None, si) for ri, si in zip(r, stride))] = (
-                np.moveaxis(z[(phase, slice(None)) + block], -1, 1)
+            _put(
+                y3[(nb, slice(None)) + tuple(slice(ri, None, si) for ri, si in zip(r, stride))],
+                np.moveaxis(z[(phase, slice(None)) + block], -1, 1),
+                b3,
             )
         del xb, z, scaled
 
@@ -375,10 +410,12 @@ def conv_nd(
     groups: int,
     lo: Ints,
     out_size: Ints,
+    bias: np.ndarray | None = None,
 ) -> np.ndarray:
     """Convolution (cross-correlation).
 
-    x (N, C_in, *L), w (C_out, C_in/g, *k) -> (N, C_out, *out_size).
+    x (N, C_in, *L), w (C_out, C_in/g, *k) -> (N, C_out, *out_size), plus
+    ``bias`` (C_out,) if given, added as the output is first written.
     """
     n, c_in = x.shape[:2]
     c_out = w.shape[0]
@@ -394,7 +431,8 @@ def conv_nd(
         return y.reshape(n, c_out, *out_size)
 
     if c_in_g == 1 and c_out_g == 1 and _jit_on(x):
-        return _jit.depthwise_conv(x, w, stride, dilation, lo, out_size)
+        return _jit.depthwise_conv(x, w, stride, dilation, lo, out_size, bias)
+    by = None if bias is None else bias.reshape(1, g, c_out_g, 1)
     if c_in_g == 1 and c_out_g == 1:
         # Channels-last: each tap's multiply-add runs over the channels contiguously.
         wf = np.ascontiguousarray(w.reshape(g, n_taps).T)  # (K, C)
@@ -406,7 +444,7 @@ def conv_nd(
             for j, win in enumerate(windows):
                 np.multiply(xp[(slice(None),) + win], wf[j], out=scaled)
                 acc += scaled
-            y[nb] = np.moveaxis(acc, -1, 1).reshape(acc.shape[0], g, 1, p_out)
+            _put(y[nb], np.moveaxis(acc, -1, 1).reshape(acc.shape[0], g, 1, p_out), by)
             del xp, acc, scaled
         return y.reshape(n, c_out, *out_size)
 
@@ -435,7 +473,7 @@ def conv_nd(
                     cols[:, :, :, m] = patch.reshape(b, g, c_in_g, *out_size)
                 part = np.matmul(wsel, cols.reshape(b, g, c_in_g * len(ids), p_out))
             if tb.start == 0:
-                y[nb] = part
+                _put(y[nb], part, by)
             else:
                 y[nb] += part
             del cols, part
