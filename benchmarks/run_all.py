@@ -70,6 +70,17 @@ def machine() -> str:
     )
 
 
+def accelerator() -> str:
+    """One line on the optional numba kernels: used or not, and why."""
+    if not tconv.jit_available():
+        return "numba is not installed: every kernel is NumPy (`pip install tconv[fast]` adds it)."
+    import numba
+
+    state = "on" if tconv.get_jit() else "off (TCONV_JIT=0)"
+    return (f"numba {numba.__version__} installed, JIT {state}: depthwise layers run its "
+            "serial kernels (every other kernel is NumPy).")
+
+
 def large_case(repeat: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((8, 64, 256, 256)).astype(np.float32)
@@ -120,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
          f"{peak['float64']:.0f} GFLOP/s float64.")
     emit(f"Command: `python benchmarks/run_all.py` (min of {args.repeat} runs after a warm-up, "
          f"{args.pause} s pause before each timed call, torch with 2 threads).")
+    emit(accelerator())
     emit()
     emit("## Convolutions: the public suite")
     emit()
@@ -148,6 +160,28 @@ def main(argv: list[str] | None = None) -> int:
          f"float32 {geomean(ratios['float32']):.2f}, float64 {geomean(ratios['float64']):.2f}"
          + (f", grouped/depthwise {geomean(grouped):.2f}" if grouped else "")
          + f"; worst case {max(every):.2f}." if every else "")
+    if grouped and tconv.get_jit():
+        emit()
+        emit("The grouped/depthwise cases with the NumPy kernels only (`TCONV_JIT=0`):")
+        emit()
+        emit("| case | dtype | fwd tconv ms | fwd torch ms | fwd ratio "
+             "| fwd+bwd tconv ms | fwd+bwd torch ms | fwd+bwd ratio |")
+        emit("|---|---|--:|--:|--:|--:|--:|--:|")
+        plain: list[float] = []
+        with tconv.jit(False):
+            for dtype in ("float32", "float64"):
+                for case in bench_conv.SUITE:
+                    if case.groups == 1 or args.only not in case.name:
+                        continue
+                    f = bench_conv.run_case(case, dtype, args.repeat, args.pause)
+                    b = bench_backward.run_case(case, dtype, args.repeat, args.pause)
+                    plain += [f["ratio"], b["ratio"]]
+                    emit(f"| {case.name} | {dtype} | {f['ours_min'] * 1e3:.1f} "
+                         f"| {f['torch_min'] * 1e3:.1f} | {f['ratio']:.2f} "
+                         f"| {b['ours_min'] * 1e3:.1f} | {b['torch_min'] * 1e3:.1f} "
+                         f"| {b['ratio']:.2f} |")
+        emit()
+        emit(f"Geometric mean, grouped/depthwise with NumPy only: {geomean(plain):.2f}.")
     emit()
     emit("## interpolate (float32)")
     emit()
