@@ -7,9 +7,10 @@ NumPy kernels (tconv.kernels.conv, groups=C) and PyTorch.
 The case: a depthwise k4 s2 p1 up-sampling layer, x (8, 256, 16, 16) -> (8, 256,
 32, 32), and the two ops of its backward: the convolution of a (8, 256, 32, 32)
 output gradient (stride 2, padding 1 -> 16x16) and the weight gradient. Min of
---repeat runs after a warm-up, a pause before every timed call, torch and numba
-on --threads threads. The first call of each jit op is timed separately: a
-compile, or a load from numba's cache (--cold compiles into a fresh cache dir).
+--repeat runs after a warm-up, a pause before every timed call, torch on
+--threads threads (the numba kernels are serial). The first call of each jit op
+is timed separately: a compile, or a load from numba's cache (--cold compiles
+into a fresh cache dir).
 """
 
 from __future__ import annotations
@@ -23,20 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-
-def _timeit(fn: Callable[[], object], repeat: int, pause: float) -> list[float]:
-    """Seconds of ``repeat`` calls after a warm-up, with a pause before each
-    (as in bench_conv.py, not imported: it imports tconv, hence numba, and
-    --cold must set numba's cache dir first)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        time.sleep(pause)
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_conv import _timeit  # imports tconv, which imports numba on first use only
 
 Op = tuple[str, Callable[[], object], Callable[[], object], Callable[[], object]]
 
@@ -99,14 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=7, help="timed runs per op (default 7)")
     parser.add_argument("--pause", type=float, default=0.2, help="sleep before each timed call")
-    parser.add_argument("--threads", type=int, default=2, help="torch and numba threads")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--channels", type=int, default=256)
     parser.add_argument("--size", type=int, default=16, help="input side of the up-sampling")
     parser.add_argument("--cold", action="store_true", help="compile into an empty numba cache")
     args = parser.parse_args(argv)
 
-    if args.cold:  # before numba (or tconv, which imports it) is imported: read once
+    if args.cold:  # before numba is imported (tconv imports it on first use): read once
         assert "numba" not in sys.modules
         os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench_jit_")
     import numba
@@ -118,7 +107,6 @@ def main(argv: list[str] | None = None) -> int:
         print("numba is not installed")
         return 1
     torch.set_num_threads(args.threads)
-    numba.set_num_threads(args.threads)
     n, c, m = args.batch, args.channels, args.size
     print(
         f"depthwise k4 s2 p1: x ({n}, {c}, {m}, {m}) -> ({n}, {c}, {2 * m}, {2 * m}) and its "
@@ -147,7 +135,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<15}{dtype:<9}{t_np * 1e3:>10.2f}{t_jit * 1e3:>9.2f}{t_torch * 1e3:>10.2f}"
             f"{t_np / t_jit:>8.1f}{t_torch / t_jit:>10.1f}{err:>10.1e}"
         )
-    print(f"numba threading layer: {numba.threading_layer()}")
     where = "compile, fresh cache" if args.cold else "compile, or load from numba's cache"
     print(f"\nfirst calls ({where}):")
     for name, dtype, t in firsts:

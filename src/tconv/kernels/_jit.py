@@ -213,6 +213,19 @@ def _place(src: np.ndarray, buf: np.ndarray, pad: np.ndarray, ext: np.ndarray) -
 
 
 @_njit()
+def _extract(buf: np.ndarray, dst: np.ndarray, pad: np.ndarray, ext: np.ndarray) -> None:
+    """The inverse of :func:`_place`: plane ``dst`` (O0, O1, O2) from ``pad + o`` of ``buf``."""
+    o0, o1, o2 = dst.shape
+    for q0 in range(o0):
+        for q1 in range(o1):
+            start = _flat(pad[0] + q0, pad[1] + q1, pad[2], ext)
+            src = buf[start : start + o2]
+            row = dst[q0, q1]
+            for q2 in range(o2):
+                row[q2] = src[q2]
+
+
+@_njit()
 def _conv_transpose_plane(
     xm: np.ndarray,
     wm: np.ndarray,
@@ -346,13 +359,7 @@ def _conv_plane(
         wa = wm[u]
         for f in range(g1 - g0):
             acs[f] += xa[f] * wa
-    for q0 in range(o0):
-        for q1 in range(o1):
-            start = _flat(pad[0] + q0, pad[1] + q1, pad[2], ext)
-            src = acc[start : start + o2]
-            dst = ym[q0, q1]
-            for q2 in range(o2):
-                dst[q2] = src[q2]
+    _extract(acc, ym, pad, ext)
 
 
 @_njit()
