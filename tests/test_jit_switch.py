@@ -10,6 +10,8 @@ import tconv
 import tconv.functional as F
 from helpers import rel_err
 from tconv import _config
+from tconv.kernels import _jit
+from tconv.kernels import conv as conv_kernels
 
 # depthwise layers (groups = channels), the ones the numba kernels take
 CASES = [
@@ -35,8 +37,11 @@ def test_set_jit_takes_a_bool_and_the_context_restores_it() -> None:
 
 @pytest.mark.parametrize(("op", "xs", "ws", "kw"), CASES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_depthwise_ops_agree_with_and_without_numba(op, xs, ws, kw, dtype, rng, torch) -> None:
+def test_depthwise_ops_agree_with_and_without_numba(
+    op, xs, ws, kw, dtype, rng, torch, monkeypatch
+) -> None:
     pytest.importorskip("numba")
+    monkeypatch.setattr(conv_kernels, "_JIT_MIN_SIZE", 0)  # these inputs are tiny
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
     b = rng.standard_normal(ws[1] * kw["groups"] if "transpose" in op else ws[0]).astype(dtype)
@@ -56,3 +61,19 @@ def test_depthwise_ops_agree_with_and_without_numba(op, xs, ws, kw, dtype, rng, 
             grads[on] = (X.grad, W.grad, B.grad)
     for a, c in zip(grads[True], grads[False]):
         assert rel_err(a, c) <= tol
+
+
+def test_small_inputs_stay_on_numpy(monkeypatch, rng) -> None:
+    """Lecture-sized calls never wait for a numba compile; large ones use it."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the numba kernel was called")
+
+    monkeypatch.setattr(_jit, "depthwise_conv_transpose", refuse)
+    x, w = rng.standard_normal((1, 1, 8)), rng.standard_normal((1, 1, 3))
+    with _config.jit(True):
+        F.conv_transpose1d(x, w, stride=2)
+        if _config.get_jit():
+            big = rng.standard_normal((1, 1, conv_kernels._JIT_MIN_SIZE))
+            with pytest.raises(AssertionError, match="numba kernel was called"):
+                F.conv_transpose1d(big, w, stride=2)

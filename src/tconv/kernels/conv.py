@@ -306,9 +306,19 @@ def _first_taps(
     return set(first.values()) if len(first) == len(need) else set()
 
 
+# Inputs smaller than this stay on the NumPy kernels: they run in well under a
+# millisecond there, and a numba kernel's first call compiles for about 5 s (once
+# per machine: the result is cached on disk), which the lecture-sized examples of
+# the tour should not wait for.
+_JIT_MIN_SIZE = 2**15
+
+
 def _jit_on(x: np.ndarray) -> bool:
-    """Whether the numba kernels take this call: installed, enabled, float32/64."""
-    return _config.get_jit() and x.dtype in (np.float32, np.float64)
+    """Whether the numba kernels take this call: installed, enabled, float32/64,
+    and large enough to pay."""
+    return (
+        x.size >= _JIT_MIN_SIZE and x.dtype in (np.float32, np.float64) and _config.get_jit()
+    )
 
 
 def _phase_block(dst: tuple[slice, ...], stride: Ints) -> tuple[int, tuple[slice, ...]]:
