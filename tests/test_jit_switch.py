@@ -77,3 +77,17 @@ def test_small_inputs_stay_on_numpy(monkeypatch, rng) -> None:
             big = rng.standard_normal((1, 1, conv_kernels._JIT_MIN_SIZE))
             with pytest.raises(AssertionError, match="numba kernel was called"):
                 F.conv_transpose1d(big, w, stride=2)
+
+
+def test_a_numba_that_does_not_import_means_numpy_not_a_crash(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setattr(_jit, "AVAILABLE", True)
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
+    _jit.available.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="numba is installed but does not import"):
+            assert _config.jit_available() is False
+        assert _config.get_jit() is False  # so conv.py keeps its NumPy kernels
+    finally:
+        _jit.available.cache_clear()

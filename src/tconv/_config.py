@@ -58,7 +58,7 @@ def jit_available() -> bool:
     """
     from .kernels import _jit as kernels_jit
 
-    return kernels_jit.AVAILABLE
+    return kernels_jit.available()
 
 
 def get_jit() -> bool:

@@ -34,9 +34,11 @@ interact first, so buffers stay about the natural size for any ``lo`` and
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +73,25 @@ def _njit(**options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return register
 
 
+@functools.cache
+def available() -> bool:
+    """Whether numba imports (once, on first ask): an installed numba that does not
+    import (say, built for another NumPy) means NumPy kernels, not a crash."""
+    if not AVAILABLE:
+        return False
+    try:
+        import numba  # noqa: F401
+    except Exception as err:  # any failure to import: keep the NumPy kernels
+        warnings.warn(
+            f"tconv: numba is installed but does not import ({err!r}); "
+            "using the NumPy kernels",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return False
+    return True
+
+
 def _ensure_compiled() -> None:
     """Replace the registered kernels by their numba versions (once).
 
@@ -80,7 +101,7 @@ def _ensure_compiled() -> None:
     3.7 ms either way. A depthwise layer inside a network always follows a GEMM.
     """
     global _compiled
-    if _compiled or not AVAILABLE:
+    if _compiled or not available():
         return
     import numba
 
