@@ -20,7 +20,7 @@ import tconv.functional as F
 from helpers import rel_err
 from tconv.artifacts import coverage
 from tconv.kernels.conv import _exact_cover, _first_taps, _phase_block, _tap_slices
-from test_conv_reference import scatter_reference
+from test_conv_reference import correlation_reference, scatter_reference
 
 
 @settings(max_examples=300)
@@ -134,3 +134,38 @@ def test_non_finite_values_stay_where_the_definition_puts_them(rng) -> None:
         mask[0, 1, 2, 3] = 1.0
         reach = F.conv_transpose2d(mask, np.ones_like(w), **kw) > 0
         np.testing.assert_array_equal(np.isnan(got), reach)
+
+
+# Convolutions through the row-shift path (groups 1, stride 1 along the first
+# spatial dim, batch not folded: one sample or maps of >= 1024 positions) and
+# around it (strided first dim, groups, folded batches).
+CONVS = [
+    ((1, 3, 9, 8), (4, 3, 3, 3), dict(padding=1)),
+    ((2, 4, 33, 32), (5, 4, 3, 3), dict(padding=1)),
+    ((1, 3, 10, 9), (2, 3, 3, 2), dict(stride=(1, 2), padding=(2, 1), dilation=(2, 1))),
+    ((1, 2, 6, 7, 5), (3, 2, 3, 2, 2), dict(stride=(1, 2, 1), padding=1, dilation=(1, 1, 2))),
+    ((1, 3, 8, 9), (4, 3, 3, 3), dict(stride=(2, 1), padding=1)),
+    ((1, 4, 8, 9), (4, 2, 3, 3), dict(padding=1, groups=2)),
+    ((3, 3, 8, 9), (4, 3, 3, 3), dict(padding=1)),
+    ((1, 3, 8, 9), (4, 3, 1, 3), dict(padding=(0, 1))),
+]
+
+
+@pytest.mark.parametrize("budget", [None, 2**12])
+@pytest.mark.parametrize(("xs", "ws", "kw"), CONVS)
+def test_every_conv_path_matches_the_definition(xs, ws, kw, budget, rng) -> None:
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    b = rng.standard_normal(ws[0])
+    nd = len(xs) - 2
+    full = {"stride": (1,) * nd, "padding": (0,) * nd, "dilation": (1,) * nd, "groups": 1}
+    for key, v in kw.items():
+        full[key] = v if key == "groups" else (v if isinstance(v, tuple) else (v,) * nd)
+    ref = correlation_reference(
+        x, w, b, full["stride"], full["padding"], full["padding"], full["dilation"], full["groups"]
+    )
+    op = getattr(F, f"conv{nd}d")
+    with tconv.memory_budget(budget) if budget else contextlib.nullcontext():
+        assert rel_err(op(x, w, b, **kw), ref) <= 1e-12
+        got32 = op(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), **kw)
+    assert got32.dtype == np.float32
+    assert rel_err(got32, ref) <= 1e-5
