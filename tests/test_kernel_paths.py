@@ -169,3 +169,42 @@ def test_every_conv_path_matches_the_definition(xs, ws, kw, budget, rng) -> None
         got32 = op(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), **kw)
     assert got32.dtype == np.float32
     assert rel_err(got32, ref) <= 1e-5
+
+
+@pytest.mark.parametrize("budget", [None, 2**12])
+@pytest.mark.parametrize(("xs", "ws", "kw"), CONVS)
+def test_every_conv_weight_gradient_path_matches_the_definition(xs, ws, kw, budget, rng) -> None:
+    """dw[o, i, t] = sum over samples and outputs of gy[o] * x_padded[o s + t d]."""
+    import itertools
+
+    from tconv import grad
+
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    nd = len(xs) - 2
+    full = {"stride": (1,) * nd, "padding": (0,) * nd, "dilation": (1,) * nd, "groups": 1}
+    for key, v in kw.items():
+        full[key] = v if key == "groups" else (v if isinstance(v, tuple) else (v,) * nd)
+    y = getattr(F, f"conv{nd}d")(x, w, **kw)
+    gy = rng.standard_normal(y.shape)
+    xp = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in full["padding"]])
+    g = full["groups"]
+    ci, co = xs[1] // g, ws[0] // g
+    ref = np.zeros(ws)
+    for t in itertools.product(*(range(k) for k in ws[2:])):
+        win = tuple(
+            slice(ti * d, ti * d + s * (o - 1) + 1, s)
+            for ti, d, s, o in zip(t, full["dilation"], full["stride"], y.shape[2:])
+        )
+        patch = xp[(slice(None), slice(None)) + win]
+        for gi in range(g):
+            ref[(slice(gi * co, (gi + 1) * co), slice(None)) + t] = np.einsum(
+                "nop,nip->oi",
+                gy[:, gi * co : (gi + 1) * co].reshape(xs[0], co, -1),
+                patch[:, gi * ci : (gi + 1) * ci].reshape(xs[0], ci, -1),
+            )
+    fn = getattr(grad, f"conv{nd}d_weight")
+    with tconv.memory_budget(budget) if budget else contextlib.nullcontext():
+        got = fn(x, ws, gy, **kw)
+        got32 = fn(x.astype(np.float32), ws, gy.astype(np.float32), **kw)
+    assert rel_err(got, ref) <= 1e-12
+    assert rel_err(got32, ref) <= 1e-5

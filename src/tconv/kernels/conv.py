@@ -537,13 +537,7 @@ def _conv_row_shift(
     by = None if bias is None else bias.reshape(1, c_out, 1)
     held = c_out * p_out * x.itemsize  # ``part``
     for nb in _chunks(n, per_sample, x.itemsize, held, w.nbytes):
-        b = nb.stop - nb.start
-        xp = _padded(x[nb], lo, need)
-        cols = np.empty((b, k_rest, c_in, rows, *out_size[1:]), dtype=x.dtype)
-        for m, win in enumerate(windows):
-            cols[:, m] = xp[(slice(None), slice(None), slice(None)) + win]
-        del xp
-        cf = cols.reshape(b, k_rest * c_in, rows * n_rest)
+        cf = _row_shift_columns(_padded(x[nb], lo, need), windows, k_rest, out_size[1:])
         part = np.empty((c_out, p_out), dtype=x.dtype)
         # per sample: 2-D operands go to BLAS as they are (a batched matmul over
         # the strided views copied them first)
@@ -558,8 +552,50 @@ def _conv_row_shift(
                     yi += part
             if by is not None:
                 yi += by[0]
-        del cols, part
+        del cf, part
     return True
+
+
+def _row_shift_columns(
+    xp: np.ndarray, windows: Sequence[tuple[slice, ...]], k_rest: int, out_rest: Ints
+) -> np.ndarray:
+    """im2col over the spatial dims after the first, on every row of the padded
+    input ``xp`` (b, C, rows, ...): (b, K_rest * C, rows * P_rest), rows tap-major."""
+    b, c_in, rows = xp.shape[:3]
+    cols = np.empty((b, k_rest, c_in, rows, *out_rest), dtype=xp.dtype)
+    for m, win in enumerate(windows):
+        cols[:, m] = xp[(slice(None), slice(None), slice(None)) + tuple(win)]
+    return cols.reshape(b, k_rest * c_in, rows * math.prod(out_rest))
+
+
+def _weight_grad_row_shift(
+    x: np.ndarray, gy: np.ndarray, k: Ints, stride: Ints, dilation: Ints, lo: Ints
+) -> np.ndarray | None:
+    """The weight gradient of :func:`_conv_row_shift`'s convolution, from the same
+    columns: per sample and first-dim tap ``t``, ``gy (C_out, P) @ view_t^T``.
+    None when one sample's buffers exceed the memory budget."""
+    n, c_in = x.shape[:2]
+    c_out, out_size = gy.shape[1], tuple(gy.shape[2:])
+    k_rest, n_rest = math.prod(k[1:]), math.prod(out_size[1:])
+    need = _span(k, stride, dilation, out_size)
+    per_sample = k_rest * c_in * need[0] * n_rest + c_in * math.prod(need)
+    if per_sample * x.itemsize > get_memory_budget():
+        return None
+    windows = list(_window_slices(k[1:], stride[1:], dilation[1:], out_size[1:]))
+    acc = np.zeros((k[0], c_out, k_rest * c_in), dtype=x.dtype)
+    part = np.empty((c_out, k_rest * c_in), dtype=x.dtype)
+    held = acc.nbytes + part.nbytes
+    for nb in _chunks(n, per_sample, x.itemsize, held, acc.nbytes):
+        cf = _row_shift_columns(_padded(x[nb], lo, need), windows, k_rest, out_size[1:])
+        for i, gi in enumerate(gy[nb].reshape(-1, c_out, math.prod(out_size))):
+            for t0 in range(k[0]):
+                a = t0 * dilation[0] * n_rest
+                np.matmul(gi, cf[i, :, a : a + out_size[0] * n_rest].T, out=part)
+                acc[t0] += part
+        del cf
+    # (k0, C_out, K_rest, C_in) -> (C_out, C_in, k0, *k_rest)
+    gw = acc.reshape(k[0], c_out, k_rest, c_in).transpose(1, 3, 0, 2)
+    return np.ascontiguousarray(gw).reshape(c_out, c_in, *k)
 
 
 def conv_weight_grad_nd(
@@ -615,6 +651,10 @@ def conv_and_weight_grad_nd(
     wm = None if w is None else w.reshape(g, c_out_g, c_in_g, n_taps)
     if n == 0 or p_out == 0:
         return gw.reshape(c_out, c_in_g, *k), y
+    if g == 1 and w is None and len(k) >= 2 and k[0] > 1 and stride[0] == 1:
+        gwr = _weight_grad_row_shift(x, gy, k, stride, dilation, lo)
+        if gwr is not None:
+            return gwr, None
     if c_in_g == 1 and c_out_g == 1 and _jit_on(x):
         gwd = _jit.depthwise_conv_weight_grad(x, gy, k, stride, dilation, lo)
         if w is not None:
