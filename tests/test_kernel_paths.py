@@ -82,6 +82,10 @@ PATHS = [
     ((2, 3, 4, 5, 3), (3, 2, 4, 2, 3), dict(stride=(2, 2, 3), padding=(1, 0, 0))),
     ((2, 3, 7), (3, 2, 16), dict(stride=8, padding=4)),
     ((2, 3, 7), (3, 2, 5), dict(stride=2, padding=2, dilation=2)),
+    ((1, 3, 6, 5), (3, 4, 3, 3), dict(padding=1)),  # stride 1: a flipped-kernel conv
+    ((2, 3, 33, 32), (3, 2, 3, 2), dict(padding=(2, 0), dilation=(1, 2))),
+    ((1, 2, 12, 10), (2, 3, 3, 2), dict(padding=(3, 1))),  # padding past d (k - 1)
+    ((1, 2, 5, 4, 3), (2, 3, 2, 3, 2), dict(padding=(1, 2, 1), output_padding=(0, 0, 0))),
     ((3, 16, 4, 4), (16, 8, 4, 4), dict(stride=2, padding=1)),  # channels-last
     ((2, 4, 6, 5), (4, 1, 3, 3), dict(stride=2, padding=1, groups=4)),  # depthwise
 ]

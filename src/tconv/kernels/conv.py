@@ -165,6 +165,22 @@ def conv_transpose_nd(
         return y.reshape(n, c_out, *out_size)
 
     p_out = math.prod(out_size)
+    # Stride 1: the transposed convolution is the convolution with the flipped
+    # kernel and left padding d (k - 1) - lo, which the row-shifted columns of
+    # conv_nd compute with fewer passes over memory than im2col's adjoint.
+    if (
+        g == 1
+        and all(si == 1 for si in stride)
+        and len(k) >= 2
+        and k[0] > 1
+        and (p_out >= _FOLD_BELOW or n == 1)
+    ):
+        flipped = np.ascontiguousarray(
+            np.flip(w.swapaxes(0, 1), axis=tuple(range(2, w.ndim)))
+        )
+        lo_c = tuple(di * (kk - 1) - li for di, kk, li in zip(dilation, k, lo))
+        return conv_nd(x, flipped, stride, dilation, 1, lo_c, out_size, bias)
+
     # Channels-last pays when the spatial rows are short next to the channels: its
     # overlap-add runs over (batch x channels) contiguously, at the price of
     # transposing the input and the output (a measured cost model, see below).
