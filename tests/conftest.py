@@ -39,3 +39,21 @@ def torch():
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
+
+
+@pytest.fixture(params=["serial", "threads"])
+def threads(request, monkeypatch):
+    """Run the test serially, then with the kernels' two worker threads even on
+    small inputs (the size threshold off), where NumPy's BLAS can be limited."""
+    import tconv
+    from tconv.kernels import _threads
+
+    if request.param == "serial":
+        with tconv.num_threads(1):
+            yield request.param
+        return
+    if _threads.blas() is None:
+        pytest.skip("the BLAS's threads cannot be controlled here: the kernels stay serial")
+    monkeypatch.setattr(_threads, "_MIN_WORK", 0)
+    with tconv.num_threads(2):
+        yield request.param

@@ -93,7 +93,7 @@ PATHS = [
 
 @pytest.mark.parametrize("budget", [None, 2**12])
 @pytest.mark.parametrize(("xs", "ws", "kw"), PATHS)
-def test_every_col2im_path_matches_the_definition(xs, ws, kw, budget, rng) -> None:
+def test_every_col2im_path_matches_the_definition(xs, ws, kw, budget, rng, threads) -> None:
     """With a bias (added where each path writes its output), and with a budget
     too small for phase buffers (the slabs go straight into the output)."""
     x, w = rng.standard_normal(xs), rng.standard_normal(ws)
@@ -157,7 +157,7 @@ CONVS = [
 
 @pytest.mark.parametrize("budget", [None, 2**12])
 @pytest.mark.parametrize(("xs", "ws", "kw"), CONVS)
-def test_every_conv_path_matches_the_definition(xs, ws, kw, budget, rng) -> None:
+def test_every_conv_path_matches_the_definition(xs, ws, kw, budget, rng, threads) -> None:
     x, w = rng.standard_normal(xs), rng.standard_normal(ws)
     b = rng.standard_normal(ws[0])
     nd = len(xs) - 2
@@ -177,7 +177,9 @@ def test_every_conv_path_matches_the_definition(xs, ws, kw, budget, rng) -> None
 
 @pytest.mark.parametrize("budget", [None, 2**12])
 @pytest.mark.parametrize(("xs", "ws", "kw"), CONVS)
-def test_every_conv_weight_gradient_path_matches_the_definition(xs, ws, kw, budget, rng) -> None:
+def test_every_conv_weight_gradient_path_matches_the_definition(
+    xs, ws, kw, budget, rng, threads
+) -> None:
     """dw[o, i, t] = sum over samples and outputs of gy[o] * x_padded[o s + t d]."""
     import itertools
 

@@ -10,11 +10,14 @@ from . import artifacts, functional, grad, matrix, nn, optim, shapes
 from ._config import (
     get_jit,
     get_memory_budget,
+    get_num_threads,
     jit,
     jit_available,
     memory_budget,
+    num_threads,
     set_jit,
     set_memory_budget,
+    set_num_threads,
 )
 from .autograd import Tensor, is_grad_enabled, no_grad, tensor
 from .gradcheck import gradcheck
@@ -29,6 +32,7 @@ __all__ = [
     "functional",
     "get_jit",
     "get_memory_budget",
+    "get_num_threads",
     "grad",
     "gradcheck",
     "is_grad_enabled",
@@ -39,10 +43,12 @@ __all__ = [
     "memory_budget",
     "nn",
     "no_grad",
+    "num_threads",
     "optim",
     "save",
     "set_jit",
     "set_memory_budget",
+    "set_num_threads",
     "shapes",
     "tensor",
 ]

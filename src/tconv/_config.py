@@ -95,3 +95,61 @@ def jit(enabled: bool) -> Iterator[None]:
         yield
     finally:
         set_jit(old)
+
+
+# Worker threads of the kernels (see kernels/_threads.py); None: the default,
+# the BLAS's own thread count. TCONV_NUM_THREADS in the environment sets it.
+def _threads_from_env() -> int | None:
+    raw = os.environ.get("TCONV_NUM_THREADS", "").strip()
+    if not raw:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        return None
+    return n if n >= 1 else None
+
+
+_num_threads: int | None = _threads_from_env()
+
+
+def get_num_threads() -> int:
+    """Threads the kernels split large calls over (chunks of the batch, the BLAS
+    on one thread in each). By default NumPy's BLAS's thread count, capped by
+    the CPUs this process may use; 1 where the BLAS's threads cannot be
+    controlled (the kernels are serial then, the BLAS threaded as usual).
+
+    >>> get_num_threads() >= 1
+    True
+    """
+    from .kernels import _threads
+
+    if _num_threads is not None:
+        return _num_threads if _threads.blas() is not None else 1
+    return _threads.default_workers()
+
+
+def set_num_threads(n: int) -> None:
+    """Split large calls over ``n`` threads (``1``: serial, the BLAS threaded as
+    usual). PyTorch's name; results agree to rounding for every ``n``."""
+    global _num_threads
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads takes an int >= 1, got {n!r}")
+    _num_threads = n
+
+
+@contextlib.contextmanager
+def num_threads(n: int) -> Iterator[None]:
+    """Context manager that sets the number of kernel threads temporarily.
+
+    >>> with num_threads(1):
+    ...     get_num_threads()
+    1
+    """
+    global _num_threads
+    old = _num_threads
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        _num_threads = old

@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import _config
 from .._config import get_memory_budget
-from . import _jit
+from . import _jit, _threads
 
 Ints = tuple[int, ...]
 
@@ -90,18 +90,28 @@ def _window_slices(k: Ints, s: Ints, d: Ints, n_out: Ints) -> Iterator[tuple[sli
 
 
 def _chunks(
-    total: int, per_item: int, itemsize: int, reserved: int = 0, operand: int = 0
-) -> Iterator[slice]:
+    total: int,
+    per_item: int,
+    itemsize: int,
+    reserved: int = 0,
+    operand: int = 0,
+    workers: int = 1,
+) -> list[slice]:
     """Split ``range(total)`` into chunks whose temporaries (``per_item`` elements
     each, plus ``reserved`` bytes already held) fit the working size: about
     ``_CHUNK_BYTES``, or four times the fixed GEMM ``operand`` (bytes) when that
     is larger, so that it is not streamed once per tiny chunk; never more than
-    the memory budget."""
-    target = min(get_memory_budget(), max(_CHUNK_BYTES, 4 * operand))
+    the memory budget, shared by ``workers`` that each hold one chunk at a time.
+    With several workers there are at least as many chunks as workers (when
+    ``total`` allows), and their count is a multiple of them: no worker idles
+    at the end."""
+    target = min(get_memory_budget() // workers, max(_CHUNK_BYTES, 4 * operand))
     room = max(0, target - reserved)
     step = max(1, room // max(1, per_item * itemsize))
-    for start in range(0, total, step):
-        yield slice(start, min(total, start + step))
+    if workers > 1 and total > 1:
+        rounds = -(-total // (step * workers))  # chunks per worker at that size
+        step = max(1, -(-total // (rounds * workers)))
+    return [slice(start, min(total, start + step)) for start in range(0, total, step)]
 
 
 def _padded(x: np.ndarray, lo: Ints, need: Ints) -> np.ndarray:
@@ -222,7 +232,10 @@ def conv_transpose_nd(
     # an exact cover copies each slab into y once: the bias goes with it, in the
     # columns' axis order
     b_cols = None if by is None else (by[0, ..., None] if fold else by)
-    for nb in _chunks(n, per_sample, x.itemsize, operand=w.nbytes):
+    fixed = (z_sample if use_phases else 0) + (c_in * p_in if fold else 0)
+    nw = _threads.workers(n * p_in * c_in_g * c_out * n_taps, (fixed + c_out * p_in) * x.itemsize)
+
+    def chunk(nb: slice) -> None:
         b = nb.stop - nb.start
         xs = x[nb].reshape(b, g, c_in_g, p_in)
         lead = (g, c_out_g, b) if fold else (b, g, c_out_g)
@@ -233,7 +246,7 @@ def conv_transpose_nd(
             z = y[nb].transpose(1, 2, 0, *range(3, y.ndim))[None] if fold else y[nb][None]
         # Chunk the taps too when one sample's columns exceed the budget.
         held = (z.nbytes if use_phases else 0) + (c_in * p_in * b * x.itemsize if fold else 0)
-        for tb in _chunks(len(taps), c_out * p_in * b, x.itemsize, held, w.nbytes):
+        for tb in _chunks(len(taps), c_out * p_in * b, x.itemsize, held, w.nbytes, nw):
             sel = taps[tb]
             ids = [j for j, _, _ in sel]
             wsel = wt[:, ids].reshape(g, len(ids) * c_out_g, c_in_g)
@@ -272,6 +285,8 @@ def conv_transpose_nd(
                     by,
                 )
         del z
+
+    _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, 0, w.nbytes, nw), nw)
     if by is not None and not use_phases and not exact:
         y += by  # the slabs went straight into y
     return y.reshape(n, c_out, *out_size)
@@ -364,7 +379,9 @@ def _conv_transpose_channels_last(
     p_in, p_out = math.prod(n_in), math.prod(out)
     wk = np.ascontiguousarray(w.reshape(c_in, c_out, -1).transpose(2, 0, 1))  # (K, C_in, C_out)
     per_sample = p_in * c_in + p_out * c_out + p_in * c_out
-    for nb in _chunks(n, per_sample, x.itemsize, operand=w.nbytes):
+    nw = _threads.workers(n * p_in * c_in * c_out * len(taps), per_sample * x.itemsize)
+
+    def chunk(nb: slice) -> None:
         b = nb.stop - nb.start
         xcl = np.ascontiguousarray(np.moveaxis(x[nb], (0, 1), (-2, -1))).reshape(p_in * b, c_in)
         ycl = np.zeros((*out, b * c_out), dtype=x.dtype)
@@ -378,7 +395,8 @@ def _conv_transpose_channels_last(
             np.moveaxis(ycl.reshape(*out, b, c_out), (-2, -1), (0, 1)),
             None if bias is None else bias.reshape((1, c_out) + (1,) * len(out)),
         )
-        del xcl, ycl, slab
+
+    _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, 0, w.nbytes, nw), nw)
 
 
 def _conv_transpose_depthwise(
@@ -409,7 +427,9 @@ def _conv_transpose_depthwise(
         if b3 is not None:
             y3 += b3
         return
-    for nb in _chunks(n, per_sample, x.itemsize):
+    nw = _threads.workers(n * math.prod(n_in) * g * len(taps), per_sample * x.itemsize)
+
+    def chunk(nb: slice) -> None:
         xb = np.ascontiguousarray(np.moveaxis(x[nb], 1, -1))  # (b, *L, C)
         z = np.zeros((len(phases), xb.shape[0], *phase_shape, g), dtype=x.dtype)
         scaled = np.empty_like(xb)
@@ -425,7 +445,8 @@ def _conv_transpose_depthwise(
                 np.moveaxis(z[(phase, slice(None)) + block], -1, 1),
                 b3,
             )
-        del xb, z, scaled
+
+    _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, workers=nw), nw)
 
 
 def conv_nd(
@@ -463,7 +484,9 @@ def conv_nd(
         # Channels-last: each tap's multiply-add runs over the channels contiguously.
         wf = np.ascontiguousarray(w.reshape(g, n_taps).T)  # (K, C)
         per_sample = c_in * (2 * math.prod(need) + 2 * p_out)
-        for nb in _chunks(n, per_sample, x.itemsize):
+        nw = _threads.workers(n * p_out * g * n_taps, per_sample * x.itemsize)
+
+        def depthwise(nb: slice) -> None:
             xp = np.ascontiguousarray(np.moveaxis(_padded(x[nb], lo, need), 1, -1))
             acc = np.zeros((nb.stop - nb.start, *out_size, g), dtype=x.dtype)
             scaled = np.empty_like(acc)
@@ -471,7 +494,8 @@ def conv_nd(
                 np.multiply(xp[(slice(None),) + win], wf[j], out=scaled)
                 acc += scaled
             _put(y[nb], np.moveaxis(acc, -1, 1).reshape(acc.shape[0], g, 1, p_out), by)
-            del xp, acc, scaled
+
+        _threads.map_chunks(depthwise, _chunks(n, per_sample, x.itemsize, workers=nw), nw)
         return y.reshape(n, c_out, *out_size)
 
     fold = p_out < _FOLD_BELOW and n > 1
@@ -486,12 +510,15 @@ def conv_nd(
         return y.reshape(n, c_out, *out_size)
     wm = w.reshape(g, c_out_g, c_in_g, n_taps)
     per_sample = c_in * n_taps * p_out + c_in * math.prod(need) + c_out * p_out
-    for nb in _chunks(n, per_sample, x.itemsize, operand=w.nbytes):
+    fixed = c_in * math.prod(need) + 2 * c_out * p_out
+    nw = _threads.workers(n * p_out * c_in_g * c_out * n_taps, (fixed + c_in * p_out) * x.itemsize)
+
+    def chunk(nb: slice) -> None:
         b = nb.stop - nb.start
         xp = _padded(x[nb], lo, need)
         held = xp.nbytes if xp is not x else 0
         held += c_out * p_out * b * x.itemsize
-        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize, held, w.nbytes):
+        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize, held, w.nbytes, nw):
             ids = range(tb.start, tb.stop)
             wsel = wm[..., tb].reshape(g, c_out_g, c_in_g * len(ids))
             if fold:
@@ -511,8 +538,9 @@ def conv_nd(
                 _put(y[nb], part, by)
             else:
                 y[nb] += part
-            del cols, part
-        del xp
+            del cols, part  # free before the next tap chunk's columns: the budget is a peak
+
+    _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, 0, w.nbytes, nw), nw)
     return y.reshape(n, c_out, *out_size)
 
 
@@ -548,11 +576,13 @@ def _conv_row_shift(
     ]
     windows = list(_window_slices(k[1:], stride[1:], dilation[1:], out_size[1:]))
     per_sample = k_rest * c_in * rows * n_rest + c_in * math.prod(need)
-    if (per_sample + c_out * p_out) * x.itemsize > get_memory_budget():
-        return False
-    by = None if bias is None else bias.reshape(1, c_out, 1)
     held = c_out * p_out * x.itemsize  # ``part``
-    for nb in _chunks(n, per_sample, x.itemsize, held, w.nbytes):
+    if per_sample * x.itemsize + held > get_memory_budget():
+        return False
+    nw = _threads.workers(n * p_out * c_in * c_out * math.prod(k), per_sample * x.itemsize + held)
+    by = None if bias is None else bias.reshape(1, c_out, 1)
+
+    def chunk(nb: slice) -> None:
         cf = _row_shift_columns(_padded(x[nb], lo, need), windows, k_rest, out_size[1:])
         part = np.empty((c_out, p_out), dtype=x.dtype)
         # per sample: 2-D operands go to BLAS as they are (a batched matmul over
@@ -568,7 +598,8 @@ def _conv_row_shift(
                     yi += part
             if by is not None:
                 yi += by[0]
-        del cf, part
+
+    _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, held, w.nbytes, nw), nw)
     return True
 
 
@@ -595,22 +626,27 @@ def _weight_grad_row_shift(
     k_rest, n_rest = math.prod(k[1:]), math.prod(out_size[1:])
     need = _span(k, stride, dilation, out_size)
     per_sample = k_rest * c_in * need[0] * n_rest + c_in * math.prod(need)
-    if per_sample * x.itemsize > get_memory_budget():
+    held = (k[0] + 1) * c_out * k_rest * c_in * x.itemsize  # ``acc`` and ``part``
+    if per_sample * x.itemsize + held > get_memory_budget():
         return None
+    work = n * math.prod(out_size) * c_in * c_out * math.prod(k)
+    nw = _threads.workers(work, per_sample * x.itemsize + held)
     windows = list(_window_slices(k[1:], stride[1:], dilation[1:], out_size[1:]))
-    acc = np.zeros((k[0], c_out, k_rest * c_in), dtype=x.dtype)
-    part = np.empty((c_out, k_rest * c_in), dtype=x.dtype)
-    held = acc.nbytes + part.nbytes
-    for nb in _chunks(n, per_sample, x.itemsize, held, acc.nbytes):
+    accs = _threads.Accumulators((k[0], c_out, k_rest * c_in), x.dtype)
+
+    def chunk(nb: slice) -> None:
+        acc = accs.get()
+        part = np.empty((c_out, k_rest * c_in), dtype=x.dtype)
         cf = _row_shift_columns(_padded(x[nb], lo, need), windows, k_rest, out_size[1:])
         for i, gi in enumerate(gy[nb].reshape(-1, c_out, math.prod(out_size))):
             for t0 in range(k[0]):
                 a = t0 * dilation[0] * n_rest
                 np.matmul(gi, cf[i, :, a : a + out_size[0] * n_rest].T, out=part)
                 acc[t0] += part
-        del cf
+
+    _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, held, held, nw), nw)
     # (k0, C_out, K_rest, C_in) -> (C_out, C_in, k0, *k_rest)
-    gw = acc.reshape(k[0], c_out, k_rest, c_in).transpose(1, 3, 0, 2)
+    gw = accs.total().reshape(k[0], c_out, k_rest, c_in).transpose(1, 3, 0, 2)
     return np.ascontiguousarray(gw).reshape(c_out, c_in, *k)
 
 
@@ -677,8 +713,14 @@ def conv_and_weight_grad_nd(
             y = _jit.depthwise_conv(x, w, stride, dilation, lo, out_size)
         return gwd, y
     per_sample = c_in * n_taps * p_out + c_in * math.prod(need) + 2 * c_out * p_out
-    for nb in _chunks(n, per_sample, x.itemsize, operand=gw.nbytes):
+    fixed = (c_in * math.prod(need) + 2 * c_out * p_out + c_in * p_out) * x.itemsize
+    work = n * p_out * c_in_g * c_out * n_taps * (1 if w is None else 2)
+    nw = _threads.workers(work, fixed + gw.nbytes)
+    accs = _threads.Accumulators(gw.shape, x.dtype)  # one gw per worker
+
+    def chunk(nb: slice) -> None:
         b = nb.stop - nb.start
+        gwa = accs.get()
         xp = _padded(x[nb], lo, need)
         gyg = (
             gy[nb]
@@ -686,9 +728,9 @@ def conv_and_weight_grad_nd(
             .transpose(1, 2, 0, 3)
             .reshape(g, c_out_g, b * p_out)
         )
-        held = (xp.nbytes if xp is not x else 0) + 2 * gyg.nbytes
+        held = (xp.nbytes if xp is not x else 0) + 2 * gyg.nbytes + gwa.nbytes
         acc = None
-        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize, held, gw.nbytes):
+        for tb in _chunks(n_taps, c_in * p_out * b, x.itemsize, held, gw.nbytes, nw):
             ids = range(tb.start, tb.stop)
             cols = np.empty((g, c_in_g, len(ids), b, *out_size), dtype=x.dtype)
             for m, j in enumerate(ids):
@@ -696,7 +738,7 @@ def conv_and_weight_grad_nd(
                 cols[:, :, m] = np.moveaxis(patch.reshape(b, g, c_in_g, *out_size), 0, 2)
             cols2 = cols.reshape(g, c_in_g * len(ids), b * p_out)
             part = np.matmul(gyg, cols2.transpose(0, 2, 1)).reshape(g, c_out_g, c_in_g, len(ids))
-            gw[..., tb] += part
+            gwa[..., tb] += part
             if wm is not None:
                 conv = np.matmul(wm[..., tb].reshape(g, c_out_g, -1), cols2)
                 if acc is None:
@@ -710,5 +752,9 @@ def conv_and_weight_grad_nd(
                 .transpose(2, 0, 1, *range(3, 3 + len(k)))
                 .reshape(b, c_out, *out_size)
             )
-        del xp
+
+    _threads.map_chunks(
+        chunk, _chunks(n, per_sample, x.itemsize, gw.nbytes, gw.nbytes, nw), nw
+    )
+    gw = accs.total()
     return gw.reshape(c_out, c_in_g, *k), y
