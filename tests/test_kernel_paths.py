@@ -1,14 +1,18 @@
-"""The transposed convolution's col2im shortcuts: exact cover (each output gets one
-tap: copy, no adds) and first-touch copies into the phase buffers (no zero fill).
+"""The transposed convolution's overlap-add paths: exact cover (each output gets one
+tap: copy, no adds), flat phases (one contiguous add per tap on a padded grid),
+channels-last (tiny maps) and adds straight into the output (a tiny budget).
 
 Each shortcut is chosen from the geometry alone; these tests check the choice
 against brute-force coverage counts and run the ops through every path
-(batch folded or not, shortcut or not) against the scatter definition.
+(batch folded or not, shortcut or not, serial or on worker threads) against
+the scatter definition.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -18,8 +22,10 @@ from hypothesis import strategies as st
 import tconv
 import tconv.functional as F
 from helpers import rel_err
+from strategies import Config, configs
 from tconv.artifacts import coverage
-from tconv.kernels.conv import _exact_cover, _first_taps, _phase_block, _tap_slices
+from tconv.kernels import conv as kernels
+from tconv.kernels.conv import _exact_cover
 from test_conv_reference import correlation_reference, scatter_reference
 
 
@@ -39,34 +45,6 @@ def test_exact_cover_matches_coverage_counts(n_in, k, s, p, a, d) -> None:
         return
     cov = coverage(n_in, k, stride=s, padding=p, output_padding=a, dilation=d)
     assert _exact_cover((k,), (s,), (d,), (p,), (n_in,), (out,)) == bool((cov == 1).all())
-
-
-@settings(max_examples=200)
-@given(
-    st.integers(1, 9),
-    st.integers(1, 5),
-    st.integers(1, 4),
-    st.integers(0, 4),
-    st.integers(1, 3),
-)
-def test_first_taps_cover_their_phase(n_in, k, s, p, d) -> None:
-    """Every chosen tap lands on the whole of its phase's outputs, and either
-    every phase has one or none is chosen."""
-    out = (n_in - 1) * s - 2 * p + d * (k - 1) + 1
-    if out < 1:
-        return
-    taps = list(_tap_slices((k,), (s,), (d,), (p,), (n_in,), (out,)))
-    where = {j: _phase_block(dst, (s,)) for j, _, dst in taps}
-    first = _first_taps(taps, where, (out,), (s,))
-    phases = {where[j][0] for j in first}
-    assert len(phases) == len(first)
-    if first:
-        assert len(first) == s
-    for j, _, dst in taps:
-        if j in first:
-            landed = np.zeros(out, dtype=bool)
-            landed[dst] = True
-            assert landed[dst[0].start % s :: s].all()
 
 
 # (input shape, weight shape, kwargs): exact cover (k = s), first-touch (k4 s2 p1),
@@ -214,3 +192,20 @@ def test_every_conv_weight_gradient_path_matches_the_definition(
         got32 = fn(x.astype(np.float32), ws, gy.astype(np.float32), **kw)
     assert rel_err(got, ref) <= 1e-12
     assert rel_err(got32, ref) <= 1e-5
+
+
+@settings(max_examples=150)
+@given(configs(transposed=True), st.sampled_from(["phases", "channels-last"]))
+def test_flat_phases_and_channels_last_match_the_definition(cfg: Config, path: str) -> None:
+    """Either overlap-add of the strided transposed convolution, forced for every
+    geometry the choice between them (the padding share) would otherwise route
+    elsewhere: the flat phases' pitch must keep every shifted index off the other
+    rows, for any stride, dilation, padding and output_padding."""
+    x, w, b = cfg.arrays()
+    pad = cfg.padding if isinstance(cfg.padding, tuple) else (cfg.padding,) * cfg.nd
+    xb = x if cfg.batch is not None else x[None]
+    ref = scatter_reference(xb, w, b, cfg.stride, pad, cfg.output_padding, cfg.groups, cfg.dilation)
+    share = math.inf if path == "phases" else 0.0
+    with mock.patch.object(kernels, "_CL_PADDING", share):
+        got = getattr(F, f"conv_transpose{cfg.nd}d")(x, w, b, **cfg.kwargs())
+    assert rel_err(got if cfg.batch is not None else got[None], ref) <= 1e-12

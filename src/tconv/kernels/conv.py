@@ -15,10 +15,13 @@ description they serve the forward ops and each other's gradients:
   output_padding is folded into the output size.
 
 The transposed convolution is one GEMM ``W^T x`` giving the columns (one slab
-per kernel tap), then an overlap-add (col2im) that loops over kernel taps only
-and adds each slab into a strided slice of the output. The convolution builds
-its columns (im2col) with one strided copy per tap, then one GEMM. Temporaries
-are chunked over the batch, then over kernel taps, to fit the memory budget.
+per kernel tap), then an overlap-add (col2im) that loops over kernel taps only:
+with a stride, each tap's slab is one contiguous add into its output phase on a
+padded grid (:func:`_conv_transpose_phases`), and the phases are interleaved
+into the output once. The convolution builds its columns (im2col) with one
+strided copy per tap, then one GEMM. Temporaries are chunked over the batch,
+then over kernel taps (or phases), to fit the memory budget; the batch chunks
+run on the worker threads of :mod:`._threads`.
 """
 
 from __future__ import annotations
@@ -42,12 +45,12 @@ Ints = tuple[int, ...]
 # copies). Measured on the public suite: 8 MiB ran 1.3-1.8x faster than 256 MiB.
 _CHUNK_BYTES = 8 * 2**20
 
-# Channels-last transposed convolution when K*C_out/L_last exceeds this share of
-# (C_in + C_out*P_out/P_in): the per-row overhead of the strided overlap-add
-# against the cost of two transposes. Fitted on the public suite (DCGAN k4 s2
-# layers on 4x4 and 8x8 maps and the 3-D volume gain 1.3-1.6x; U-Net k2 s2 and
-# few output channels lose).
-_CL_RATIO = 0.2
+# Channels-last transposed convolution when the flat phases' padded grid is this
+# many times the input or more: on tiny maps (4x4 -> 5x5: 1.56, 2x2 -> 3x3:
+# 2.25) its GEMM wastes too much. Measured (k4 s2 layers, 2 cores): channels-
+# last 1.5-1.8x faster on 4x4 and 2x2 maps, phases 1.1-1.8x faster from 8x8 up
+# (the 3-D volume too), a tie around 1.3.
+_CL_PADDING = 1.4
 
 _ALL2 = (slice(None), slice(None))  # batch and channel axes, before the spatial slices
 
@@ -159,13 +162,13 @@ def conv_transpose_nd(
     c_out = c_out_g * g
     n_taps = math.prod(k)
     p_in = math.prod(n_in)
-    y = np.zeros((n, g, c_out_g, *out_size), dtype=x.dtype)
+    # every path writes all of y, but for the adds straight into it (zeroed there)
+    y = np.empty((n, g, c_out_g, *out_size), dtype=x.dtype)
     taps = list(_tap_slices(k, stride, dilation, lo, n_in, out_size))
     # the bias shaped for y (N, g, c_out_g, *out)
     by = None if bias is None else bias.reshape((1, g, c_out_g) + (1,) * len(out_size))
     if not taps or n == 0:
-        if by is not None:
-            y += by
+        y[...] = 0 if by is None else by
         return y.reshape(n, c_out, *out_size)
 
     if c_in_g == 1 and c_out_g == 1:
@@ -191,61 +194,45 @@ def conv_transpose_nd(
         lo_c = tuple(di * (kk - 1) - li for di, kk, li in zip(dilation, k, lo))
         return conv_nd(x, flipped, stride, dilation, 1, lo_c, out_size, bias)
 
-    # Channels-last pays when the spatial rows are short next to the channels: its
-    # overlap-add runs over (batch x channels) contiguously, at the price of
-    # transposing the input and the output (a measured cost model, see below).
+    # Channels-last pays on tiny maps: its overlap-add runs over (batch x channels)
+    # contiguously, at the price of transposing the input and the output, where
+    # the flat phases would pad the map by a large share (see _CL_PADDING).
     cl_sample = (p_in * c_in + p_out * c_out + p_in * c_out) * x.itemsize
     if (
         g == 1
-        and n_taps * c_out / n_in[-1] > _CL_RATIO * (c_in + c_out * p_out / p_in)
+        and math.prod(_phase_grid(taps, stride, n_in, out_size)[2]) >= _CL_PADDING * p_in
         and cl_sample <= get_memory_budget()  # it chunks over the batch only
     ):
         _conv_transpose_channels_last(x, w, y.reshape(n, c_out, *out_size), taps, bias)
         return y.reshape(n, c_out, *out_size)
 
-    # Rows ordered tap-major, so that each tap's slab of the columns is contiguous.
-    wt = w.reshape(g, c_in_g, c_out_g, n_taps).transpose(0, 3, 2, 1)  # (g, K, c_out_g, c_in_g)
-    fold = p_in < _FOLD_BELOW and n > 1
-    # Polyphase overlap-add: the outputs with j = r (mod s) form phase r, and a
-    # tap lands on one phase only, as a contiguous block of it. The slabs are
-    # added into contiguous phase buffers, which are interleaved into the output
-    # once, instead of every tap writing a strided slice of the whole output
-    # (1.6x on large maps). Without room for one sample's buffers in the budget,
-    # the slabs go straight into the output.
-    phase_shape = tuple(-(-o // si) for o, si in zip(out_size, stride))
-    phases = list(itertools.product(*(range(si) for si in stride)))
-    z_sample = c_out * len(phases) * math.prod(phase_shape)
-    where = {j: _phase_block(dst, stride) for j, _, dst in taps}
     # When every output gets exactly one tap (kernel = stride, as in U-Net's k2 s2:
     # a pixel shuffle of the columns), the slabs are copied straight into the
     # output: no zero fill, no adds, no phase buffers (U-Net's layers: 1.15-1.2x).
     exact = _exact_cover(k, stride, dilation, lo, n_in, out_size)
-    use_phases = not exact and 2 * z_sample * x.itemsize <= get_memory_budget()
-    # A tap whose block covers all of its phase's outputs is copied, not added,
-    # when it comes first in its phase: with one per phase the buffers need no
-    # zero fill (DCGAN's k4 s2 layers: 1.1x).
-    first = _first_taps(taps, where, out_size, stride) if use_phases else set()
-    taps = [t for t in taps if t[0] in first] + [t for t in taps if t[0] not in first]
+    if not exact and _conv_transpose_phases(x, w, y, taps, stride, by):
+        return y.reshape(n, c_out, *out_size)
+
+    # Rows ordered tap-major, so that each tap's slab of the columns is contiguous.
+    wt = w.reshape(g, c_in_g, c_out_g, n_taps).transpose(0, 3, 2, 1)  # (g, K, c_out_g, c_in_g)
+    fold = p_in < _FOLD_BELOW and n > 1
     per_sample = c_out * n_taps * p_in + (c_in * p_in if fold else 0)
-    per_sample += z_sample if use_phases else 0
     all3 = (slice(None),) * 3
     # an exact cover copies each slab into y once: the bias goes with it, in the
     # columns' axis order
     b_cols = None if by is None else (by[0, ..., None] if fold else by)
-    fixed = (z_sample if use_phases else 0) + (c_in * p_in if fold else 0)
+    fixed = c_in * p_in if fold else 0
     nw = _threads.workers(n * p_in * c_in_g * c_out * n_taps, (fixed + c_out * p_in) * x.itemsize)
+    if not exact:
+        y[...] = 0
 
     def chunk(nb: slice) -> None:
         b = nb.stop - nb.start
         xs = x[nb].reshape(b, g, c_in_g, p_in)
-        lead = (g, c_out_g, b) if fold else (b, g, c_out_g)
-        if use_phases:
-            alloc = np.empty if len(first) == len(phases) else np.zeros
-            z = alloc((len(phases), *lead, *phase_shape), dtype=x.dtype)
-        else:  # the output itself, with the same leading axes as the columns
-            z = y[nb].transpose(1, 2, 0, *range(3, y.ndim))[None] if fold else y[nb][None]
+        # the output itself, with the same leading axes as the columns
+        z = y[nb].transpose(1, 2, 0, *range(3, y.ndim)) if fold else y[nb]
         # Chunk the taps too when one sample's columns exceed the budget.
-        held = (z.nbytes if use_phases else 0) + (c_in * p_in * b * x.itemsize if fold else 0)
+        held = c_in * p_in * b * x.itemsize if fold else 0
         for tb in _chunks(len(taps), c_out * p_in * b, x.itemsize, held, w.nbytes, nw):
             sel = taps[tb]
             ids = [j for j, _, _ in sel]
@@ -255,10 +242,7 @@ def conv_transpose_nd(
                 cols = np.matmul(wsel, xg).reshape(g, len(ids), c_out_g, b, *n_in)
             else:
                 cols = np.matmul(wsel, xs).reshape(b, g, len(ids), c_out_g, *n_in)
-            for m, (j, src, dst) in enumerate(sel):
-                at: tuple[Any, ...] = (
-                    (where[j][0], *all3) + where[j][1] if use_phases else (0, *all3) + dst
-                )
+            for m, (_, src, dst) in enumerate(sel):
                 # the tap's slab: axes (g, tap, c_out_g, b) or (b, g, tap, c_out_g), then space
                 tap: tuple[Any, ...] = (
                     (slice(None), m, slice(None), slice(None))
@@ -266,30 +250,146 @@ def conv_transpose_nd(
                     else (slice(None), slice(None), m, slice(None))
                 )
                 if exact:
-                    _put(z[at], cols[tap + src], b_cols)
-                elif j in first:
-                    z[at] = cols[tap + src]
+                    _put(z[all3 + dst], cols[tap + src], b_cols)
                 else:
-                    z[at] += cols[tap + src]
+                    z[all3 + dst] += cols[tap + src]
             del cols  # free before the next chunk's columns exist: the budget is a peak
-        if use_phases:
-            yb = y[nb]
-            for phase, r in enumerate(phases):
-                block = tuple(
-                    slice(0, -(-(o - ri) // si)) for o, ri, si in zip(out_size, r, stride)
-                )
-                part = z[(phase, *all3) + block]
-                _put(
-                    yb[all3 + tuple(slice(ri, None, si) for ri, si in zip(r, stride))],
-                    part.transpose(2, 0, 1, *range(3, part.ndim)) if fold else part,
-                    by,
-                )
-        del z
 
     _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, 0, w.nbytes, nw), nw)
-    if by is not None and not use_phases and not exact:
+    if by is not None and not exact:
         y += by  # the slabs went straight into y
     return y.reshape(n, c_out, *out_size)
+
+
+def _conv_transpose_phases(
+    x: np.ndarray,
+    w: np.ndarray,
+    y: np.ndarray,
+    taps: Sequence[tuple[int, tuple[slice, ...], tuple[slice, ...]]],
+    stride: Ints,
+    bias: np.ndarray | None,
+) -> bool:
+    """Polyphase overlap-add on flat buffers: the transposed convolution into
+    ``y`` (N, g, C_out/g, *out), plus ``bias`` shaped like it; False, doing
+    nothing, when one sample's buffers for one phase exceed the memory budget.
+
+    The outputs ``o = q s + r`` form phase ``r``, and tap ``t`` adds
+    ``x[q + delta_t] w[t]`` to phase ``r_t``: a constant shift. The input is
+    laid on a zero-padded grid whose pitch per dim is wide enough that no
+    shifted index of a phase's outputs wraps onto another input row; on that
+    grid a constant N-d shift is a constant flat offset, and the GEMM's slab of
+    a tap is exactly zero on the padding. So each tap's overlap-add is ONE
+    contiguous add of its slab, shifted, into the phase's buffer (the padding
+    contributes the zeros that the definition has there), and each phase is
+    interleaved into ``y`` once. Rows of a short map's blocks cost numpy ~30 ns
+    each; one flat add of the same elements runs 5-9x faster, for a GEMM a few
+    percent larger (the padding: 13% on 16x16 maps).
+    """
+    n, c_in = x.shape[:2]
+    g, c_out_g = y.shape[1:3]
+    c_in_g = c_in // g
+    n_in = tuple(x.shape[2:])
+    nd = len(n_in)
+    counts, placed, pitch = _phase_grid(taps, stride, n_in, tuple(y.shape[3:]))
+    plane = math.prod(pitch)
+    step = [math.prod(pitch[i + 1 :]) for i in range(nd)]
+    by_phase: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+    for j, r, dl in placed:
+        by_phase.setdefault(r, []).append((j, sum(di * si for di, si in zip(dl, step))))
+    phases = sorted(by_phase)
+    order = [j for r in phases for j, _ in by_phase[r]]
+    most = max(len(v) for v in by_phase.values())
+    # one sample, one phase: the padded input, that phase's slabs and its buffer
+    least = (c_in + (most + 1) * c_out_g * g) * plane * x.itemsize
+    if least > get_memory_budget():
+        return False
+    wt = np.ascontiguousarray(
+        w.reshape(g, c_in_g, c_out_g, -1)[..., order].transpose(0, 3, 2, 1)
+    )  # (g, T, c_out_g, c_in_g), taps in phase order
+    start = dict(zip(phases, itertools.accumulate((len(by_phase[r]) for r in phases), initial=0)))
+    k_live = len(order)
+    work = n * math.prod(n_in) * c_in_g * c_out_g * g * k_live
+    nw = _threads.workers(work, least)
+    per_sample = (c_in + (k_live + len(phases)) * c_out_g * g) * plane
+    inside = (slice(None),) * 3 + tuple(slice(0, m) for m in n_in)
+    empty = [
+        r for r in itertools.product(*(range(s) for s in stride))
+        if r not in by_phase and all(counts[i][r[i]] for i in range(nd))
+    ]
+
+    def phase_of(nb: slice, r: Ints) -> np.ndarray:
+        """The outputs of phase ``r`` in samples ``nb`` of ``y``: a strided view."""
+        return y[(nb, slice(None), slice(None)) + tuple(map(slice, r, (None,) * nd, stride))]
+
+    def chunk(nb: slice) -> None:
+        b = nb.stop - nb.start
+        xp = np.zeros((g, c_in_g, b, *pitch), dtype=x.dtype)
+        xp[inside] = x[nb].reshape(b, g, c_in_g, *n_in).transpose(1, 2, 0, *range(3, 3 + nd))
+        xf = xp.reshape(g, c_in_g, b * plane)
+        row = c_out_g * b * plane  # one group's slab, flat
+        held = xp.nbytes
+        for pb in _chunks(len(phases), (most + 1) * c_out_g * g * b * plane, x.itemsize, held,
+                          w.nbytes, nw):
+            group = phases[pb]
+            first, last = start[group[0]], start[group[-1]] + len(by_phase[group[-1]])
+            wsel = wt[:, first:last].reshape(g, (last - first) * c_out_g, c_in_g)
+            cols = np.matmul(wsel, xf).reshape(g, last - first, row)
+            for r in group:
+                z = _shifted_sum(cols[:, start[r] - first :], [off for _, off in by_phase[r]])
+                part = z.reshape(g, c_out_g, b, *pitch)[
+                    (slice(None),) * 3 + tuple(slice(0, counts[i][r[i]]) for i in range(nd))
+                ]
+                _put(phase_of(nb, r), part.transpose(2, 0, 1, *range(3, 3 + nd)), bias)
+                del z, part
+            del cols  # free before the next group's columns exist: the budget is a peak
+        for r in empty:  # phases that no tap reaches: zero, plus the bias
+            phase_of(nb, r)[...] = 0 if bias is None else bias
+
+    _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, 0, w.nbytes, nw), nw)
+    return True
+
+
+def _phase_grid(
+    taps: Sequence[tuple[int, tuple[slice, ...], tuple[slice, ...]]],
+    stride: Ints,
+    n_in: Ints,
+    out: Ints,
+) -> tuple[list[list[int]], list[tuple[int, Ints, Ints]], list[int]]:
+    """The flat-phase geometry of :func:`_conv_transpose_phases`, per dim: the
+    outputs in each phase; per live tap its index, phase and shift (input index
+    minus phase index); and the pitch of the padded grid."""
+    counts = [[len(range(r, o, s)) for r in range(s)] for o, s in zip(out, stride)]
+    placed = [
+        (
+            j,
+            tuple(d.start % s for d, s in zip(dst, stride)),
+            tuple(a.start - d.start // s for a, d, s in zip(src, dst, stride)),
+        )
+        for j, src, dst in taps
+    ]
+    # No shifted index of a phase output may wrap onto another row of the grid:
+    # below 0 it must land in the previous row's padding, past the row in its own.
+    pitch = [
+        max(n, *c, *(max(n - d[i], c[r[i]] + d[i]) for _, r, d in placed))
+        for i, (n, c) in enumerate(zip(n_in, counts))
+    ]
+    return counts, placed, pitch
+
+
+def _shifted_sum(slabs: np.ndarray, offsets: Sequence[int]) -> np.ndarray:
+    """``z[:, f] = sum_m slabs[:, m, f + offsets[m]]`` (zero where ``f + offset``
+    leaves the row): one contiguous copy, then one contiguous add per slab."""
+    row = slabs.shape[2]
+    z = np.empty((slabs.shape[0], row), dtype=slabs.dtype)
+    for m, off in enumerate(offsets):
+        lo, hi = max(0, -off), min(row, row - off)
+        if m == 0:
+            z[:, lo:hi] = slabs[:, 0, lo + off : hi + off]
+            z[:, :lo] = 0
+            z[:, hi:] = 0
+        else:
+            z[:, lo:hi] += slabs[:, m, lo + off : hi + off]
+    return z
 
 
 def _put(dst: np.ndarray, src: np.ndarray, bias: np.ndarray | None) -> None:
@@ -314,27 +414,6 @@ def _exact_cover(k: Ints, s: Ints, d: Ints, lo: Ints, n_in: Ints, out: Ints) -> 
         if not (count == 1).all():
             return False
     return True
-
-
-def _first_taps(
-    taps: Sequence[tuple[int, tuple[slice, ...], tuple[slice, ...]]],
-    where: dict[int, tuple[int, tuple[slice, ...]]],
-    out: Ints,
-    stride: Ints,
-) -> set[int]:
-    """One tap per phase whose block covers the phase's outputs, if every phase has
-    one (else none): those are copied into the phase buffers before any add."""
-    need = {}
-    for phase, r in enumerate(itertools.product(*(range(si) for si in stride))):
-        need[phase] = tuple(-(-(o - ri) // si) for o, ri, si in zip(out, r, stride))
-    first: dict[int, int] = {}
-    for j, _, _ in taps:
-        phase, block = where[j]
-        if phase not in first and all(
-            b.start <= 0 and b.stop >= c for b, c in zip(block, need[phase])
-        ):
-            first[phase] = j
-    return set(first.values()) if len(first) == len(need) else set()
 
 
 # Inputs smaller than this stay on the NumPy kernels: they run in well under a
@@ -422,6 +501,7 @@ def _conv_transpose_depthwise(
     y3 = y.reshape(n, g, *out)
     b3 = None if bias is None else bias.reshape((1, g) + (1,) * len(out))
     if per_sample * x.itemsize > get_memory_budget():  # no room: strided adds in place
+        y3[...] = 0
         for j, src, dst in taps:
             y3[_ALL2 + dst] += x[_ALL2 + src] * wf[j].reshape((1, g) + (1,) * len(n_in))
         if b3 is not None:
