@@ -28,13 +28,15 @@ LAYERS = [
     ("conv_transpose2d", (16, 64, 4, 4), (64, 32, 4, 4), dict(stride=2, padding=1)),  # chan.-last
     ("conv_transpose2d", (4, 32, 32, 32), (32, 16, 2, 2), dict(stride=2)),  # exact cover
     ("conv_transpose2d", (4, 16, 32, 32), (16, 8, 3, 3), dict(padding=1)),  # stride 1
-    ("conv_transpose2d", (4, 64, 16, 16), (64, 1, 4, 4), dict(stride=2, padding=1, groups=64)),
+    ("conv_transpose2d", (8, 64, 16, 16), (64, 1, 4, 4), dict(stride=2, padding=1, groups=64)),
+    ("conv_transpose2d", (1, 256, 32, 32), (256, 1, 4, 4), dict(stride=2, padding=1, groups=256)),
     ("conv_transpose1d", (4, 32, 400), (32, 16, 16), dict(stride=8, padding=4)),
     ("conv_transpose3d", (2, 16, 8, 8, 8), (16, 8, 4, 4, 4), dict(stride=2, padding=1)),
     ("conv2d", (4, 16, 40, 40), (16, 16, 3, 3), dict(padding=1)),  # row shift
     ("conv2d", (8, 32, 14, 14), (64, 32, 3, 3), dict(stride=2, padding=1)),  # im2col, folded
     ("conv2d", (4, 32, 32, 32), (32, 8, 3, 3), dict(padding=1, groups=4)),  # grouped
-    ("conv2d", (4, 64, 32, 32), (64, 1, 3, 3), dict(padding=1, groups=64)),  # depthwise
+    ("conv2d", (8, 64, 32, 32), (64, 1, 3, 3), dict(padding=1, groups=64)),  # depthwise
+    ("conv2d", (1, 128, 64, 64), (128, 1, 3, 3), dict(padding=1, groups=128)),  # one sample
     ("conv1d", (4, 16, 2000), (16, 16, 9), dict(padding=4)),
 ]
 
@@ -216,3 +218,18 @@ def test_tconv_num_threads_from_the_environment(value, want) -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == str(want)
+
+
+@pytest.mark.parametrize(("n", "c", "workers"), [(1, 5, 2), (3, 4, 2), (1, 1, 2), (2, 3, 3), (5, 2, 1)])
+def test_plane_runs_cover_every_plane_with_its_channels(n, c, workers) -> None:
+    from tconv.kernels._jit import _plane_chunks
+
+    runs = _plane_chunks(n, c, workers)
+    planes = [m for ps, _ in runs for m in range(ps.start, ps.stop)]
+    assert planes == list(range(n * c))
+    for ps, cs in runs:  # the run's i-th plane is channel cs.start + i % (channels in run)
+        k = cs.stop - cs.start
+        assert [m % c for m in range(ps.start, ps.stop)] == [
+            cs.start + i % k for i in range(ps.stop - ps.start)
+        ]
+    assert len(runs) >= min(workers, n * c) or workers == 1

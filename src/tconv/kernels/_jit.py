@@ -44,6 +44,9 @@ from typing import Any
 
 import numpy as np
 
+# absolute: the tests also load this file as a module of its own
+from tconv.kernels import _threads
+
 Ints = tuple[int, ...]
 
 def _numba_importable() -> bool:
@@ -559,6 +562,32 @@ def _check_dtype(x: np.ndarray) -> np.dtype[Any]:
     return x.dtype
 
 
+def _plane_chunks(n: int, c: int, workers: int) -> list[tuple[slice, slice]]:
+    """Split the ``n*c`` planes (plane ``m`` is channel ``m % c``) into runs for
+    ``workers``: ``(planes, channels)`` pairs, where ``channels`` are the
+    weights and biases of the run's planes in order. Whole samples while there
+    are enough of them, else channel ranges within each sample."""
+    if workers <= 1:
+        return [(slice(0, n * c), slice(0, c))]
+    if n >= workers:
+        per = -(-n // workers)
+        return [(slice(a * c, min(n, a + per) * c), slice(0, c)) for a in range(0, n, per)]
+    per = -(-c // -(-workers // n))  # channels per run: each sample in that many runs
+    return [
+        (slice(i * c + a, i * c + min(c, a + per)), slice(a, min(c, a + per)))
+        for i in range(n)
+        for a in range(0, c, per)
+    ]
+
+
+def _run_planes(call: Callable[[slice, slice], None], n: int, c: int, work: float) -> None:
+    """``call(planes, channels)`` over runs of the ``n*c`` planes, on the worker
+    threads when the call is large (the kernels release the GIL); ``work``:
+    multiply-adds in all."""
+    nw = _threads.workers(work)
+    _threads.map_chunks(lambda run: call(*run), _plane_chunks(n, c, nw), nw)
+
+
 def _block(m: int) -> int:
     """Planes per task that share one set of scratch buffers: up to 16
     (allocating per plane cost 10%)."""
@@ -625,9 +654,13 @@ def depthwise_conv_transpose(
     wt = np.ascontiguousarray(w, dtype=dtype).reshape(c, -1)
     full = all(sl == slice(0, m) for sl, m in zip(cut_y, out_size))
     y = np.empty((n * c, *o), dtype=dtype)  # the kernel writes every cell
-    _conv_transpose_planes(
-        xs, wt, y, _i64(s3), order, first, toff, _i64(pad), _i64(ext), _block(len(xs)),
-        _bias_vector(bias, c, dtype),
+    bv = _bias_vector(bias, c, dtype)
+    geo = (_i64(s3), order, first, toff, _i64(pad), _i64(ext))
+    _run_planes(
+        lambda ps, cs: _conv_transpose_planes(
+            xs[ps], wt[cs], y[ps], *geo, _block(ps.stop - ps.start), bv[cs]
+        ),
+        n, c, xs.size * wt.shape[1],
     )
     if full:
         return y.reshape(n, c, *out_size)
@@ -688,7 +721,13 @@ def depthwise_conv(
     wt = np.ascontiguousarray(w, dtype=dtype).reshape(c, -1)
     full = all(sl == slice(0, m) for sl, m in zip(cut_y, out_size))
     y = np.empty((n * c, *_to3(o, 1)), dtype=dtype)
-    _conv_planes(xs, wt, y, *geo, _block(len(xs)), _bias_vector(bias, c, dtype))
+    bv = _bias_vector(bias, c, dtype)
+    _run_planes(
+        lambda ps, cs: _conv_planes(
+            xs[ps], wt[cs], y[ps], *geo, _block(ps.stop - ps.start), bv[cs]
+        ),
+        n, c, y.size * wt.shape[1],
+    )
     if full:
         return y.reshape(n, c, *out_size)
     out = _filled((n, c, *out_size), bias, dtype)
@@ -717,5 +756,10 @@ def depthwise_conv_weight_grad(
     o = [sl.stop - sl.start for sl in cut_y]
     geo = _gather_geometry(k, stride, dilation, lo_t, tuple(xs.shape[1:]), o)
     part = np.empty((n * c, math.prod(k)), dtype=dtype)
-    _weight_grad_planes(xs, gs, part, *geo, _block(len(xs)))
+    _run_planes(
+        lambda ps, _: _weight_grad_planes(
+            xs[ps], gs[ps], part[ps], *geo, _block(ps.stop - ps.start)
+        ),
+        n, c, gs.size * part.shape[1],
+    )
     return part.reshape(n, c, *k).sum(axis=0).reshape(c, 1, *k)
