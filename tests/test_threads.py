@@ -233,3 +233,17 @@ def test_plane_runs_cover_every_plane_with_its_channels(n, c, workers) -> None:
             cs.start + i % k for i in range(ps.stop - ps.start)
         ]
     assert len(runs) >= min(workers, n * c) or workers == 1
+
+
+@pytest.mark.parametrize(
+    ("ashape", "bshape"),
+    [((300, 70), (70, 50)), ((4, 5, 64), (64, 33)), ((1, 9), (9, 4)), ((64,), (64, 3)), ((2, 3, 4), (2, 4, 5))],
+)
+def test_matmul_split_over_rows_equals_numpy(ashape, bshape, threads) -> None:
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal(ashape), rng.standard_normal(bshape)
+    got = _threads.matmul(a, b)
+    assert got.shape == np.matmul(a, b).shape
+    assert rel_err(got, np.matmul(a, b)) <= 1e-13
+    bt = np.asfortranarray(b.T).T if b.ndim == 2 else b  # a transposed view, as for ``x @ w.T``
+    assert rel_err(_threads.matmul(a.astype(np.float32), bt.astype(np.float32)), a @ b) <= 1e-5

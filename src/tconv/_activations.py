@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .autograd import Tensor, _unary, any_tensor, record, unwrap
+from .kernels import _threads
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -164,7 +165,7 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
         )
     if b is not None and b.shape != (w.shape[0],):
         raise ValueError(f"linear: bias must have shape ({w.shape[0]},), got {b.shape}")
-    y = x @ w.T
+    y = _threads.matmul(x, w.T)
     if b is not None:
         y = y + b
     if not any_tensor(input, weight, bias):
@@ -172,8 +173,8 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
 
     def vjp(g: np.ndarray) -> tuple[Any, Any, Any]:
         g2 = g.reshape(-1, w.shape[0])
-        gw = g2.T @ x.reshape(-1, w.shape[1])
-        return g @ w, gw, (g2.sum(axis=0) if b is not None else None)
+        gw = _threads.matmul(g2.T, x.reshape(-1, w.shape[1]))
+        return _threads.matmul(g, w), gw, (g2.sum(axis=0) if b is not None else None)
 
     return record(y, (input, weight, bias), vjp)
 

@@ -28,6 +28,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from .kernels import _threads
+
 Array = np.ndarray
 VJP = Callable[[np.ndarray], Sequence[np.ndarray | None]]
 Axis = Union[int, Sequence[int], None]
@@ -544,13 +546,13 @@ def matmul(a: Any, b: Any) -> Tensor:
         y2 = y[:, None] if y.ndim == 1 else y
         g2 = g[..., None, :] if x.ndim == 1 else g
         g2 = g2[..., None] if y.ndim == 1 else g2
-        gx = g2 @ np.swapaxes(y2, -1, -2)
-        gy = np.swapaxes(x2, -1, -2) @ g2
+        gx = _threads.matmul(g2, np.swapaxes(y2, -1, -2))
+        gy = _threads.matmul(np.swapaxes(x2, -1, -2), g2)
         gx = gx[..., 0, :] if x.ndim == 1 else gx
         gy = gy[..., 0] if y.ndim == 1 else gy
         return gx, gy
 
-    return record(np.matmul(x, y), (a, b), vjp)
+    return record(_threads.matmul(x, y), (a, b), vjp)
 
 
 def _unary(

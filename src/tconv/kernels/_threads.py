@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import glob
+import math
 import os
 import sys
 import threading
@@ -237,3 +238,23 @@ class Accumulators:
         for other in self._all[1:]:
             out += other
         return out
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.matmul(a, b)`` for tconv's own products (linear layers, interpolation
+    matrices), the large ones split over the workers by rows of ``a`` with the
+    BLAS on one thread each, like the kernels. So a network made of tconv's
+    layers never wakes the BLAS's own threads, whose spinning for ~0.1 s after a
+    threaded GEMM would slow the workers of the next layer 1.5-2x."""
+    if a.ndim < 2 or b.ndim != 2:
+        return np.matmul(a, b)
+    m, k = math.prod(a.shape[:-1]), a.shape[-1]
+    n_workers = workers(m * k * b.shape[1])
+    if n_workers <= 1 or m < n_workers:
+        return np.matmul(a, b)
+    a2 = a.reshape(m, k)
+    out = np.empty((m, b.shape[1]), dtype=np.result_type(a, b))
+    step = -(-m // n_workers)
+    rows = [slice(i, min(m, i + step)) for i in range(0, m, step)]
+    map_chunks(lambda r: np.matmul(a2[r], b, out=out[r]), rows, n_workers)
+    return out.reshape(*a.shape[:-1], b.shape[1])

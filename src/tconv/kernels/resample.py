@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _threads
+
 # An axis whose input is at most this long (or 64 per tap, up to 8 taps) is
 # resampled with a dense (out, in) matrix and GEMMs.
 _DENSE_MAX_IN = 192
@@ -314,19 +316,19 @@ def _matmul_axis(x: np.ndarray, m: np.ndarray, axis: int) -> np.ndarray:
     n_in, n_out = x.shape[axis], m.shape[0]
     lead = x.shape[:axis]
     if axis == x.ndim - 1:
-        y = np.ascontiguousarray(x).reshape(-1, n_in) @ m.T
+        y = _threads.matmul(np.ascontiguousarray(x).reshape(-1, n_in), m.T)
         return y.reshape(*lead, n_out)
     tail = x.shape[axis + 1 :]
     pre, post = math.prod(lead), math.prod(tail)
     x3 = np.ascontiguousarray(x).reshape(pre, n_in, post)
     if post < _MIN_GEMM_WIDTH:  # narrow: move the axis last, one GEMM, move it back
-        y2 = x3.transpose(0, 2, 1).reshape(-1, n_in) @ m.T
+        y2 = _threads.matmul(x3.transpose(0, 2, 1).reshape(-1, n_in), m.T)
         y3 = np.ascontiguousarray(y2.reshape(pre, post, n_out).transpose(0, 2, 1))
         return y3.reshape(*lead, n_out, *tail)
     # np.matmul broadcasting m over a stack does not call BLAS: one GEMM per slice does
     y = np.empty((pre, n_out, post), dtype=np.result_type(x, m))
-    for b in range(pre):
-        np.matmul(m, x3[b], out=y[b])
+    nw = _threads.workers(pre * n_out * n_in * post)
+    _threads.map_chunks(lambda b: np.matmul(m, x3[b], out=y[b]), range(pre), nw)
     return y.reshape(*lead, n_out, *tail)
 
 
