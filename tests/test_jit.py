@@ -169,11 +169,18 @@ def _torch_weight_grad(torch: Any, g: Geo, x: np.ndarray, gy: np.ndarray) -> lis
     return refs
 
 
-def _check(got: np.ndarray, refs: list[np.ndarray], dtype: Any, g: Geo) -> None:
+def _check(
+    got: np.ndarray, refs: list[np.ndarray], dtype: Any, g: Geo, size: np.ndarray
+) -> None:
+    """Errors relative to the largest output, or to the largest sum of the
+    magnitudes of its terms (``size``: the op on |inputs|) when that is larger:
+    float32 may not keep 1e-5 of a lone output that is a cancellation."""
     assert got.dtype == np.dtype(dtype)
+    scale = max(float(np.abs(refs[0]).max(initial=0.0)), float(size.max(initial=0.0)), 1e-30)
     for ref in refs:
         assert got.shape == ref.shape, g
-        assert rel_err(got, ref) <= TOL[dtype], g
+        err = float(np.abs(got.astype(np.float64) - ref).max(initial=0.0))
+        assert err <= TOL[dtype] * scale, g
 
 
 @settings(max_examples=150)
@@ -182,7 +189,8 @@ def test_conv_transpose_matches_numpy_and_torch(torch: Any, g: Geo, dtype: Any) 
     x, w, _ = g.arrays(dtype)
     got = _jit.depthwise_conv_transpose(x, w, g.s, g.d, g.lo, g.out)
     ref = conv_transpose_nd(x, w, g.s, g.d, g.c, g.lo, g.out)
-    _check(got, [ref, *_torch_conv_transpose(torch, g, x, w)], dtype, g)
+    size = conv_transpose_nd(np.abs(x), np.abs(w), g.s, g.d, g.c, g.lo, g.out)
+    _check(got, [ref, *_torch_conv_transpose(torch, g, x, w)], dtype, g, size)
 
 
 @settings(max_examples=150)
@@ -191,7 +199,8 @@ def test_conv_matches_numpy_and_torch(torch: Any, g: Geo, dtype: Any) -> None:
     x, w, _ = g.arrays(dtype)
     got = _jit.depthwise_conv(x, w, g.s, g.d, g.lo, g.out)
     ref = conv_nd(x, w, g.s, g.d, g.c, g.lo, g.out)
-    _check(got, [ref, *_torch_conv(torch, g, x, w)], dtype, g)
+    size = conv_nd(np.abs(x), np.abs(w), g.s, g.d, g.c, g.lo, g.out)
+    _check(got, [ref, *_torch_conv(torch, g, x, w)], dtype, g, size)
 
 
 @settings(max_examples=150)
@@ -200,7 +209,8 @@ def test_weight_grad_matches_numpy_and_torch(torch: Any, g: Geo, dtype: Any) -> 
     x, _, gy = g.arrays(dtype)
     got = _jit.depthwise_conv_weight_grad(x, gy, g.k, g.s, g.d, g.lo)
     ref = conv_weight_grad_nd(x, gy, g.k, g.s, g.d, g.c, g.lo)
-    _check(got, [ref, *_torch_weight_grad(torch, g, x, gy)], dtype, g)
+    size = conv_weight_grad_nd(np.abs(x), np.abs(gy), g.k, g.s, g.d, g.c, g.lo)
+    _check(got, [ref, *_torch_weight_grad(torch, g, x, gy)], dtype, g, size)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -11,6 +11,7 @@ the scatter definition.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from unittest import mock
 
@@ -209,3 +210,40 @@ def test_flat_phases_and_channels_last_match_the_definition(cfg: Config, path: s
     with mock.patch.object(kernels, "_CL_PADDING", share):
         got = getattr(F, f"conv_transpose{cfg.nd}d")(x, w, b, **cfg.kwargs())
     assert rel_err(got if cfg.batch is not None else got[None], ref) <= 1e-12
+
+
+@settings(max_examples=150)
+@given(configs(transposed=False), st.booleans())
+def test_strided_conv_from_phase_buffers_matches_the_definition(cfg: Config, phases: bool) -> None:
+    """The convolution and its weight gradient from flat phase buffers (forced
+    for every geometry, tiny maps too) or from the strided im2col."""
+    if cfg.padding in ("same", "valid"):
+        return
+    x, w, b = cfg.arrays()
+    xb = x if cfg.batch is not None else x[None]
+    pad = cfg.padding if isinstance(cfg.padding, tuple) else (cfg.padding,) * cfg.nd
+    ref = correlation_reference(xb, w, b, cfg.stride, pad, pad, cfg.dilation, cfg.groups)
+    gy = np.cos(np.arange(ref.size)).reshape(ref.shape)
+    share = math.inf if phases else 0.0
+    with mock.patch.object(kernels, "_CL_PADDING", share):
+        got = getattr(F, f"conv{cfg.nd}d")(x, w, b, **cfg.kwargs())
+        gw = kernels.conv_weight_grad_nd(
+            xb, gy, cfg.kernel, cfg.stride, cfg.dilation, cfg.groups, pad
+        )
+    assert rel_err(got if cfg.batch is not None else got[None], ref) <= 1e-12
+    xp = np.pad(xb, [(0, 0), (0, 0)] + [(p, p) for p in pad])
+    ci, co = cfg.c_in // cfg.groups, cfg.c_out // cfg.groups
+    ref_gw = np.zeros(w.shape)
+    for t in itertools.product(*(range(k) for k in cfg.kernel)):
+        win = tuple(
+            slice(ti * d, ti * d + s * (o - 1) + 1, s)
+            for ti, d, s, o in zip(t, cfg.dilation, cfg.stride, ref.shape[2:])
+        )
+        patch = xp[(slice(None), slice(None)) + win]
+        for gi in range(cfg.groups):
+            ref_gw[(slice(gi * co, (gi + 1) * co), slice(None)) + t] = np.einsum(
+                "nop,nip->oi",
+                gy[:, gi * co : (gi + 1) * co].reshape(len(xb), co, -1),
+                patch[:, gi * ci : (gi + 1) * ci].reshape(len(xb), ci, -1),
+            )
+    assert rel_err(gw, ref_gw) <= 1e-12

@@ -45,11 +45,13 @@ Ints = tuple[int, ...]
 # copies). Measured on the public suite: 8 MiB ran 1.3-1.8x faster than 256 MiB.
 _CHUNK_BYTES = 8 * 2**20
 
-# Channels-last transposed convolution when the flat phases' padded grid is this
-# many times the input or more: on tiny maps (4x4 -> 5x5: 1.56, 2x2 -> 3x3:
-# 2.25) its GEMM wastes too much. Measured (k4 s2 layers, 2 cores): channels-
-# last 1.5-1.8x faster on 4x4 and 2x2 maps, phases 1.1-1.8x faster from 8x8 up
-# (the 3-D volume too), a tie around 1.3.
+# The flat phase buffers run their GEMMs over a zero-padded grid: when it is this
+# many times the map or more (tiny maps: 4x4 -> 5x5 is 1.56, 2x2 -> 3x3 2.25) the
+# waste outweighs the contiguous adds and copies, and the transposed convolution
+# goes channels-last, the convolution to the strided im2col. Measured (k4 s2
+# layers, 2 cores): channels-last 1.5-1.8x faster on 4x4 and 2x2 maps, phases
+# 1.1-1.8x faster from 8x8 up (the 3-D volume too), a tie around 1.3; likewise
+# for the strided convolutions of their backward passes.
 _CL_PADDING = 1.4
 
 _ALL2 = (slice(None), slice(None))  # batch and channel axes, before the spatial slices
@@ -598,6 +600,10 @@ def conv_nd(
         and _conv_row_shift(x, w, y.reshape(n, c_out, p_out), stride, dilation, lo, out_size, by)
     ):
         return y.reshape(n, c_out, *out_size)
+    if any(si > 1 for si in stride):
+        y4 = y.reshape(n, c_out, *out_size)
+        if _conv_phases(x, w, None, k, stride, dilation, g, lo, out_size, bias, y4) is not None:
+            return y4
     wm = w.reshape(g, c_out_g, c_in_g, n_taps)
     per_sample = c_in * n_taps * p_out + c_in * math.prod(need) + c_out * p_out
     fixed = c_in * math.prod(need) + 2 * c_out * p_out
@@ -632,6 +638,125 @@ def conv_nd(
 
     _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, 0, w.nbytes, nw), nw)
     return y.reshape(n, c_out, *out_size)
+
+
+def _conv_phases(
+    x: np.ndarray,
+    w: np.ndarray | None,
+    gy: np.ndarray | None,
+    k: Ints,
+    stride: Ints,
+    dilation: Ints,
+    groups: int,
+    lo: Ints,
+    out_size: Ints,
+    bias: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray | None, np.ndarray | None] | None:
+    """A strided convolution ``conv_nd(x, w)`` (with ``w``, into ``out`` if given)
+    and/or its weight
+    gradient against ``gy`` (with ``gy``: (C_out, C_in/g, *k)) from im2col
+    columns built out of flat phase buffers; None, doing nothing, when one
+    sample's buffers exceed the memory budget.
+
+    Tap ``t`` reads ``x[q s + t d - lo]``: phase ``r = (t d - lo) mod s`` of the
+    input at ``q + delta``, ``delta = (t d - lo) // s``. The input is split into
+    its phases once (one pass), each laid on a zero-padded grid whose pitch keeps
+    every shifted read of an output position off the other rows (as in
+    :func:`_conv_transpose_phases`): a tap's columns are then ONE contiguous copy
+    of its phase, at a constant offset, where a strided im2col gathers every
+    ``s``-th element of every row, touching all of the input per tap (audio's
+    stride 8: 1.4-1.7x). The GEMMs run over the padded grid; the output is cut
+    from it, and the output gradient laid on it with zeros.
+    """
+    n, c_in = x.shape[:2]
+    n_in, nd = tuple(x.shape[2:]), len(k)
+    c_out = w.shape[0] if w is not None else gy.shape[1]  # type: ignore[union-attr]
+    g = groups
+    c_in_g, c_out_g = c_in // g, c_out // g
+    counts = [[len(range(r, m, s)) for r in range(s)] for m, s in zip(n_in, stride)]
+    phases = list(itertools.product(*(range(s) for s in stride)))
+    taps = [
+        (
+            tuple((ti * di - li) % si for ti, di, li, si in zip(t, dilation, lo, stride)),
+            tuple((ti * di - li) // si for ti, di, li, si in zip(t, dilation, lo, stride)),
+        )
+        for t in itertools.product(*(range(kk) for kk in k))
+    ]
+    # reads below an output row's start land in the previous row's padding, reads
+    # past its end in its own
+    pitch = [
+        max(o, *c, *(max(o + d[i], c[r[i]] - d[i]) for r, d in taps))
+        for i, (o, c) in enumerate(zip(out_size, counts))
+    ]
+    plane = math.prod(pitch)
+    if plane > _CL_PADDING * math.prod(out_size):  # tiny maps: the strided im2col
+        return None
+    step = [math.prod(pitch[i + 1 :]) for i in range(nd)]
+    where = [(phases.index(r), sum(di * si for di, si in zip(d, step))) for r, d in taps]
+    margin = max(abs(off) for _, off in where)
+    n_taps = len(taps)
+    fixed = c_in * len(phases) * plane + 2 * c_out * plane
+    least = (fixed + c_in * plane) * x.itemsize
+    if least > get_memory_budget():
+        return None
+    work = n * math.prod(out_size) * c_in_g * c_out * n_taps * ((w is not None) + (gy is not None))
+    nw = _threads.workers(work, least)
+    y = out if w is None or out is not None else np.empty((n, c_out, *out_size), dtype=x.dtype)
+    wm = None
+    if w is not None:  # (g, C_out/g, K, C_in/g): a tap chunk's weights, contiguous rows
+        wm = np.ascontiguousarray(w.reshape(g, c_out_g, c_in_g, n_taps).transpose(0, 1, 3, 2))
+    accs = _threads.Accumulators((g, c_out_g, n_taps, c_in_g), x.dtype)
+    grid = (slice(None),) * 3
+    cut = grid + tuple(slice(0, o) for o in out_size)
+    by = None if bias is None else bias.reshape((1, c_out) + (1,) * nd)
+
+    def chunk(nb: slice) -> None:
+        b = nb.stop - nb.start
+        rows = b * plane
+        buf = np.zeros((len(phases), c_in * rows + 2 * margin), dtype=x.dtype)
+        xs = x[nb].reshape(b, g, c_in_g, *n_in)
+        for m, r in enumerate(phases):
+            dst = buf[m, margin : margin + c_in * rows].reshape(g, c_in_g, b, *pitch)
+            src = xs[grid + tuple(map(slice, r, (None,) * nd, stride))]
+            dst[grid + tuple(slice(0, c[ri]) for c, ri in zip(counts, r))] = src.transpose(
+                1, 2, 0, *range(3, 3 + nd)
+            )
+        gyf = None
+        if gy is not None:
+            gyp = np.zeros((g, c_out_g, b, *pitch), dtype=x.dtype)
+            gys = gy[nb].reshape(b, g, c_out_g, *out_size)
+            gyp[cut] = gys.transpose(1, 2, 0, *range(3, 3 + nd))
+            gyf = gyp.reshape(g, c_out_g, rows)
+        acc = None
+        held = buf.nbytes + 2 * c_out * rows * x.itemsize
+        for tb in _chunks(n_taps, c_in * rows, x.itemsize, held, 0, nw):
+            cols = np.empty((g, tb.stop - tb.start, c_in_g, rows), dtype=x.dtype)
+            for m, (ph, off) in enumerate(where[tb]):
+                a = margin + off
+                cols[:, m] = buf[ph, a : a + c_in * rows].reshape(g, c_in_g, rows)
+            c2 = cols.reshape(g, -1, rows)
+            if wm is not None:
+                part = np.matmul(wm[:, :, tb].reshape(g, c_out_g, -1), c2)
+                if acc is None:
+                    acc = part
+                else:
+                    acc += part
+            if gyf is not None:
+                accs.get()[:, :, tb] += np.matmul(gyf, c2.transpose(0, 2, 1)).reshape(
+                    g, c_out_g, tb.stop - tb.start, c_in_g
+                )
+            del cols, c2
+        if y is not None and acc is not None:
+            part = acc.reshape(c_out, b, *pitch)[(slice(None), slice(None)) + cut[3:]]
+            _put(y[nb], part.swapaxes(0, 1), by)
+
+    per_sample = fixed + n_taps * c_in * plane
+    _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, 0, 0, nw), nw)
+    gw = None
+    if gy is not None:  # (g, C_out/g, K, C_in/g) -> (C_out, C_in/g, *k)
+        gw = np.ascontiguousarray(accs.total().transpose(0, 1, 3, 2)).reshape(c_out, c_in_g, *k)
+    return y, gw
 
 
 def _conv_row_shift(
@@ -802,6 +927,10 @@ def conv_and_weight_grad_nd(
         if w is not None:
             y = _jit.depthwise_conv(x, w, stride, dilation, lo, out_size)
         return gwd, y
+    if any(si > 1 for si in stride):
+        done = _conv_phases(x, w, gy, k, stride, dilation, g, lo, out_size, None, y)
+        if done is not None and done[1] is not None:
+            return done[1], y
     per_sample = c_in * n_taps * p_out + c_in * math.prod(need) + 2 * c_out * p_out
     fixed = (c_in * math.prod(need) + 2 * c_out * p_out + c_in * p_out) * x.itemsize
     work = n * p_out * c_in_g * c_out * n_taps * (1 if w is None else 2)
