@@ -247,3 +247,34 @@ def test_matmul_split_over_rows_equals_numpy(ashape, bshape, threads) -> None:
     assert rel_err(got, np.matmul(a, b)) <= 1e-13
     bt = np.asfortranarray(b.T).T if b.ndim == 2 else b  # a transposed view, as for ``x @ w.T``
     assert rel_err(_threads.matmul(a.astype(np.float32), bt.astype(np.float32)), a @ b) <= 1e-5
+
+
+@needs_blas
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(scale_factor=2, mode="bilinear"),
+        dict(scale_factor=2, mode="nearest"),
+        dict(scale_factor=3, mode="bicubic", align_corners=True),
+        dict(size=(7, 5), mode="area"),
+        dict(scale_factor=0.5, mode="bilinear", antialias=True),
+        dict(size=(300, 9), mode="bilinear"),  # a long axis: gathers, not a GEMM
+    ],
+)
+def test_interpolate_on_workers_gives_the_serial_results(kw, monkeypatch) -> None:
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 5, 40, 18))
+    monkeypatch.setattr(_threads, "_MIN_WORK", 0)
+
+    def run() -> tuple[np.ndarray, np.ndarray]:
+        t = tconv.tensor(x, requires_grad=True)
+        y = F.interpolate(t, **kw)
+        y.backward(np.sin(np.arange(y.data.size)).reshape(y.shape))
+        return y.data, t.grad
+
+    with tconv.num_threads(1):
+        ref = run()
+    with tconv.num_threads(2):
+        got = run()
+    for r, g in zip(ref, got, strict=True):
+        assert rel_err(g, r) <= 1e-13

@@ -34,7 +34,7 @@ def _conv_transpose_phases(
 ) -> bool:
     """Polyphase overlap-add on flat buffers: the transposed convolution into
     ``y`` (N, g, C_out/g, *out), plus ``bias`` shaped like it; False, doing
-    nothing, when one sample's buffers for one phase exceed the memory budget.
+    nothing, when one sample's buffers exceed the memory budget.
 
     The outputs ``o = q s + r`` form phase ``r``, and tap ``t`` adds
     ``x[q + delta_t] w[t]`` to phase ``r_t``: a constant shift. The input is

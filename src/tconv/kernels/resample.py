@@ -396,22 +396,55 @@ def _order(tables: Sequence[AxisTable]) -> list[int]:
     return sorted(range(len(tables)), key=lambda i: tables[i].out_size / tables[i].in_size)
 
 
+def _by_planes(
+    fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, n_sp: int, out_sp: tuple[int, ...]
+) -> np.ndarray:
+    """``fn`` (which maps the trailing ``n_sp`` axes) applied to chunks of the
+    leading planes, on the worker threads when the call is large: the planes are
+    independent, and chunks of a few MiB keep each one's intermediates in cache."""
+    lead = x.shape[: x.ndim - n_sp]
+    planes = math.prod(lead)
+    per_plane = max(math.prod(x.shape[x.ndim - n_sp :]), math.prod(out_sp))
+    nw = _threads.workers(4 * planes * per_plane)
+    step = max(1, (4 * 2**20 // x.itemsize) // max(1, per_plane))
+    if nw > 1:
+        step = min(step, -(-planes // nw))
+    if planes <= step:
+        return fn(x)
+    xf = x.reshape(planes, *x.shape[x.ndim - n_sp :])
+    y = np.empty((planes, *out_sp), dtype=x.dtype)
+
+    def run(sl: slice) -> None:
+        y[sl] = fn(xf[sl])
+
+    _threads.map_chunks(run, [slice(i, i + step) for i in range(0, planes, step)], nw)
+    return y.reshape(*lead, *out_sp)
+
+
 def resample(x: np.ndarray, tables: Sequence[AxisTable]) -> np.ndarray:
     """Apply one table per trailing axis of ``x`` (N, C, *spatial) -> (N, C, *out)."""
-    first = x.ndim - len(tables)
-    y = x
-    for i in _order(tables):
-        y = apply_axis(y, tables[i], first + i)
-    return y if y is not x else y.copy()
+
+    def fn(a: np.ndarray) -> np.ndarray:
+        first = a.ndim - len(tables)
+        y = a
+        for i in _order(tables):
+            y = apply_axis(y, tables[i], first + i)
+        return y if y is not a else y.copy()
+
+    return _by_planes(fn, x, len(tables), tuple(t.out_size for t in tables))
 
 
 def resample_adjoint(g: np.ndarray, tables: Sequence[AxisTable]) -> np.ndarray:
     """The gradient of :func:`resample` with respect to its input, given ``g`` = dL/dy."""
-    first = g.ndim - len(tables)
-    x = g
-    for i in reversed(_order(tables)):
-        x = apply_axis_adjoint(x, tables[i], first + i)
-    return x if x is not g else x.copy()
+
+    def fn(a: np.ndarray) -> np.ndarray:
+        first = a.ndim - len(tables)
+        x = a
+        for i in reversed(_order(tables)):
+            x = apply_axis_adjoint(x, tables[i], first + i)
+        return x if x is not a else x.copy()
+
+    return _by_planes(fn, g, len(tables), tuple(t.in_size for t in tables))
 
 
 # ---------------------------------------------------------------------------
