@@ -78,7 +78,19 @@ def accelerator() -> str:
 
     state = "on" if tconv.get_jit() else "off (TCONV_JIT=0)"
     return (f"numba {numba.__version__} installed, JIT {state}: depthwise layers run its "
-            "serial kernels (every other kernel is NumPy).")
+            "kernels (every other kernel is NumPy).")
+
+
+def threads() -> str:
+    """One line on the kernels' worker threads."""
+    from tconv.kernels import _threads
+
+    blas = _threads.blas()
+    if blas is None:
+        return ("NumPy's BLAS cannot be limited here: tconv's kernels run serially, the "
+                "BLAS threaded as usual.")
+    return (f"tconv's kernels on {tconv.get_num_threads()} worker threads, each with a "
+            f"one-thread BLAS ({blas.name}); `TCONV_NUM_THREADS=1` runs them serially.")
 
 
 def large_case(repeat: int) -> dict[str, float]:
@@ -132,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     emit(f"Command: `python benchmarks/run_all.py` (min of {args.repeat} runs after a warm-up, "
          f"{args.pause} s pause before each timed call, torch with 2 threads).")
     emit(accelerator())
+    emit(threads())
     emit()
     emit("## Convolutions: the public suite")
     emit()
