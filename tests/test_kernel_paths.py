@@ -25,7 +25,9 @@ import tconv.functional as F
 from helpers import rel_err
 from strategies import Config, configs
 from tconv.artifacts import coverage
+from tconv.kernels import _layout as layout
 from tconv.kernels import conv as kernels
+from tconv.kernels import phases
 from tconv.kernels.conv import _exact_cover
 from test_conv_reference import correlation_reference, scatter_reference
 
@@ -247,3 +249,21 @@ def test_strided_conv_from_phase_buffers_matches_the_definition(cfg: Config, pha
                 patch[:, gi * ci : (gi + 1) * ci].reshape(len(xb), ci, -1),
             )
     assert rel_err(gw, ref_gw) <= 1e-12
+
+
+@settings(max_examples=100)
+@given(configs(transposed=True))
+def test_flat_phases_in_blocks_of_rows_match_the_definition(cfg: Config) -> None:
+    """A large map's phases go in blocks of rows of the first dim (forced here with
+    a working size of one byte: blocks of as few rows as the shifts allow), each
+    block's GEMM reading only the input rows its shifts reach."""
+    x, w, b = cfg.arrays()
+    xb = (x if cfg.batch is not None else x[None])[:1]
+    pad = cfg.padding if isinstance(cfg.padding, tuple) else (cfg.padding,) * cfg.nd
+    ref = scatter_reference(xb, w, b, cfg.stride, pad, cfg.output_padding, cfg.groups, cfg.dilation)
+    kw = cfg.kwargs()
+    with mock.patch.object(kernels, "_CL_PADDING", math.inf), mock.patch.object(
+        phases, "_CHUNK_BYTES", 1
+    ), mock.patch.object(layout, "_CHUNK_BYTES", 1):
+        got = getattr(F, f"conv_transpose{cfg.nd}d")(xb, w, b, **kw)
+    assert rel_err(got, ref) <= 1e-12

@@ -81,11 +81,29 @@ def _conv_transpose_phases(
     every = list(itertools.product(*(range(s) for s in stride)))
     valid = {r: tuple(slice(0, counts[i][r[i]]) for i in range(nd)) for r in every}
 
+    # Large maps go in blocks of rows of the first dim, of the working size: the
+    # columns of a whole sample would go out to memory and back (a 256x256 map,
+    # 64 -> 32 channels: 1.4x faster in blocks). A block's GEMM reads the rows of
+    # the padded input that its rows' shifts reach (see ``block``).
+    row_bytes = (k_live + len(phases)) * c_out * (plane // pitch[0]) * x.itemsize
+    reach = max(d[0] for _, _, d in placed) - min(d[0] for _, _, d in placed)
+    # at least 8 rows per row of shift: the GEMM over the extra rows that the
+    # shifts read costs at most an eighth more
+    rows_in_block = max(1, 8 * reach, _CHUNK_BYTES // row_bytes)
+    blocked = (
+        per_sample * x.itemsize > max(_CHUNK_BYTES, 4 * w.nbytes)
+        and rows_in_block < max(counts[0])
+    )
+
     def chunk(nb: slice) -> None:
         b = nb.stop - nb.start
         xp = np.zeros((g, c_in_g, b, *pitch), dtype=x.dtype)
         xp[inside] = x[nb].reshape(b, g, c_in_g, *n_in).transpose(1, 2, 0, *range(3, 3 + nd))
         xf = xp.reshape(g, c_in_g, b * plane)
+        if blocked and b == 1:
+            for a in range(0, max(counts[0]), rows_in_block):
+                block(nb, xf, a, min(max(counts[0]), a + rows_in_block))
+            return
         row = c_out_g * b * plane  # one group's slab, flat
         z = np.empty((len(phases), g, row), dtype=x.dtype)
         # Columns for as many phases as fit the working size beside the input
@@ -101,8 +119,9 @@ def _conv_transpose_phases(
             wsel = wt[:, first:last].reshape(g, (last - first) * c_out_g, c_in_g)
             cols = np.matmul(wsel, xf).reshape(g, last - first, row)
             for m, r in enumerate(group, start=pb.start):
-                _shifted_sum(cols[:, start[r] - first :], [off for _, off in by_phase[r]], z[m])
-            del cols  # free before the next group's columns exist: the budget is a peak
+                slabs = [cols[:, start[r] - first + i] for i in range(len(by_phase[r]))]
+                _shifted_sum(slabs, [off for _, off in by_phase[r]], z[m])
+            del cols, slabs  # free before the next group's columns: the budget is a peak
         zc = z.reshape(len(phases), c_out, b, *pitch)
         # Interleave the phases into y a block of channels at a time, small enough
         # to stay in cache while every phase writes its strided share of it (each
@@ -119,6 +138,36 @@ def _conv_transpose_phases(
                     _put(dst, part.swapaxes(0, 1), bc)
                 elif dst.size:  # a phase no tap reaches: zero, plus the bias
                     dst[...] = 0 if bc is None else bc
+
+    rest = plane // pitch[0]  # one row of the first dim, flat
+    shifts = [d[0] for _, _, d in placed]
+    s0 = stride[0]
+
+    def block(nb: slice, xf: np.ndarray, a: int, e: int) -> None:
+        """Rows ``[a, e)`` of every phase of one sample (``xf`` (g, C_in/g, plane)):
+        one GEMM over the input rows they read, the shifted sums into block
+        buffers, and their rows of ``y``."""
+        # reads off these rows land in padding (the pitch): zero, so not computed
+        ra, rb = max(0, a + min(shifts)), min(pitch[0], e + max(shifts))
+        cols = np.matmul(wt.reshape(g, k_live * c_out_g, c_in_g), xf[:, :, ra * rest : rb * rest])
+        cols = cols.reshape(g, k_live, c_out_g, -1)
+        zb = np.empty((len(phases), g, c_out_g, (e - a) * rest), dtype=x.dtype)
+        base = (a - ra) * rest
+        for m, r in enumerate(phases):
+            slabs = [cols[:, start[r] + i] for i in range(len(by_phase[r]))]
+            _shifted_sum(slabs, [off + base for _, off in by_phase[r]], zb[m])
+        zc = zb.reshape(len(phases), c_out, e - a, *pitch[1:])
+        for r in every:
+            top = min(e, counts[0][r[0]])
+            if top <= a:
+                continue
+            rows = (slice(r[0] + a * s0, r[0] + (top - 1) * s0 + 1, s0),)  # phase rows a..top
+            dst = y3[(nb, slice(None)) + rows + tuple(map(slice, r[1:], (None,) * nd, stride[1:]))]
+            if r in by_phase:
+                part = zc[(phases.index(r), slice(None), slice(0, top - a)) + valid[r][1:]]
+                _put(dst, part[None], b3)
+            else:  # a phase no tap reaches: zero, plus the bias
+                dst[...] = 0 if b3 is None else b3
 
     _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, 0, w.nbytes, nw), nw)
     return True
@@ -151,18 +200,19 @@ def _phase_grid(
     return counts, placed, pitch
 
 
-def _shifted_sum(slabs: np.ndarray, offsets: Sequence[int], z: np.ndarray) -> None:
-    """``z[:, f] = sum_m slabs[:, m, f + offsets[m]]`` (zero where ``f + offset``
-    leaves the row): one contiguous copy, then one contiguous add per slab."""
-    row = z.shape[1]
-    for m, off in enumerate(offsets):
-        lo, hi = max(0, -off), min(row, row - off)
+def _shifted_sum(slabs: Sequence[np.ndarray], offsets: Sequence[int], z: np.ndarray) -> None:
+    """``z[..., f] = sum_m slabs[m][..., f + offsets[m]]``, a term counting zero
+    where ``f + offset`` leaves its slab: one contiguous copy, then one
+    contiguous add per slab (``z`` and the slabs may differ in length)."""
+    lz, ls = z.shape[-1], slabs[0].shape[-1]
+    for m, (slab, off) in enumerate(zip(slabs, offsets)):
+        lo, hi = max(0, -off), max(max(0, -off), min(lz, ls - off))
         if m == 0:
-            z[:, lo:hi] = slabs[:, 0, lo + off : hi + off]
-            z[:, :lo] = 0
-            z[:, hi:] = 0
+            z[..., lo:hi] = slab[..., lo + off : hi + off]
+            z[..., :lo] = 0
+            z[..., hi:] = 0
         else:
-            z[:, lo:hi] += slabs[:, m, lo + off : hi + off]
+            z[..., lo:hi] += slab[..., lo + off : hi + off]
 
 
 def _conv_phases(
