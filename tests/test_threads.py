@@ -278,3 +278,25 @@ def test_interpolate_on_workers_gives_the_serial_results(kw, monkeypatch) -> Non
         got = run()
     for r, g in zip(ref, got, strict=True):
         assert rel_err(g, r) <= 1e-13
+
+
+@needs_blas
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_child_gets_its_own_workers() -> None:
+    """The pool's threads do not survive a fork: the child makes its own (an
+    inherited pool would take the tasks and never run them)."""
+    import multiprocessing
+
+    x = np.random.default_rng(0).standard_normal((8, 32, 16, 16))
+    w = np.random.default_rng(1).standard_normal((32, 16, 4, 4))
+    with tconv.num_threads(2):
+        ref = F.conv_transpose2d(x, w, stride=2, padding=1)  # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(_child_conv, (x, w)).get(timeout=60)
+    assert rel_err(got, ref) <= 1e-12
+
+
+def _child_conv(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    with tconv.num_threads(2):
+        return F.conv_transpose2d(x, w, stride=2, padding=1)

@@ -114,6 +114,21 @@ _pool_size = 0
 _local = threading.local()  # .inside: this thread runs a chunk already
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads: a fresh pool and lock,
+    and the BLAS's count as it was if the fork came inside a parallel call."""
+    global _lock, _pool, _pool_size, _limit_depth
+    _lock = threading.Lock()
+    _pool, _pool_size = None, 0
+    if _limit_depth and _blas is not None:
+        _blas.set(_saved_threads)
+    _limit_depth = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def blas() -> _Blas | None:
     """NumPy's BLAS, if its thread count can be controlled (looked up once)."""
     global _blas, _blas_searched
