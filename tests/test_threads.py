@@ -176,6 +176,10 @@ def test_workers_respect_size_budget_and_nesting(monkeypatch) -> None:
     with tconv.num_threads(2):
         assert _threads.workers(1.0) == 1  # too small to pay
         assert _threads.workers(2**30) == 2
+    with tconv.num_threads(64):
+        assert _threads.workers(3 * _threads._MIN_WORK) == 3  # a share of work each
+        assert _threads.workers(2**40) == 64
+    with tconv.num_threads(2):
         with tconv.memory_budget(2**20):
             assert _threads.workers(2**30, 2**20) == 1  # one worker's share fills the budget
             assert _threads.workers(2**30, 2**19) == 2

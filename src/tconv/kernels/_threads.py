@@ -197,13 +197,16 @@ _MIN_WORK = 2**21
 def workers(work: float, footprint: int = 0) -> int:
     """How many workers a call of ``work`` multiply-adds should use, when each
     needs at least ``footprint`` bytes of temporaries at a time: no more than
-    the memory budget holds, and 1 (serial) when the call is small, when this
-    thread is a worker already, or when the BLAS cannot be limited."""
+    the memory budget holds, nor than give each ``_MIN_WORK`` (on many cores a
+    mid-sized call is not cut into slivers), and 1 (serial) when the call is
+    small, when this thread is a worker already, or when the BLAS cannot be
+    limited."""
     from .._config import get_memory_budget, get_num_threads
 
     if work < _MIN_WORK or getattr(_local, "inside", False) or blas() is None:
         return 1
-    return max(1, min(get_num_threads(), get_memory_budget() // max(1, footprint)))
+    fit = get_memory_budget() // max(1, footprint)
+    return max(1, min(get_num_threads(), fit, int(work // max(1, _MIN_WORK))))
 
 
 def map_chunks(body: Callable[[T], R], items: Sequence[T], n_workers: int) -> list[R]:
