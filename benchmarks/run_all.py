@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     emit("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     ratios: dict[str, list[float]] = {"float32": [], "float64": []}
     grouped: list[float] = []
+    large: list[tuple[str, float]] = []  # (case/dtype, share of peak) of layers >= 1 GFLOP
     for dtype in ("float32", "float64"):
         for case in bench_conv.SUITE:
             if args.only not in case.name:
@@ -163,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             if case.groups > 1:
                 grouped += [f["ratio"], b["ratio"]]
             share = f["gflops_ours"] / peak[dtype] * 100
+            if case.flops() >= 1e9:
+                large.append((f"{case.name} {dtype}", share))
             emit(f"| {case.name} | {dtype} | {case.flops() / 1e9:.2f} | {f['ours_min'] * 1e3:.1f} "
                  f"| {f['torch_min'] * 1e3:.1f} | {f['ratio']:.2f} | {f['gflops_ours']:.0f} "
                  f"| {share:.0f}% | {b['ours_min'] * 1e3:.1f} | {b['torch_min'] * 1e3:.1f} "
@@ -173,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
          f"float32 {geomean(ratios['float32']):.2f}, float64 {geomean(ratios['float64']):.2f}"
          + (f", grouped/depthwise {geomean(grouped):.2f}" if grouped else "")
          + f"; worst case {max(every):.2f}." if every else "")
+    if large:
+        reach = [name for name, share in large if share >= 60]
+        emit(f"Large layers (>= 1 GFLOP) at 60% of the GEMM peak or more, forward: "
+             f"{len(reach)} of {len(large)}" + (f" ({', '.join(reach)})" if reach else "")
+             + f"; median share {float(np.median([s for _, s in large])):.0f}%.")
     if grouped and tconv.get_jit():
         emit()
         emit("The grouped/depthwise cases with the NumPy kernels only (`TCONV_JIT=0`):")
