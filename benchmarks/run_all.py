@@ -1,12 +1,12 @@
 """The project's performance record: every benchmark, one command, RESULTS.md.
 
-    python benchmarks/run_all.py                  # full run (about 10 minutes), writes RESULTS.md
+    python benchmarks/run_all.py                  # full run (about 12 minutes), writes RESULTS.md
     python benchmarks/run_all.py --repeat 3 --no-write   # a quick look
 
 It measures the machine's NumPy GEMM peak (float32 and float64), then times the
 public conv suite forward and forward + backward (dx, dw, db) against PyTorch
 (`torch.set_num_threads(2)`, min of --repeat runs after a warm-up, a pause before
-every timed call), the interpolate suite, and the large-input memory case
+every timed call), the interpolate suite (float32 and float64), and the large-input memory case
 (`conv_transpose2d`, (8, 64, 256, 256) -> 32, k4 s2 p1, float32: time and peak
 temporary memory under tracemalloc). Tables give times, ratios tconv/torch
 (below 1: tconv is faster), GFLOP/s and the share of the GEMM peak.
@@ -204,23 +204,26 @@ def main(argv: list[str] | None = None) -> int:
         emit()
         emit(f"Geometric mean, grouped/depthwise with NumPy only: {geomean(plain):.2f}.")
     emit()
-    emit("## interpolate (float32)")
+    emit("## interpolate")
     emit()
-    emit("| case | pass | tconv ms | torch ms | ratio |")
-    emit("|---|---|--:|--:|--:|")
-    interp: list[float] = []
-    for icase in bench_interpolate.SUITE:
-        x = np.random.default_rng(0).standard_normal(icase.shape).astype(np.float32)
-        for label, ours, theirs in bench_interpolate._runs(
-            x, torch.from_numpy(x), icase.kwargs, True
-        ):
-            a = bench_interpolate._timeit(ours, args.repeat, args.pause)
-            t = bench_interpolate._timeit(theirs, args.repeat, args.pause)
-            interp.append(min(a) / min(t))
-            emit(f"| {icase.name} | {label} | {min(a) * 1e3:.1f} | {min(t) * 1e3:.1f} "
-                 f"| {min(a) / min(t):.2f} |")
+    emit("| case | dtype | pass | tconv ms | torch ms | ratio |")
+    emit("|---|---|---|--:|--:|--:|")
+    interp: dict[str, list[float]] = {"float32": [], "float64": []}
+    for dtype in ("float32", "float64"):
+        for icase in bench_interpolate.SUITE:
+            x = np.random.default_rng(0).standard_normal(icase.shape).astype(dtype)
+            for label, ours, theirs in bench_interpolate._runs(
+                x, torch.from_numpy(x), icase.kwargs, True
+            ):
+                a = bench_interpolate._timeit(ours, args.repeat, args.pause)
+                t = bench_interpolate._timeit(theirs, args.repeat, args.pause)
+                interp[dtype].append(min(a) / min(t))
+                emit(f"| {icase.name} | {dtype} | {label} | {min(a) * 1e3:.1f} "
+                     f"| {min(t) * 1e3:.1f} | {min(a) / min(t):.2f} |")
     emit()
-    emit(f"Geometric mean of the interpolate ratios: {geomean(interp):.2f}.")
+    emit(f"Geometric mean of the interpolate ratios: all "
+         f"{geomean(interp['float32'] + interp['float64']):.2f}, float32 "
+         f"{geomean(interp['float32']):.2f}, float64 {geomean(interp['float64']):.2f}.")
     emit()
     big = large_case(max(3, args.repeat // 2))
     emit("## Large input, bounded memory")
