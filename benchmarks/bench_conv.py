@@ -62,6 +62,34 @@ class Case:
         return 2.0 * n * math.prod(out) * self.out_channels * (c_in // self.groups) * k
 
 
+    def gemm_shape(self) -> tuple[int, int, int] | None:
+        """(M, K, N) of the layer as ONE matrix product, im2col-style: for the
+        transposed convolution ``W^T (K*C_out, C_in) @ x (C_in, N*P_in)``, for the
+        convolution ``W (C_out, K*C_in) @ cols (K*C_in, N*P_out)``; None when
+        grouped (many small products)."""
+        if self.groups > 1:
+            return None
+        n, c_in = self.input_shape[:2]
+        k = self.kernel**self.nd
+        if self.op == "conv_transpose":
+            return k * self.out_channels, c_in, n * math.prod(self.input_shape[2:])
+        out = [
+            (size + 2 * self.padding - self.kernel) // self.stride + 1
+            for size in self.input_shape[2:]
+        ]
+        return self.out_channels, k * c_in, n * math.prod(out)
+
+
+def gemm_time(shape: tuple[int, int, int], dtype: str, repeat: int, pause: float) -> float:
+    """Seconds of one NumPy matmul of ``shape`` (M, K, N), the best of ``repeat``."""
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    out = np.empty((m, n), dtype=dtype)
+    return min(_timeit(lambda: np.matmul(a, b, out=out), repeat, pause))
+
+
 SUITE = [
     Case("dcgan1", "conv_transpose", (64, 512, 4, 4), 256, 4, 2, 1),
     Case("dcgan2", "conv_transpose", (64, 256, 8, 8), 128, 4, 2, 1),
