@@ -63,3 +63,29 @@ def test_weight_gradient_is_chunked_too(threads) -> None:
         temp, got = _temporary_bytes(lambda: conv_weight_grad_nd(x, gy, *args))
     assert rel_err(got, ref) <= 1e-12
     assert temp <= 1.15 * 2**20 + gy.nbytes // 8 + 2**16
+
+
+def test_a_large_map_goes_in_blocks_of_rows_within_the_budget(threads) -> None:
+    """One large sample whose phase buffers alone exceed the budget: the flat
+    phases still take it, in blocks of rows, and stay within the budget."""
+    from unittest import mock
+
+    from tconv.kernels import phases
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 8, 96, 96)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 4, 4)).astype(np.float32)
+    ref = F.conv_transpose2d(x.astype(np.float64), w.astype(np.float64), stride=2, padding=1)
+    budget = 2**20
+    calls = []
+    real = phases._shifted_sum
+
+    def spy(slabs, offsets, z):
+        calls.append(z.shape[-1] != slabs[0].shape[-1])  # a block's buffers
+        return real(slabs, offsets, z)
+
+    with tconv.memory_budget(budget), mock.patch.object(phases, "_shifted_sum", spy):
+        temp, y = _temporary_bytes(lambda: F.conv_transpose2d(x, w, stride=2, padding=1))
+    assert calls and all(calls)
+    assert temp <= 1.15 * budget + 2 * w.nbytes, f"{temp / 2**20:.2f} MiB of temporaries"
+    assert rel_err(y, ref) <= 1e-5

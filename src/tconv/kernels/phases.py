@@ -62,45 +62,47 @@ def _conv_transpose_phases(
     phases = sorted(by_phase)
     order = [j for r in phases for j, _ in by_phase[r]]
     most = max(len(v) for v in by_phase.values())
-    # one sample: the padded input, the phase buffers and one phase's slabs
-    least = (c_in + (len(by_phase) + most) * c_out_g * g) * plane * x.itemsize
+    k_live = len(order)
+    c_out = g * c_out_g
+    per_sample = (c_in + (k_live + len(phases)) * c_out) * plane
+    # Large maps go in blocks of rows of the first dim, of the working size: the
+    # columns of a whole sample would go out to memory and back (a 256x256 map,
+    # 64 -> 32 channels: 1.4x faster in blocks). A block's GEMM reads the rows of
+    # the padded input that its rows' shifts reach (see ``block``).
+    working = min(max(_CHUNK_BYTES, 4 * w.nbytes), get_memory_budget())
+    blocked = per_sample * x.itemsize > working
+    row_bytes = (k_live + len(phases)) * c_out * (plane // pitch[0]) * x.itemsize
+    reach = max(d[0] for _, _, d in placed) - min(d[0] for _, _, d in placed)
+    xp_bytes = c_in * plane * x.itemsize
+    if blocked:  # one sample's padded input and a block of one row
+        least = xp_bytes + (1 + reach) * row_bytes
+    else:  # one sample: the padded input, the phase buffers and one phase's slabs
+        least = (c_in + (len(phases) + most) * c_out) * plane * x.itemsize
     if least > get_memory_budget():
         return False
     wt = np.ascontiguousarray(
         w.reshape(g, c_in_g, c_out_g, -1)[..., order].transpose(0, 3, 2, 1)
     )  # (g, T, c_out_g, c_in_g), taps in phase order
     start = dict(zip(phases, itertools.accumulate((len(by_phase[r]) for r in phases), initial=0)))
-    k_live = len(order)
     work = n * math.prod(n_in) * c_in_g * c_out_g * g * k_live
     nw = _threads.workers(work, least)
-    per_sample = (c_in + (k_live + len(phases)) * c_out_g * g) * plane
+    # at least 8 rows per row of shift (the GEMM over the extra rows that the
+    # shifts read costs at most an eighth more) where this worker's share of
+    # the budget allows
+    fit = (get_memory_budget() // nw - xp_bytes) // row_bytes - reach
+    rows_in_block = max(1, min(fit, max(8 * reach, _CHUNK_BYTES // row_bytes)))
     inside = (slice(None),) * 3 + tuple(slice(0, m) for m in n_in)
-    c_out = g * c_out_g
     y3 = y.reshape(n, c_out, *y.shape[3:])
     b3 = None if bias is None else bias.reshape(1, c_out, *bias.shape[3:])
     every = list(itertools.product(*(range(s) for s in stride)))
     valid = {r: tuple(slice(0, counts[i][r[i]]) for i in range(nd)) for r in every}
-
-    # Large maps go in blocks of rows of the first dim, of the working size: the
-    # columns of a whole sample would go out to memory and back (a 256x256 map,
-    # 64 -> 32 channels: 1.4x faster in blocks). A block's GEMM reads the rows of
-    # the padded input that its rows' shifts reach (see ``block``).
-    row_bytes = (k_live + len(phases)) * c_out * (plane // pitch[0]) * x.itemsize
-    reach = max(d[0] for _, _, d in placed) - min(d[0] for _, _, d in placed)
-    # at least 8 rows per row of shift: the GEMM over the extra rows that the
-    # shifts read costs at most an eighth more
-    rows_in_block = max(1, 8 * reach, _CHUNK_BYTES // row_bytes)
-    blocked = (
-        per_sample * x.itemsize > max(_CHUNK_BYTES, 4 * w.nbytes)
-        and rows_in_block < max(counts[0])
-    )
 
     def chunk(nb: slice) -> None:
         b = nb.stop - nb.start
         xp = np.zeros((g, c_in_g, b, *pitch), dtype=x.dtype)
         xp[inside] = x[nb].reshape(b, g, c_in_g, *n_in).transpose(1, 2, 0, *range(3, 3 + nd))
         xf = xp.reshape(g, c_in_g, b * plane)
-        if blocked and b == 1:
+        if blocked:  # one sample
             for a in range(0, max(counts[0]), rows_in_block):
                 block(nb, xf, a, min(max(counts[0]), a + rows_in_block))
             return
@@ -169,7 +171,9 @@ def _conv_transpose_phases(
             else:  # a phase no tap reaches: zero, plus the bias
                 dst[...] = 0 if b3 is None else b3
 
-    _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, 0, w.nbytes, nw), nw)
+    samples = [slice(i, i + 1) for i in range(n)] if blocked else None
+    parts = samples or _chunks(n, per_sample, x.itemsize, 0, w.nbytes, nw)
+    _threads.map_chunks(chunk, parts, nw)
     return True
 
 
