@@ -261,9 +261,9 @@ class Accumulators:
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``np.matmul(a, b)`` for tconv's own products (linear layers, interpolation
     matrices), the large ones split over the workers by rows of ``a`` with the
-    BLAS on one thread each, like the kernels. So a network made of tconv's
-    layers never wakes the BLAS's own threads, whose spinning for ~0.1 s after a
-    threaded GEMM would slow the workers of the next layer 1.5-2x."""
+    BLAS on one thread each, like the kernels. So the large layers of a network
+    made of tconv's layers do not wake the BLAS's own threads, whose spinning for
+    ~0.1 s after a threaded GEMM would slow the workers of the next layer 1.5-2x."""
     if a.ndim < 2 or b.ndim != 2:
         return np.matmul(a, b)
     m, k = math.prod(a.shape[:-1]), a.shape[-1]
