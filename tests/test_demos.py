@@ -1,4 +1,4 @@
-"""tconv.demos: the numbers are measured from the models' outputs, training
+"""tconv.lecture.demos: the numbers are measured from the models' outputs, training
 works, the files are written, and the structural claims hold at initialisation."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 import tconv
 from tconv import artifacts, data
 from tconv.cli import main
-from tconv.demos import autoencoder as ae
-from tconv.demos import dream
-from tconv.demos._common import format_table
-from tconv.demos.progress import Progress, format_seconds
+from tconv.lecture.demos import autoencoder as ae
+from tconv.lecture.demos import dream
+from tconv.lecture.demos._common import format_table
+from tconv.lecture.demos.progress import Progress, format_seconds
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_train_variant_checks_shapes(tiny) -> None:
 
 def test_run_writes_metrics_and_figures(tmp_path) -> None:
     pytest.importorskip("matplotlib")
-    from tconv.demos import digits
+    from tconv.lecture.demos import digits
 
     _, table = digits.run(
         "synthetic",

@@ -16,8 +16,8 @@ matplotlib.use("Agg")
 
 import tconv.functional as F
 from tconv import artifacts, shapes
-from tconv.figures import FIGURES, animate, draw, maps, signals
-from tconv.figures._style import fmt, texts_by_gid
+from tconv.lecture.figures import FIGURES, animate, draw, maps, signals
+from tconv.lecture.figures._style import fmt, texts_by_gid
 
 
 def _labels(values) -> list[str]:

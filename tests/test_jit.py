@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 pytest.importorskip("numba")
 
 from helpers import rel_err
-from tconv import _config
+from tconv.kernels import settings as _config
 from tconv.kernels import _jit
 from tconv.kernels.conv import conv_nd, conv_transpose_nd, conv_weight_grad_nd
 

@@ -9,7 +9,7 @@ import pytest
 import tconv
 import tconv.functional as F
 from helpers import rel_err
-from tconv import _config
+from tconv.kernels import settings as _config
 from tconv.kernels import _jit
 from tconv.kernels import conv as conv_kernels
 

@@ -1,4 +1,4 @@
-"""``tconv.pooling`` and the ``tconv.nn`` pooling layers against PyTorch.
+"""``tconv.functional.pooling`` and the ``tconv.nn`` pooling layers against PyTorch.
 
 Random configurations (hypothesis): 1-3 spatial dims, batched and unbatched,
 kernel / stride / padding / dilation per dim or scalar, ceil_mode,
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 import tconv
 from helpers import rel_err
 from tconv import nn
-from tconv import pooling as P
-from tconv.gradcheck import gradcheck
+from tconv.functional import pooling as P
+from tconv.autograd.gradcheck import gradcheck
 
 MAX_SIZE = {1: 14, 2: 9, 3: 5}
 MAX_KERNEL = {1: 4, 2: 3, 3: 3}

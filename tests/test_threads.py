@@ -217,7 +217,7 @@ def test_set_num_threads_validates_and_the_context_restores() -> None:
 @pytest.mark.parametrize(("value", "want"), [("1", 1), ("", None), ("zero", None), ("-3", None)])
 def test_tconv_num_threads_from_the_environment(value, want) -> None:
     env = dict(os.environ, TCONV_NUM_THREADS=value)
-    code = "import tconv._config as c; print(c._num_threads)"
+    code = "import tconv.kernels.settings as c; print(c._num_threads)"
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout.strip()

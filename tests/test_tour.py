@@ -12,7 +12,7 @@ pytest.importorskip("matplotlib")
 
 def test_tour_writes_everything(tmp_path, capsys) -> None:
     from tconv.cli import main
-    from tconv.figures import FIGURES
+    from tconv.lecture.figures import FIGURES
 
     out = tmp_path / "tour"
     assert main(["tour", "--out", str(out)]) == 0

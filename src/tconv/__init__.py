@@ -6,8 +6,8 @@ order); size arithmetic in :mod:`tconv.shapes`.
 
 from __future__ import annotations
 
-from . import artifacts, functional, grad, matrix, nn, optim, shapes
-from ._config import (
+from . import artifacts, functional, grad, matrix, nn, optim, shapes, upsampling
+from .kernels.settings import (
     get_jit,
     get_memory_budget,
     get_num_threads,
@@ -19,8 +19,7 @@ from ._config import (
     set_memory_budget,
     set_num_threads,
 )
-from .autograd import Tensor, is_grad_enabled, no_grad, tensor
-from .gradcheck import gradcheck
+from .autograd import Tensor, gradcheck, is_grad_enabled, no_grad, tensor
 from .io import load, save
 
 __version__ = "0.1.0"
@@ -51,4 +50,5 @@ __all__ = [
     "set_num_threads",
     "shapes",
     "tensor",
+    "upsampling",
 ]

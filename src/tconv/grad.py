@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import functional as F
+from .functional import conv as F
 from .autograd import Tensor, record
 from .kernels import conv as _k
 

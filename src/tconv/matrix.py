@@ -30,7 +30,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .functional import prepare_conv, prepare_conv_transpose
+from .functional.conv import prepare_conv, prepare_conv_transpose
 
 IntOrTuple = Union[int, Sequence[int]]
 Padding = Union[int, Sequence[int], str]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .._config import get_memory_budget
+from .settings import get_memory_budget
 
 Ints = tuple[int, ...]
 

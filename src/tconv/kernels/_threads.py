@@ -201,7 +201,7 @@ def workers(work: float, footprint: int = 0) -> int:
     mid-sized call is not cut into slivers), and 1 (serial) when the call is
     small, when this thread is a worker already, or when the BLAS cannot be
     limited."""
-    from .._config import get_memory_budget, get_num_threads
+    from .settings import get_memory_budget, get_num_threads
 
     if work < _MIN_WORK or getattr(_local, "inside", False) or blas() is None:
         return 1

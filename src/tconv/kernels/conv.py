@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import _config
-from .._config import get_memory_budget
+from . import settings as _config
+from .settings import get_memory_budget
 from . import _jit, _threads
 from ._layout import (
     _ALL2,

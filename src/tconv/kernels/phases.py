@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._config import get_memory_budget
+from .settings import get_memory_budget
 from . import _threads
 from ._layout import _CHUNK_BYTES, Ints, _chunks, _put
 

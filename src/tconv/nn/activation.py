@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _activations as A
+from ..functional import activation as A
 from .module import Module
 
 __all__ = [

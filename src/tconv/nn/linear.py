@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _activations as A
+from ..functional import activation as A
 from .. import _args
 from . import init
 from .conv import _dtype

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np  # noqa: F401  (the doctests use it)
 
-from .. import pooling as P
+from ..functional import pooling as P
 from .module import Module
 
 __all__ = [

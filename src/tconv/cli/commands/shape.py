@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import shapes
+from ... import shapes
 
 EXAMPLE = """examples:
   tconv shape 16 --kernel 4 --stride 2 --padding 1

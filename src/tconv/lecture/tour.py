@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import functional as F
-from . import shapes
-from .lecture import EXAMPLES, format_values
+from .. import functional as F
+from .. import shapes
+from .examples import EXAMPLES, format_values
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ def _rng() -> np.random.Generator:
 
 def _tconv_is_conv_input_gradient() -> tuple[bool, str]:
     """conv_transpose(g, w) is the gradient of <conv(x, w), g> with respect to x."""
-    from .autograd import tensor
+    from ..autograd import tensor
 
     rng = _rng()
     worst = 0.0
@@ -48,7 +48,7 @@ def _tconv_is_conv_input_gradient() -> tuple[bool, str]:
 
 
 def _matrix_transpose() -> tuple[bool, str]:
-    from .matrix import conv_matrix, conv_transpose_matrix
+    from ..matrix import conv_matrix, conv_transpose_matrix
 
     rng = _rng()
     w = rng.standard_normal((2, 3, 3, 3))

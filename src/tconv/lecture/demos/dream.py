@@ -32,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import artifacts, autograd, data, nn, optim
-from ..functional import cross_entropy
+from ... import artifacts, autograd, nn, optim
+from .. import data
+from ...functional import cross_entropy
 from ._common import blas_threads, format_table, n_params, seed_everything, write_json
 from .progress import Progress
 

@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
+from .. import __version__
 
 # Module names under tconv.commands, in the order `tconv --help` lists them.
 COMMANDS = ["examples", "tour", "figure", "shape", "plan", "coverage", "matrix", "demo"]
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tconv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"tconv.commands.{name}").register(sub)
+        importlib.import_module(f"tconv.cli.commands.{name}").register(sub)
     return parser
 
 

@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 
-from .. import functional as F
-from .. import shapes
-from ..matrix import conv_matrix, conv_transpose_matrix
+from ... import functional as F
+from ... import shapes
+from ...matrix import conv_matrix, conv_transpose_matrix
 from .shape import per_dim
 
 EXAMPLE = """examples:

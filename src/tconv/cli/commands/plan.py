@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..artifacts import plan
+from ...artifacts import plan
 
 EXAMPLE = """examples:
   tconv plan 16 32 --max-kernel 5

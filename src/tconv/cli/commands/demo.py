@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..data import INSTALL_HINT
+from ...lecture.data import INSTALL_HINT
 
 
 def _positive(text: str) -> int:
@@ -29,7 +29,7 @@ def _non_negative(text: str) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..demos.autoencoder import VARIANTS
+    from ...lecture.demos.autoencoder import VARIANTS
 
     p = sub.add_parser(
         "demo",
@@ -135,7 +135,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def run_digits(args: argparse.Namespace) -> int:
-    from ..demos import digits
+    from ...lecture.demos import digits
 
     out = args.out if args.out is not None else Path("tconv-demo") / args.dataset
     start = time.perf_counter()
@@ -170,7 +170,7 @@ def run_digits(args: argparse.Namespace) -> int:
 
 
 def run_dream(args: argparse.Namespace) -> int:
-    from ..demos import dream
+    from ...lecture.demos import dream
 
     start = time.perf_counter()
     try:

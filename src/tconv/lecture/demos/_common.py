@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import nn
+from ... import nn
 
 
 @contextlib.contextmanager

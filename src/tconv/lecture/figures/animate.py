@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import functional as F
-from .. import shapes
+from ... import functional as F
+from ... import shapes
 from . import _style as st
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..lecture import EXAMPLES, format_values
+from ...lecture.examples import EXAMPLES, format_values
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,4 +1,4 @@
-"""PyTorch-compatible functional ops on NumPy arrays.
+"""Convolutions and transposed convolutions, as ``torch.nn.functional``.
 
 Names, signatures and argument order follow ``torch.nn.functional``. One N-d
 implementation serves each family; the rank wrappers only fix the number of
@@ -20,8 +20,8 @@ from typing import Any, Union
 
 import numpy as np
 
-from . import _args, shapes
-from .kernels import conv as _k
+from .. import _args, shapes
+from ..kernels import conv as _k
 
 ArrayLike = Any
 IntOrTuple = Union[int, Sequence[int]]
@@ -507,81 +507,11 @@ def conv_transpose3d(
 
 
 # -- differentiable ops: Tensor support and the autograd functions (tconv.autograd) -----
-from . import grad as _grad  # noqa: E402  (grad builds on the functions above)
-from ._activations import (  # noqa: E402
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    gelu,
-    l1_loss,
-    leaky_relu,
-    linear,
-    log_softmax,
-    mse_loss,
-    relu,
-    sigmoid,
-    softmax,
-    softplus,
-    tanh,
-)
-from .autograd import Tensor as _Tensor  # noqa: E402
-from .autograd import any_tensor as _any_tensor  # noqa: E402
-from .autograd import pad  # noqa: E402
+from .. import grad as _grad  # noqa: E402  (grad builds on the functions above)
+from ..autograd import Tensor as _Tensor  # noqa: E402
+from ..autograd import any_tensor as _any_tensor  # noqa: E402
 
 
 def _data(*xs: Any) -> tuple[Any, ...]:
     """Tensors -> their arrays; anything else as given (validated by prepare_*)."""
     return tuple(x.data if isinstance(x, _Tensor) else x for x in xs)
-
-
-__all__ += [
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "cross_entropy",
-    "gelu",
-    "l1_loss",
-    "leaky_relu",
-    "linear",
-    "log_softmax",
-    "mse_loss",
-    "pad",
-    "relu",
-    "sigmoid",
-    "softmax",
-    "softplus",
-    "tanh",
-]
-
-from .upsampling import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: E402
-
-__all__ += ["interpolate", "pixel_shuffle", "pixel_unshuffle"]
-
-from .pooling import (  # noqa: E402
-    adaptive_avg_pool1d,
-    adaptive_avg_pool2d,
-    adaptive_avg_pool3d,
-    adaptive_max_pool1d,
-    adaptive_max_pool2d,
-    adaptive_max_pool3d,
-    avg_pool1d,
-    avg_pool2d,
-    avg_pool3d,
-    max_pool1d,
-    max_pool2d,
-    max_pool3d,
-)
-
-__all__ += [
-    "adaptive_avg_pool1d",
-    "adaptive_avg_pool2d",
-    "adaptive_avg_pool3d",
-    "adaptive_max_pool1d",
-    "adaptive_max_pool2d",
-    "adaptive_max_pool3d",
-    "avg_pool1d",
-    "avg_pool2d",
-    "avg_pool3d",
-    "max_pool1d",
-    "max_pool2d",
-    "max_pool3d",
-]

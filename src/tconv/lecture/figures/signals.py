@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Union, cast
 
 import numpy as np
 
-from .. import functional as F
-from .. import shapes
+from ... import functional as F
+from ... import shapes
 from . import _style as st
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from ..artifacts import coverage, is_artifact_free, phase_sums
+from ...artifacts import coverage, is_artifact_free, phase_sums
 from .shape import add_geometry, per_dim
 
 EXAMPLE = """examples:

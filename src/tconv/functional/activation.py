@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Tensor, _unary, any_tensor, record, unwrap
-from .kernels import _threads
+from ..autograd.tensor import Tensor, _unary, any_tensor, record, unwrap
+from ..kernels import _threads
 
 _REDUCTIONS = ("mean", "sum", "none")
 

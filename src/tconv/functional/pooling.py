@@ -32,8 +32,8 @@ from typing import Any, Union
 
 import numpy as np
 
-from . import _args, shapes
-from .autograd import Tensor, record
+from .. import _args, shapes
+from ..autograd import Tensor, record
 
 __all__ = [
     "adaptive_avg_pool1d",

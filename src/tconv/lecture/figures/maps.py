@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import artifacts, matrix
-from .. import functional as F
+from ... import artifacts, matrix
+from ... import functional as F
 from . import _style as st
 
 if TYPE_CHECKING:
@@ -248,8 +248,8 @@ def upscaling_alternatives(size: int = 48, channels: int = 8, seed: int = 0) -> 
     Each layer maps 1 -> ``channels`` channels with PyTorch's default random
     initialisation; the figure shows the first output channel.
     """
-    from .. import nn
-    from ..autograd import no_grad
+    from ... import nn
+    from ...autograd import no_grad
 
     img = sample_image(size)
     x = img[None, None]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import functional as F
+from .. import functional as F
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ EXAMPLES = [
 
 def _lecture_module() -> np.ndarray:
     """The lecture's third example as it is written: a module, bias zeroed, weight copied."""
-    from .nn import ConvTranspose1d
+    from ..nn import ConvTranspose1d
 
     m = ConvTranspose1d(1, 1, kernel_size=3, dtype=np.float64)
     m.bias.data[...] = 0.0

@@ -56,7 +56,7 @@ def jit_available() -> bool:
     >>> isinstance(jit_available(), bool)
     True
     """
-    from .kernels import _jit as kernels_jit
+    from . import _jit as kernels_jit
 
     return kernels_jit.available()
 
@@ -122,7 +122,7 @@ def get_num_threads() -> int:
     >>> get_num_threads() >= 1
     True
     """
-    from .kernels import _threads
+    from . import _threads
 
     if _num_threads is not None:
         return _num_threads if _threads.blas() is not None else 1

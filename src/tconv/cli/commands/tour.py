@@ -23,6 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tour import run as tour
+    from ...lecture.tour import run as tour
 
     return 1 if tour(args.out) else 0

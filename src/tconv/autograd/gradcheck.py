@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Tensor, no_grad
+from .tensor import Tensor, no_grad
 
 __all__ = ["GradcheckError", "gradcheck"]
 

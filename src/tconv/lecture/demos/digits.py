@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import artifacts, data
+from ... import artifacts
+from .. import data
 from ._common import blas_threads, format_table, write_json
 from .autoencoder import PERIOD, VARIANTS, VariantResult, train_variant
 

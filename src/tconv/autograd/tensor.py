@@ -28,7 +28,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .kernels import _threads
+from ..kernels import _threads
 
 Array = np.ndarray
 VJP = Callable[[np.ndarray], Sequence[np.ndarray | None]]
@@ -689,7 +689,7 @@ def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float = 0
     return record(out, (input,), vjp) if isinstance(input, Tensor) else out
 
 
-from ._activations import (  # noqa: E402  (they build on the Tensor defined above)
+from ..functional.activation import (  # noqa: E402  (they build on the Tensor defined above)
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,

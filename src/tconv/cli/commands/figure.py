@@ -69,7 +69,7 @@ def _params(fn: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..figures import FIGURES, draw
+    from ...lecture.figures import FIGURES, draw
 
     if args.list or not args.name:
         for name, spec in FIGURES.items():
