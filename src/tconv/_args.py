@@ -65,6 +65,24 @@ def non_negative(values: tuple[int, ...], name: str, fn: str) -> tuple[int, ...]
     return values
 
 
+def positive_ntuple(value: Any, n: int, name: str, fn: str) -> tuple[int, ...]:
+    """:func:`ntuple`, then :func:`positive`: a stride, dilation or kernel size.
+
+    >>> positive_ntuple(2, 2, "stride", "conv2d")
+    (2, 2)
+    """
+    return positive(ntuple(value, n, name, fn), name, fn)
+
+
+def non_negative_ntuple(value: Any, n: int, name: str, fn: str) -> tuple[int, ...]:
+    """:func:`ntuple`, then :func:`non_negative`: a padding or output_padding.
+
+    >>> non_negative_ntuple((0, 1), 2, "padding", "conv2d")
+    (0, 1)
+    """
+    return non_negative(ntuple(value, n, name, fn), name, fn)
+
+
 def positive_int(value: Any, name: str, fn: str) -> int:
     if not _is_int(value):
         raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__} {value!r}")

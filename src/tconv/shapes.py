@@ -22,21 +22,30 @@ and the remainder ``r = (L + 2p - e) mod s``, it maps ``L`` to ``L - r``, the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar, Union, cast, overload
+from dataclasses import dataclass
+from typing import Any, TypeVar, Union, cast, overload
 
 import numpy as np
+
+from . import _args
 
 IntOrTuple = Union[int, Sequence[int]]
 T = TypeVar("T")
 
 __all__ = [
+    "ConvGeometry",
+    "check_output_padding",
+    "conv_geometry",
     "conv_output_size",
+    "conv_padding",
+    "conv_transpose_geometry",
     "conv_transpose_output_size",
     "ignored_inputs",
     "observed_size",
     "output_padding_for",
     "output_size_range",
     "preserves_size",
+    "same_padding",
     "suggest_transpose_params",
 ]
 
@@ -324,3 +333,213 @@ def ignored_inputs(
     """
     result = _per_dim(_ignored, size, kernel_size, stride, padding, dilation)
     return cast("tuple[int, ...] | tuple[tuple[int, ...], ...]", result)
+
+
+# -- the validated description of one (transposed) convolution --------------------------
+
+
+def same_padding(
+    kernel_size: IntOrTuple, dilation: IntOrTuple = 1
+) -> tuple[int, int] | tuple[tuple[int, int], ...]:
+    """The ``(left, right)`` padding of ``padding='same'`` (stride 1): ``d(k-1)`` in all,
+    the extra one on the right, as PyTorch pads.
+
+    >>> same_padding(3)
+    (1, 1)
+    >>> same_padding((4, 3), dilation=(1, 2))
+    ((1, 2), (2, 2))
+    """
+
+    def one(k: int, d: int) -> tuple[int, int]:
+        total = d * (k - 1)
+        return total // 2, total - total // 2
+
+    return _per_dim(one, kernel_size, dilation)
+
+
+def check_output_padding(
+    output_padding: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...], fn: str
+) -> tuple[int, ...]:
+    """PyTorch's rule: each ``output_padding`` is smaller than its stride or its dilation
+    (a larger one would add outputs that no input reaches). Returns ``output_padding``.
+
+    >>> check_output_padding((1,), (2,), (1,), "conv_transpose1d")
+    (1,)
+    >>> check_output_padding((2,), (2,), (1,), "conv_transpose1d")
+    Traceback (most recent call last):
+        ...
+    ValueError: conv_transpose1d: output_padding must be smaller than stride or dilation, \
+got output_padding=(2,), stride=(2,), dilation=(1,)
+    """
+    for a, s, d in zip(output_padding, stride, dilation, strict=True):
+        if not (a < s or a < d):
+            raise ValueError(
+                f"{fn}: output_padding must be smaller than stride or dilation, got "
+                f"output_padding={output_padding}, stride={stride}, dilation={dilation}"
+            )
+    return output_padding
+
+
+def conv_padding(
+    padding: Any,
+    n: int,
+    fn: str,
+    stride: tuple[int, ...],
+    kernel_size: tuple[int, ...],
+    dilation: tuple[int, ...],
+    transposed: bool = False,
+) -> tuple[int, ...] | str:
+    """Validate ``padding``: non-negative ints, or (convolutions, stride 1 only) the
+    strings ``'same'`` and ``'valid'``, returned as given.
+
+    >>> conv_padding("same", 1, "conv1d", (1,), (3,), (1,))
+    'same'
+    >>> conv_padding(1, 2, "conv2d", (2, 2), (3, 3), (1, 1))
+    (1, 1)
+    """
+    if not isinstance(padding, str):
+        return _args.non_negative_ntuple(padding, n, "padding", fn)
+    if transposed:
+        raise ValueError(
+            f"{fn}: padding must be an int or a tuple of ints, got padding={padding!r} "
+            "(string paddings exist only for convolutions)"
+        )
+    if padding not in ("same", "valid"):
+        raise ValueError(f"{fn}: padding string must be 'same' or 'valid', got padding={padding!r}")
+    if padding == "same" and any(v != 1 for v in stride):
+        pairs = cast("tuple[tuple[int, int], ...]", same_padding(kernel_size, dilation))
+        hint = tuple(lo for lo, _ in pairs)
+        raise ValueError(
+            f"{fn}: padding='same' is not supported for strided convolutions "
+            f"(stride={stride}); use an explicit padding, e.g. padding={hint}"
+        )
+    return padding
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Validated geometry of one conv or transposed-conv call, per spatial dim.
+
+    ``lo`` is the left padding of a convolution, or the crop of a transposed
+    convolution (its ``padding``); ``out_size`` is the output's spatial size.
+    ``in_size`` and ``kernel_size`` complete the picture so that gradients (and
+    the explicit matrix) can be computed from the geometry alone.
+    """
+
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
+    lo: tuple[int, ...]
+    in_size: tuple[int, ...]
+    kernel_size: tuple[int, ...]
+    out_size: tuple[int, ...]
+
+
+def conv_geometry(
+    fn: str,
+    size: tuple[int, ...],
+    kernel_size: tuple[int, ...],
+    stride: IntOrTuple,
+    padding: IntOrTuple | str,
+    dilation: IntOrTuple,
+    groups: int,
+) -> ConvGeometry:
+    """Validate a convolution's arguments for an input of spatial ``size``.
+
+    ``L_out = floor((L + lo + hi - d(k-1) - 1) / s) + 1`` with ``lo = hi = p``, or
+    the :func:`same_padding` split, or 0 for ``'valid'``.
+
+    >>> conv_geometry("conv1d", (7,), (3,), 1, "same", 1, 1).out_size
+    (7,)
+    """
+    n = len(size)
+    s = _args.positive_ntuple(stride, n, "stride", fn)
+    d = _args.positive_ntuple(dilation, n, "dilation", fn)
+    g = _args.positive_int(groups, "groups", fn)
+    k = tuple(kernel_size)
+    pad = conv_padding(padding, n, fn, s, k, d)
+    if pad == "same":
+        pairs = cast("tuple[tuple[int, int], ...]", same_padding(k, d))
+        lo, hi = tuple(a for a, _ in pairs), tuple(b for _, b in pairs)
+    else:
+        lo = hi = (0,) * n if pad == "valid" else cast("tuple[int, ...]", pad)
+    padded = tuple(L + a + b for L, a, b in zip(size, lo, hi))
+    eff = tuple(di * (ki - 1) + 1 for di, ki in zip(d, k))
+    if any(pi < ei for pi, ei in zip(padded, eff)):
+        raise ValueError(
+            f"{fn}: kernel larger than the padded input: padded input size {padded} "
+            f"(input {size} + padding) is smaller than the dilated kernel size {eff} "
+            f"(kernel_size={k}, dilation={d}); pad more, or use a smaller kernel or dilation"
+        )
+    # 'same' may pad asymmetrically: fold the extra right pad into the input size.
+    out = conv_output_size(tuple(L + b - a for L, a, b in zip(size, lo, hi)), k, s, lo, d)
+    return ConvGeometry(s, d, g, lo, tuple(size), k, cast("tuple[int, ...]", out))
+
+
+def _spatial_output_size(output_size: Any, n: int, non_spatial_dims: int, fn: str) -> Any:
+    """Drop the leading (N, C) or (C) entries of a full ``output_size``, as PyTorch's
+    ``_ConvTransposeNd._output_padding`` does with ``num_non_spatial_dims``."""
+    if isinstance(output_size, (str, bytes)) or not isinstance(output_size, (Sequence, np.ndarray)):
+        return output_size  # an int (our extension), or a type ntuple reports
+    m = len(output_size)
+    if m == n + non_spatial_dims:
+        return tuple(output_size)[non_spatial_dims:]
+    if m not in (1, n):
+        lead = "(N, C)" if non_spatial_dims == 2 else "(C)"
+        kind = "batched" if non_spatial_dims == 2 else "unbatched"
+        raise ValueError(
+            f"{fn}: output_size must have {n} entries (spatial) or {n + non_spatial_dims} "
+            f"(with {lead}) for {kind} input, got {m} values {tuple(output_size)!r}"
+        )
+    return output_size
+
+
+def conv_transpose_geometry(
+    fn: str,
+    size: tuple[int, ...],
+    kernel_size: tuple[int, ...],
+    stride: IntOrTuple,
+    padding: IntOrTuple,
+    output_padding: IntOrTuple,
+    groups: int,
+    dilation: IntOrTuple,
+    output_size: IntOrTuple | None = None,
+    non_spatial_dims: int = 2,
+) -> ConvGeometry:
+    """Validate a transposed convolution's arguments for an input of spatial ``size``.
+
+    ``L_out = (L - 1) s - 2p + d(k-1) + a + 1``; ``output_size`` (spatial, or with
+    the ``non_spatial_dims`` leading entries (N, C) or (C)) picks ``a`` instead.
+
+    >>> conv_transpose_geometry("conv_transpose2d", (4, 4), (3, 3), 2, 1, 0, 1, 1,
+    ...                         output_size=(1, 8, 8), non_spatial_dims=1).out_size
+    (8, 8)
+    """
+    n = len(size)
+    s = _args.positive_ntuple(stride, n, "stride", fn)
+    d = _args.positive_ntuple(dilation, n, "dilation", fn)
+    p = cast("tuple[int, ...]", conv_padding(padding, n, fn, s, (), d, transposed=True))
+    a = _args.non_negative_ntuple(output_padding, n, "output_padding", fn)
+    g = _args.positive_int(groups, "groups", fn)
+    k = tuple(kernel_size)
+    if output_size is not None:
+        if any(ai != 0 for ai in a):
+            raise ValueError(
+                f"{fn}: give output_size or output_padding, not both "
+                f"(got output_size={output_size}, output_padding={a})"
+            )
+        spatial = _spatial_output_size(output_size, n, non_spatial_dims, fn)
+        req = _args.ntuple(spatial, n, "output_size", fn)
+        try:
+            a = cast("tuple[int, ...]", output_padding_for(size, req, k, s, p, d))
+        except ValueError as exc:
+            raise ValueError(f"{fn}: {exc}") from None
+    check_output_padding(a, s, d, fn)
+    out = cast("tuple[int, ...]", conv_transpose_output_size(size, k, s, p, a, d))
+    if any(o <= 0 for o in out):
+        raise ValueError(
+            f"{fn}: empty output: input size {size} with kernel_size={k}, stride={s}, "
+            f"padding={p}, output_padding={a}, dilation={d} gives output size {out}; "
+            "padding crops the output, so use a smaller padding"
+        )
+    return ConvGeometry(s, d, g, p, tuple(size), k, out)

@@ -21,7 +21,9 @@ from typing import Any, Union
 import numpy as np
 
 from .. import _args, shapes
+from ..autograd import Tensor, any_tensor, record
 from ..kernels import conv as _k
+from ..shapes import ConvGeometry
 
 ArrayLike = Any
 IntOrTuple = Union[int, Sequence[int]]
@@ -37,27 +39,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class ConvGeometry:
-    """Validated geometry of one conv or transposed-conv call, per spatial dim.
-
-    ``lo`` is the left padding of a convolution, or the crop of a transposed
-    convolution (its ``padding``); ``out_size`` is the output's spatial size.
-    ``in_size`` and ``kernel_size`` complete the picture so that gradients can
-    be computed from the geometry alone.
-    """
-
-    stride: tuple[int, ...]
-    dilation: tuple[int, ...]
-    groups: int
-    lo: tuple[int, ...]
-    in_size: tuple[int, ...]
-    kernel_size: tuple[int, ...]
-    out_size: tuple[int, ...]
-
-
 @dataclass
 class _Prepared:
+    """One validated call: arrays in the compute dtype, batched, and the geometry."""
+
     x: np.ndarray  # batched (N, C, *L), in the compute dtype
     w: np.ndarray
     b: np.ndarray | None
@@ -65,20 +50,33 @@ class _Prepared:
     batched: bool
     out_dtype: np.dtype
 
+    def batch(self, a: Any) -> np.ndarray:
+        """An array shaped like this call's output or input, batched, in the compute dtype."""
+        a = np.asarray(a).astype(self.x.dtype, copy=False)
+        return a if self.batched else a[None]
 
-def _prepare_common(
-    n: int, fn: str, input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None
+    def unbatch(self, a: np.ndarray) -> np.ndarray:
+        """Undo :meth:`batch`."""
+        return a if self.batched else a[0]
+
+    def finish(self, a: np.ndarray) -> np.ndarray:
+        """Undo :meth:`batch` and cast to the result dtype."""
+        return self.unbatch(a).astype(self.out_dtype, copy=False)
+
+
+def _arrays(
+    n: int, fn: str, input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None, transposed: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool, np.dtype]:
     x = _args.as_array(input, "input", fn)
     w = _args.as_array(weight, "weight", fn)
     b = None if bias is None else _args.as_array(bias, "bias", fn)
     if w.ndim != n + 2:
+        channels = (
+            "in_channels, out_channels/groups" if transposed else "out_channels, in_channels/groups"
+        )
         raise ValueError(
-            f"{fn}: weight must be {n + 2}-D (out_channels, in_channels/groups, *kernel_size) "
-            f"for {n} spatial dims, got {w.ndim}-D weight of shape {w.shape}"
-            if not fn.startswith("conv_transpose")
-            else f"{fn}: weight must be {n + 2}-D (in_channels, out_channels/groups, "
-            f"*kernel_size) for {n} spatial dims, got {w.ndim}-D weight of shape {w.shape}"
+            f"{fn}: weight must be {n + 2}-D ({channels}, *kernel_size) for {n} spatial dims, "
+            f"got {w.ndim}-D weight of shape {w.shape}"
         )
     batched = _args.spatial_dims_of(x, n, "input", fn)
     if not batched:
@@ -98,16 +96,43 @@ def _prepare_common(
     return x, w, b, batched, out_dtype
 
 
-def _check_bias(b: np.ndarray | None, c_out: int, fn: str) -> None:
+def _check_channels(
+    fn: str, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: int, transposed: bool
+) -> None:
+    c_in = x.shape[1]
+    if c_in % g:
+        raise ValueError(f"{fn}: groups={g} must divide in_channels={c_in} (input.shape[1])")
+    if transposed:
+        if c_in != w.shape[0]:
+            raise ValueError(
+                f"{fn}: input has {c_in} channels but weight of shape {w.shape} expects "
+                f"weight.shape[0] = {w.shape[0]} (transposed weights are "
+                "(in_channels, out_channels/groups, *kernel_size))"
+            )
+        c_out = w.shape[1] * g
+    else:
+        c_out = w.shape[0]
+        if c_out % g:
+            raise ValueError(
+                f"{fn}: groups={g} must divide out_channels={c_out} (weight.shape[0] of weight "
+                f"with shape {w.shape})"
+            )
+        if c_in != w.shape[1] * g:
+            fit = c_in // w.shape[1] if c_in % w.shape[1] == 0 else 0
+            raise ValueError(
+                f"{fn}: input has {c_in} channels but weight of shape {w.shape} with groups={g} "
+                f"expects weight.shape[1] * groups = {w.shape[1] * g}"
+                + (
+                    f"; for {c_in} input channels use groups={fit}"
+                    if fit and c_out % fit == 0
+                    else ""
+                )
+            )
     if b is not None and b.shape != (c_out,):
         raise ValueError(
             f"{fn}: bias must have shape ({c_out},), one value per output channel, "
             f"got shape {b.shape}"
         )
-
-
-def _check_groups(groups: Any, fn: str) -> int:
-    return _args.positive_int(groups, "groups", fn)
 
 
 def prepare_conv(
@@ -121,68 +146,12 @@ def prepare_conv(
     dilation: IntOrTuple,
     groups: int,
 ) -> _Prepared:
-    """Validate a convolution call and return arrays plus geometry."""
-    x, w, b, batched, out_dtype = _prepare_common(n, fn, input, weight, bias)
-    s = _args.positive(_args.ntuple(stride, n, "stride", fn), "stride", fn)
-    d = _args.positive(_args.ntuple(dilation, n, "dilation", fn), "dilation", fn)
-    g = _check_groups(groups, fn)
-    k = tuple(w.shape[2:])
-    c_in, c_out = x.shape[1], w.shape[0]
-    if c_in % g:
-        raise ValueError(f"{fn}: groups={g} must divide in_channels={c_in} (input.shape[1])")
-    if c_out % g:
-        raise ValueError(
-            f"{fn}: groups={g} must divide out_channels={c_out} (weight.shape[0] of weight "
-            f"with shape {w.shape})"
-        )
-    if c_in != w.shape[1] * g:
-        raise ValueError(
-            f"{fn}: input has {c_in} channels but weight of shape {w.shape} with groups={g} "
-            f"expects weight.shape[1] * groups = {w.shape[1] * g}"
-            + (
-                f"; for {c_in} input channels use groups={c_in // w.shape[1]}"
-                if w.shape[1]
-                and c_in % w.shape[1] == 0
-                and (c_in // w.shape[1])
-                and c_out % (c_in // w.shape[1]) == 0
-                else ""
-            )
-        )
-    _check_bias(b, c_out, fn)
-    size = tuple(x.shape[2:])
-    if isinstance(padding, str):
-        if padding == "valid":
-            lo = hi = (0,) * n
-        elif padding == "same":
-            if any(v != 1 for v in s):
-                raise ValueError(
-                    f"{fn}: padding='same' is not supported for strided convolutions "
-                    f"(stride={s}); use an explicit padding, e.g. padding="
-                    f"{tuple(di * (ki - 1) // 2 for di, ki in zip(d, k))}"
-                )
-            total = tuple(di * (ki - 1) for di, ki in zip(d, k))
-            lo = tuple(t // 2 for t in total)
-            hi = tuple(t - t // 2 for t in total)
-        else:
-            raise ValueError(
-                f"{fn}: padding string must be 'same' or 'valid', got padding={padding!r}"
-            )
-    else:
-        lo = hi = _args.non_negative(_args.ntuple(padding, n, "padding", fn), "padding", fn)
-    padded = tuple(L + a + c for L, a, c in zip(size, lo, hi))
-    eff = tuple(di * (ki - 1) + 1 for di, ki in zip(d, k))
-    if any(pi < ei for pi, ei in zip(padded, eff)):
-        raise ValueError(
-            f"{fn}: kernel larger than the padded input: padded input size {padded} "
-            f"(input {size} + padding) is smaller than the dilated kernel size {eff} "
-            f"(kernel_size={k}, dilation={d}); pad more, or use a smaller kernel or dilation"
-        )
-    # 'same' may pad asymmetrically: fold the extra right pad into the size formula.
-    out = tuple(
-        shapes.conv_output_size(L + (c - a), ki, si, a, di)
-        for L, ki, si, a, c, di in zip(size, k, s, lo, hi, d)
-    )
-    geom = ConvGeometry(s, d, g, lo, size, k, out)
+    """Validate a convolution call (:func:`tconv.shapes.conv_geometry`) and return arrays
+    plus geometry."""
+    x, w, b, batched, out_dtype = _arrays(n, fn, input, weight, bias, transposed=False)
+    size, k = tuple(x.shape[2:]), tuple(w.shape[2:])
+    geom = shapes.conv_geometry(fn, size, k, stride, padding, dilation, groups)
+    _check_channels(fn, x, w, b, geom.groups, transposed=False)
     return _Prepared(x, w, b, geom, batched, out_dtype)
 
 
@@ -197,76 +166,35 @@ def prepare_conv_transpose(
     output_padding: IntOrTuple,
     groups: int,
     dilation: IntOrTuple,
-    output_size: Sequence[int] | int | None,
+    output_size: Sequence[int] | int | None = None,
 ) -> _Prepared:
-    """Validate a transposed-convolution call and return arrays plus geometry."""
-    x, w, b, batched, out_dtype = _prepare_common(n, fn, input, weight, bias)
-    s = _args.positive(_args.ntuple(stride, n, "stride", fn), "stride", fn)
-    d = _args.positive(_args.ntuple(dilation, n, "dilation", fn), "dilation", fn)
-    if isinstance(padding, str):
-        raise ValueError(
-            f"{fn}: padding must be an int or a tuple of ints, got padding={padding!r} "
-            "(string paddings exist only for convolutions)"
-        )
-    p = _args.non_negative(_args.ntuple(padding, n, "padding", fn), "padding", fn)
-    a = _args.non_negative(
-        _args.ntuple(output_padding, n, "output_padding", fn), "output_padding", fn
+    """Validate a transposed-convolution call (:func:`tconv.shapes.conv_transpose_geometry`)
+    and return arrays plus geometry."""
+    x, w, b, batched, out_dtype = _arrays(n, fn, input, weight, bias, transposed=True)
+    size, k = tuple(x.shape[2:]), tuple(w.shape[2:])
+    geom = shapes.conv_transpose_geometry(
+        fn,
+        size,
+        k,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+        output_size,
+        non_spatial_dims=2 if batched else 1,
     )
-    g = _check_groups(groups, fn)
-    k = tuple(w.shape[2:])
-    c_in = x.shape[1]
-    if c_in % g:
-        raise ValueError(f"{fn}: groups={g} must divide in_channels={c_in} (input.shape[1])")
-    if c_in != w.shape[0]:
-        raise ValueError(
-            f"{fn}: input has {c_in} channels but weight of shape {w.shape} expects "
-            f"weight.shape[0] = {w.shape[0]} (transposed weights are "
-            "(in_channels, out_channels/groups, *kernel_size))"
-        )
-    c_out = w.shape[1] * g
-    _check_bias(b, c_out, fn)
-    size = tuple(x.shape[2:])
-    if output_size is not None:
-        if any(ai != 0 for ai in a):
-            raise ValueError(
-                f"{fn}: give output_size or output_padding, not both "
-                f"(got output_size={output_size}, output_padding={a})"
-            )
-        if isinstance(output_size, Sequence) and len(output_size) == n + 2:
-            output_size = tuple(output_size)[2:]  # PyTorch also takes (N, C, *spatial)
-        req = _args.ntuple(output_size, n, "output_size", fn)
-        try:
-            a = tuple(shapes.output_padding_for(size, req, k, s, p, d))  # type: ignore[arg-type]
-        except ValueError as exc:
-            raise ValueError(f"{fn}: {exc}") from None
-    for ai, si, di in zip(a, s, d):
-        if not (ai < si or ai < di):
-            raise ValueError(
-                f"{fn}: output_padding must be smaller than stride or dilation, got "
-                f"output_padding={a}, stride={s}, dilation={d}"
-            )
-    out = tuple(shapes.conv_transpose_output_size(size, k, s, p, a, d))  # type: ignore[arg-type]
-    if any(o <= 0 for o in out):
-        raise ValueError(
-            f"{fn}: empty output: input size {size} with kernel_size={k}, stride={s}, "
-            f"padding={p}, output_padding={a}, dilation={d} gives output size {out}; "
-            "padding crops the output, so use a smaller padding"
-        )
-    geom = ConvGeometry(s, d, g, p, size, k, out)
+    _check_channels(fn, x, w, b, geom.groups, transposed=True)
     return _Prepared(x, w, b, geom, batched, out_dtype)
 
 
-def _finish(y: np.ndarray, prep: _Prepared) -> np.ndarray:
-    # the kernels have added the bias
-    if not prep.batched:
-        y = y[0]
-    return y.astype(prep.out_dtype, copy=False)
+# -- forward and VJP, side by side --------------------------------------------------------
 
 
 def conv_forward(prep: _Prepared) -> np.ndarray:
     g = prep.geom
     y = _k.conv_nd(prep.x, prep.w, g.stride, g.dilation, g.groups, g.lo, g.out_size, prep.b)
-    return _finish(y, prep)
+    return prep.finish(y)  # the kernels have added the bias
 
 
 def conv_transpose_forward(prep: _Prepared) -> np.ndarray:
@@ -274,49 +202,80 @@ def conv_transpose_forward(prep: _Prepared) -> np.ndarray:
     y = _k.conv_transpose_nd(
         prep.x, prep.w, g.stride, g.dilation, g.groups, g.lo, g.out_size, prep.b
     )
-    return _finish(y, prep)
+    return prep.finish(y)
 
 
-def _conv(
-    n: int,
-    fn: str,
-    input: ArrayLike,
-    weight: ArrayLike,
-    bias: ArrayLike | None,
-    stride: IntOrTuple,
-    padding: Padding,
-    dilation: IntOrTuple,
-    groups: int,
-) -> Any:
-    tensors = _any_tensor(input, weight, bias)
-    x, w, b = _data(input, weight, bias)
-    prep = prepare_conv(n, fn, x, w, b, stride, padding, dilation, groups)
-    if tensors:  # differentiable path: record dx = conv_transpose(gy), dw, db on the tape
-        return _grad.record_conv(prep, (input, weight, bias), transpose=False)
-    return conv_forward(prep)
+def _bias_grad(gy: np.ndarray) -> np.ndarray:
+    return gy.sum(axis=(0, *range(2, gy.ndim)))
 
 
-def _conv_transpose(
-    n: int,
-    fn: str,
-    input: ArrayLike,
-    weight: ArrayLike,
-    bias: ArrayLike | None,
-    stride: IntOrTuple,
-    padding: IntOrTuple,
-    output_padding: IntOrTuple,
-    groups: int,
-    dilation: IntOrTuple,
-    output_size: Sequence[int] | int | None,
-) -> Any:
-    tensors = _any_tensor(input, weight, bias)
-    x, w, b = _data(input, weight, bias)
-    prep = prepare_conv_transpose(
-        n, fn, x, w, b, stride, padding, output_padding, groups, dilation, output_size
-    )
-    if tensors:  # differentiable path: record dx = conv(gy), dw, db on the tape
-        return _grad.record_conv(prep, (input, weight, bias), transpose=True)
-    return conv_transpose_forward(prep)
+def conv_vjp(prep: _Prepared, gy: Any, need: Sequence[bool]) -> tuple[Any, Any, Any]:
+    """(dx, dw, db) of a prepared convolution, each None where ``need`` says so.
+
+    dx is the transposed convolution of ``gy`` with the same (s, p, d, groups), cut to
+    the input's size; dw correlates the input with ``gy``; db sums ``gy``. All in the
+    compute dtype.
+    """
+    g, gy = prep.geom, prep.batch(gy)
+    gx = gw = gb = None
+    if need[0]:
+        gx = prep.unbatch(
+            _k.conv_transpose_nd(gy, prep.w, g.stride, g.dilation, g.groups, g.lo, g.in_size)
+        )
+    if need[1]:
+        gw = _k.conv_weight_grad_nd(prep.x, gy, g.kernel_size, g.stride, g.dilation, g.groups, g.lo)
+    if len(need) > 2 and need[2]:
+        gb = _bias_grad(gy)
+    return gx, gw, gb
+
+
+def conv_transpose_vjp(prep: _Prepared, gy: Any, need: Sequence[bool]) -> tuple[Any, Any, Any]:
+    """(dx, dw, db) of a prepared transposed convolution: dx is the convolution of ``gy``,
+    dw the correlation of ``gy`` with the input (the roles of :func:`conv_vjp` swapped)."""
+    g, gy = prep.geom, prep.batch(gy)
+    gx = gw = gb = None
+    if need[0] and need[1]:
+        # Both read the same im2col columns of gy: build them once.
+        gw, both = _k.conv_and_weight_grad_nd(
+            gy, prep.x, g.kernel_size, g.stride, g.dilation, g.groups, g.lo, prep.w
+        )
+        assert both is not None  # the kernel returns dx whenever it is given the weight
+        gx = prep.unbatch(both)
+    elif need[0]:
+        gx = prep.unbatch(_k.conv_nd(gy, prep.w, g.stride, g.dilation, g.groups, g.lo, g.in_size))
+    elif need[1]:
+        # The transposed conv is the adjoint of a conv from its output to its input.
+        gw = _k.conv_weight_grad_nd(gy, prep.x, g.kernel_size, g.stride, g.dilation, g.groups, g.lo)
+    if len(need) > 2 and need[2]:
+        gb = _bias_grad(gy)
+    return gx, gw, gb
+
+
+def record_conv(prep: _Prepared, inputs: tuple[Any, Any, Any], transposed: bool) -> Tensor:
+    """Run a prepared (transposed) convolution and record it, with its VJP, on the tape."""
+    y = conv_transpose_forward(prep) if transposed else conv_forward(prep)
+    need = [isinstance(t, Tensor) and t.requires_grad for t in inputs]
+    vjp = conv_transpose_vjp if transposed else conv_vjp
+    return record(y, inputs, lambda gy: vjp(prep, gy, need))
+
+
+def _run(transposed: bool, n: int, input: Any, weight: Any, bias: Any, *args: Any) -> Any:
+    """Validate, then compute: arrays in -> an array; a Tensor in -> a recorded Tensor."""
+    fn = f"conv_transpose{n}d" if transposed else f"conv{n}d"
+    prepare = prepare_conv_transpose if transposed else prepare_conv
+    x, w, b = (t.data if isinstance(t, Tensor) else t for t in (input, weight, bias))
+    prep = prepare(n, fn, x, w, b, *args)
+    if any_tensor(input, weight, bias):
+        return record_conv(prep, (input, weight, bias), transposed)
+    return conv_transpose_forward(prep) if transposed else conv_forward(prep)
+
+
+def _conv(n: int, input: Any, weight: Any, bias: Any, *args: Any) -> Any:
+    return _run(False, n, input, weight, bias, *args)
+
+
+def _conv_transpose(n: int, input: Any, weight: Any, bias: Any, *args: Any) -> Any:
+    return _run(True, n, input, weight, bias, *args)
 
 
 def conv1d(
@@ -339,7 +298,7 @@ def conv1d(
     >>> conv1d([[[0., 0., 1., 0., 0., 0., 0.]]], [[[1., 2., 3.]]])
     array([[[3., 2., 1., 0., 0.]]])
     """
-    return _conv(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
+    return _conv(1, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv2d(
@@ -361,7 +320,7 @@ def conv2d(
     array([[[[10., 18.],
              [42., 50.]]]])
     """
-    return _conv(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
+    return _conv(2, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv3d(
@@ -381,7 +340,7 @@ def conv3d(
     >>> conv3d(np.ones((1, 2, 3, 3, 3)), np.ones((4, 2, 3, 3, 3)), padding="same").shape
     (1, 4, 3, 3, 3)
     """
-    return _conv(3, "conv3d", input, weight, bias, stride, padding, dilation, groups)
+    return _conv(3, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv_transpose1d(
@@ -416,17 +375,7 @@ def conv_transpose1d(
     (1, 1, 32)
     """
     return _conv_transpose(
-        1,
-        "conv_transpose1d",
-        input,
-        weight,
-        bias,
-        stride,
-        padding,
-        output_padding,
-        groups,
-        dilation,
-        output_size,
+        1, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size
     )
 
 
@@ -456,17 +405,7 @@ def conv_transpose2d(
            [1., 1., 2., 1., 1.]])
     """
     return _conv_transpose(
-        2,
-        "conv_transpose2d",
-        input,
-        weight,
-        bias,
-        stride,
-        padding,
-        output_padding,
-        groups,
-        dilation,
-        output_size,
+        2, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size
     )
 
 
@@ -492,26 +431,5 @@ def conv_transpose3d(
     (2, 3, 16, 16, 16)
     """
     return _conv_transpose(
-        3,
-        "conv_transpose3d",
-        input,
-        weight,
-        bias,
-        stride,
-        padding,
-        output_padding,
-        groups,
-        dilation,
-        output_size,
+        3, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size
     )
-
-
-# -- differentiable ops: Tensor support and the autograd functions (tconv.autograd) -----
-from .. import grad as _grad  # noqa: E402  (grad builds on the functions above)
-from ..autograd import Tensor as _Tensor  # noqa: E402
-from ..autograd import any_tensor as _any_tensor  # noqa: E402
-
-
-def _data(*xs: Any) -> tuple[Any, ...]:
-    """Tensors -> their arrays; anything else as given (validated by prepare_*)."""
-    return tuple(x.data if isinstance(x, _Tensor) else x for x in xs)
