@@ -28,11 +28,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import numpy as np
 
 from .. import _args, shapes
+from .._args import _show
 from ..autograd import Tensor, record
 
 __all__ = [
@@ -95,8 +96,11 @@ def _window_args(
     return k, s, p, d
 
 
-def _show(values: tuple[int, ...]) -> str:
-    return str(values[0]) if len(set(values)) == 1 else str(values)
+def _on_axis(v: np.ndarray, axis: int, n: int) -> np.ndarray:
+    """A 1-D array along spatial ``axis`` of ``n``, shaped to broadcast over the others."""
+    shape = [1] * n
+    shape[axis] = -1
+    return v.reshape(shape)
 
 
 def _out_size(i: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
@@ -141,7 +145,9 @@ def _padded(
     last window reaches (beyond ``p`` with ceil_mode)."""
     widths = [(0, 0), (0, 0)]
     for i, o, ki, si, pi, di in zip(x.shape[2:], out, k, s, p, d):
-        widths.append((pi, max(0, (o - 1) * si + di * (ki - 1) + 1 - i - pi)))
+        # The windows span what a transposed conv of the output, unpadded, covers.
+        span = cast(int, shapes.conv_transpose_output_size(o, ki, si, 0, 0, di))
+        widths.append((pi, max(0, span - i - pi)))
     return np.pad(x, widths, constant_values=value)
 
 
@@ -160,9 +166,7 @@ def _flat_index(coords: Sequence[np.ndarray], spatial: tuple[int, ...]) -> np.nd
     flat = np.zeros((1,) * n, dtype=np.int64)
     step = 1
     for i in reversed(range(n)):
-        shape = [1] * n
-        shape[i] = -1
-        flat = flat + coords[i].astype(np.int64).reshape(shape) * step
+        flat = flat + _on_axis(coords[i].astype(np.int64), i, n) * step
         step *= spatial[i]
     return flat
 
@@ -249,9 +253,7 @@ def _avg_pool(
             start = np.arange(o) * si - pi
             end = np.minimum(start + ki, i + pi)
             count = end - start if count_include_pad else np.minimum(end, i) - np.maximum(start, 0)
-            shape = [1] * n
-            shape[axis] = -1
-            div = div * count.reshape(shape).astype(x.dtype)
+            div = div * _on_axis(count, axis, n).astype(x.dtype)
     with np.errstate(divide="ignore", invalid="ignore"):
         y = acc / div
 
@@ -389,9 +391,7 @@ def _max_pool(
     if any((f >= i).any() for f, i in zip(first, spatial)):
         valid = np.ones((1,) * n, dtype=bool)
         for axis, (f, i) in enumerate(zip(first, spatial)):
-            shape = [1] * n
-            shape[axis] = -1
-            valid = valid & (f < i).reshape(shape)
+            valid = valid & _on_axis(f < i, axis, n)
     best = np.full(x.shape[:2] + out, -np.inf, dtype=x.dtype)
     for tap in itertools.product(*(range(ki) for ki in k)):
         v = xp[_tap_slices(tap, out, s, d)]
@@ -487,32 +487,19 @@ def max_pool3d(
 
 
 def _adaptive_size(output_size: Any, spatial: tuple[int, ...], fn: str) -> tuple[int, ...]:
+    """``output_size`` as one int per spatial dim; None, alone or as an entry, keeps
+    that dim's input size (PyTorch's ``_list_with_default``)."""
     n = len(spatial)
-    if output_size is None or _args._is_int(output_size):
-        items: tuple[Any, ...] = (output_size,) * n
-    elif isinstance(output_size, (list, tuple)):
-        items = tuple(output_size)
-        if len(items) == 1 and n > 1:
-            items = items * n
-        if len(items) != n:
-            raise ValueError(
-                f"{fn}: output_size must be an int or a tuple of {n} ints (one per spatial "
-                f"dim), got {output_size!r}"
-            )
-    else:
-        raise TypeError(
-            f"{fn}: output_size must be an int, None or a tuple of {n} ints or None, got "
-            f"{type(output_size).__name__} {output_size!r}"
-        )
-    bad = [v for v in items if v is not None and not _args._is_int(v)]
-    if bad:
-        raise TypeError(
-            f"{fn}: output_size must contain ints or None, got {type(bad[0]).__name__} "
-            f"{bad[0]!r} in {output_size!r}"
-        )
-    if any(v is not None and v < 0 for v in items):
-        raise ValueError(f"{fn}: output_size must be non-negative, got {output_size!r}")
-    return tuple(i if v is None else int(v) for v, i in zip(items, spatial))
+    if output_size is None:
+        return spatial
+    entries = isinstance(output_size, (list, tuple))
+    given = tuple(0 if v is None else v for v in output_size) if entries else output_size
+    out = _args.non_negative(_args.ntuple(given, n, "output_size", fn), "output_size", fn)
+    if not entries:
+        return out
+    # ntuple broadcasts the None marks as it broadcast the values.
+    keep = _args.ntuple([int(v is None) for v in output_size], n, "output_size", fn)
+    return tuple(i if kept else o for o, i, kept in zip(out, spatial, keep))
 
 
 def _adaptive_windows(i: int, o: int) -> tuple[np.ndarray, np.ndarray]:
@@ -537,9 +524,7 @@ def _adaptive_avg_pool(fn: str, n: int, input: Any, output_size: Any) -> Any:
         start, end = _adaptive_windows(i, o)
         pos = np.arange(i)
         mats.append(((pos >= start[:, None]) & (pos < end[:, None])).astype(x.dtype))
-        shape = [1] * n
-        shape[axis] = -1
-        count = count * (end - start).reshape(shape).astype(x.dtype)
+        count = count * _on_axis(end - start, axis, n).astype(x.dtype)
     y = _apply_along(x, mats) / count
 
     def vjp(g: np.ndarray) -> np.ndarray:
