@@ -10,7 +10,7 @@ import tconv
 import tconv.functional as F
 from helpers import rel_err
 from tconv.kernels import settings as _config
-from tconv.kernels import _jit
+from tconv.kernels import _jit, _numba
 from tconv.kernels import conv as conv_kernels
 
 # depthwise layers (groups = channels), the ones the numba kernels take
@@ -82,12 +82,12 @@ def test_small_inputs_stay_on_numpy(monkeypatch, rng) -> None:
 def test_a_numba_that_does_not_import_means_numpy_not_a_crash(monkeypatch) -> None:
     import sys
 
-    monkeypatch.setattr(_jit, "AVAILABLE", True)
+    monkeypatch.setattr(_numba, "importable", lambda: True)
     monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
-    _jit.available.cache_clear()
+    _numba.available.cache_clear()
     try:
         with pytest.warns(RuntimeWarning, match="numba is installed but does not import"):
             assert _config.jit_available() is False
         assert _config.get_jit() is False  # so conv.py keeps its NumPy kernels
     finally:
-        _jit.available.cache_clear()
+        _numba.available.cache_clear()

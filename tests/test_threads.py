@@ -14,8 +14,8 @@ import pytest
 import tconv
 import tconv.functional as F
 from helpers import rel_err
-from tconv.kernels import _threads
-from tconv.kernels.conv import _chunks
+from tconv.kernels import _blas, _threads
+from tconv.kernels._layout import _chunks
 
 needs_blas = pytest.mark.skipif(
     _threads.blas() is None, reason="the BLAS's threads cannot be controlled here"
@@ -171,8 +171,8 @@ def test_chunks_cover_the_range_in_balanced_rounds(workers, total, per_item) -> 
 
 
 def test_workers_respect_size_budget_and_nesting(monkeypatch) -> None:
-    monkeypatch.setattr(_threads, "_blas", _threads.blas() or object())
-    monkeypatch.setattr(_threads, "_blas_searched", True)
+    monkeypatch.setattr(_blas, "_blas", _blas.blas() or object())
+    monkeypatch.setattr(_blas, "_blas_searched", True)
     with tconv.num_threads(2):
         assert _threads.workers(1.0) == 1  # too small to pay
         assert _threads.workers(2**30) == 2
@@ -193,8 +193,8 @@ def test_workers_do_not_nest() -> None:
 
 
 def test_without_a_controllable_blas_the_kernels_stay_serial(monkeypatch) -> None:
-    monkeypatch.setattr(_threads, "_blas", None)
-    monkeypatch.setattr(_threads, "_blas_searched", True)
+    monkeypatch.setattr(_blas, "_blas", None)
+    monkeypatch.setattr(_blas, "_blas_searched", True)
     assert tconv.get_num_threads() == 1
     with tconv.num_threads(4):
         assert tconv.get_num_threads() == 1

@@ -34,33 +34,23 @@ interact first, so buffers stay about the natural size for any ``lo`` and
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import itertools
 import math
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 # absolute: the tests also load this file as a module of its own
-from tconv.kernels import _threads
+from tconv.kernels import _numba, _threads
 
 Ints = tuple[int, ...]
-
-def _numba_importable() -> bool:
-    try:
-        return importlib.util.find_spec("numba") is not None
-    except ValueError:  # a stub module without a spec (tests hide numba this way)
-        return False
-
 
 # numba is imported, and the kernels compiled (or loaded from numba's on-disk
 # cache), on the first call only: importing numba costs about 0.3 s, which
 # `import tconv` should not pay. Without numba the kernels stay plain Python:
 # correct, but slow.
-AVAILABLE = _numba_importable()
+AVAILABLE = _numba.importable()
 
 _PENDING: list[tuple[str, dict[str, Any]]] = []  # kernels to compile, callees first
 _compiled = False
@@ -76,23 +66,7 @@ def _njit(**options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return register
 
 
-@functools.cache
-def available() -> bool:
-    """Whether numba imports (once, on first ask): an installed numba that does not
-    import (say, built for another NumPy) means NumPy kernels, not a crash."""
-    if not AVAILABLE:
-        return False
-    try:
-        import numba  # noqa: F401
-    except Exception as err:  # any failure to import: keep the NumPy kernels
-        warnings.warn(
-            f"tconv: numba is installed but does not import ({err!r}); "
-            "using the NumPy kernels",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        return False
-    return True
+available = _numba.available
 
 
 def _ensure_compiled() -> None:

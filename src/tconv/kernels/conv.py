@@ -35,9 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from . import settings as _config
-from .settings import get_memory_budget
 from . import _jit, _threads
+from . import settings as _config
 from ._layout import (
     _ALL2,
     Ints,
@@ -50,6 +49,7 @@ from ._layout import (
     _window_slices,
 )
 from .phases import _conv_phases, _conv_transpose_phases, _phase_grid
+from .settings import get_memory_budget
 
 # The flat phase buffers run their GEMMs over a zero-padded grid: when it is this
 # many times the map or more (tiny maps: 4x4 -> 5x5 is 1.56, 2x2 -> 3x3 2.25) the

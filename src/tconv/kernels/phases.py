@@ -19,9 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .settings import get_memory_budget
 from . import _threads
 from ._layout import _CHUNK_BYTES, Ints, _chunks, _put
+from .settings import get_memory_budget
 
 
 def _conv_transpose_phases(

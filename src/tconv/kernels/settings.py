@@ -6,6 +6,8 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+from . import _blas, _numba
+
 _DEFAULT_BUDGET = 256 * 2**20
 _budget = _DEFAULT_BUDGET
 # The numba kernels (``pip install tconv[fast]``) are used when numba imports;
@@ -56,9 +58,7 @@ def jit_available() -> bool:
     >>> isinstance(jit_available(), bool)
     True
     """
-    from . import _jit as kernels_jit
-
-    return kernels_jit.available()
+    return _numba.available()
 
 
 def get_jit() -> bool:
@@ -122,11 +122,9 @@ def get_num_threads() -> int:
     >>> get_num_threads() >= 1
     True
     """
-    from . import _threads
-
     if _num_threads is not None:
-        return _num_threads if _threads.blas() is not None else 1
-    return _threads.default_workers()
+        return _num_threads if _blas.blas() is not None else 1
+    return _blas.default_workers()
 
 
 def set_num_threads(n: int) -> None:
