@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _args
+from .. import _args, shapes
 from .. import functional as F
 from ..autograd import pad
 from . import init
@@ -78,32 +78,24 @@ class _ConvNd(Module):
                 f'{name}: only "zeros" padding mode is supported, got {padding_mode!r}'
             )
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _args.positive(
-            _args.ntuple(kernel_size, n, "kernel_size", name), "kernel_size", name
+        self.kernel_size = _args.positive_ntuple(kernel_size, n, "kernel_size", name)
+        self.stride = _args.positive_ntuple(stride, n, "stride", name)
+        self.dilation = _args.positive_ntuple(dilation, n, "dilation", name)
+        self.padding: Any = shapes.conv_padding(
+            padding, n, name, self.stride, self.kernel_size, self.dilation, self._transposed
         )
-        self.stride = _args.positive(_args.ntuple(stride, n, "stride", name), "stride", name)
-        self.dilation = _args.positive(
-            _args.ntuple(dilation, n, "dilation", name), "dilation", name
+        self.output_padding = shapes.check_output_padding(
+            _args.non_negative_ntuple(output_padding, n, "output_padding", name),
+            self.stride,
+            self.dilation,
+            name,
         )
-        if isinstance(padding, str):
-            if self._transposed or padding not in ("same", "valid"):
-                raise ValueError(
-                    f"{name}: padding string must be 'same' or 'valid' (convolutions "
-                    f"only), got padding={padding!r}"
-                )
-            if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(
-                    f"{name}: padding='same' is not supported for strided "
-                    f"convolutions (stride={self.stride})"
-                )
-            self.padding: Any = padding
+        # F.pad's (left_last, right_last, ...) for the non-zero padding modes, once (PyTorch)
+        if self.padding == "same":
+            pairs: Any = shapes.same_padding(self.kernel_size, self.dilation)
         else:
-            self.padding = _args.non_negative(
-                _args.ntuple(padding, n, "padding", name), "padding", name
-            )
-        self.output_padding = _args.non_negative(
-            _args.ntuple(output_padding, n, "output_padding", name), "output_padding", name
-        )
+            pairs = [(p, p) for p in ((0,) * n if self.padding == "valid" else self.padding)]
+        self._reversed_padding_repeated_twice = tuple(v for pair in reversed(pairs) for v in pair)
         self.padding_mode = padding_mode
         shape = (
             (in_channels, out_channels // groups)
@@ -124,19 +116,6 @@ class _ConvNd(Module):
             fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
-
-    def _reversed_padding(self) -> tuple[int, ...]:
-        """F.pad's (left_last, right_last, ...) for the non-zero padding modes."""
-        if self.padding == "valid":
-            pairs = [(0, 0)] * self._n
-        elif self.padding == "same":
-            pairs = [
-                (d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
-                for d, k in zip(self.dilation, self.kernel_size, strict=False)
-            ]
-        else:
-            pairs = [(p, p) for p in self.padding]
-        return tuple(v for pair in reversed(pairs) for v in pair)
 
     def extra_repr(self) -> str:
         s = (
@@ -191,7 +170,7 @@ class _Conv(_ConvNd):
     def forward(self, input: Any) -> Any:
         fn = getattr(F, f"conv{self._n}d")
         if self.padding_mode != "zeros":
-            padded = pad(input, self._reversed_padding(), mode=self.padding_mode)
+            padded = pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             return fn(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return fn(
             input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
@@ -230,13 +209,6 @@ class _ConvTranspose(_ConvNd):
             device,
             dtype,
         )
-        for a, s, d in zip(self.output_padding, self.stride, self.dilation, strict=False):
-            if not (a < s or a < d):
-                raise ValueError(
-                    f"{type(self).__name__}: output_padding must be smaller than stride or "
-                    f"dilation, got output_padding={self.output_padding}, stride={self.stride}, "
-                    f"dilation={self.dilation}"
-                )
 
     def forward(self, input: Any, output_size: Sequence[int] | None = None) -> Any:
         """Apply the layer; ``output_size`` picks the output_padding (it must lie in
