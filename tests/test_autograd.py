@@ -330,3 +330,23 @@ def test_tensor_basics():
     assert isinstance(np.ones(3) * tconv.tensor([1.0, 2.0, 3.0]), tconv.Tensor)
     src = np.zeros(2)
     assert tconv.tensor(src).data is not src  # tensor() copies, as torch.tensor
+
+
+def test_tensor_methods_are_the_functional_activations():
+    # one primitive each: F.relu/sigmoid/tanh are autograd's, which the methods call
+    a = np.random.default_rng(2).standard_normal(5)
+    for name in ("relu", "sigmoid", "tanh"):
+        assert getattr(F, name) is getattr(tconv.autograd, name)
+        x1, x2 = tconv.tensor(a, requires_grad=True), tconv.tensor(a, requires_grad=True)
+        y1, y2 = getattr(x1, name)(), getattr(F, name)(x2)
+        np.testing.assert_array_equal(y1.data, y2.data)
+        y1.sum().backward()
+        y2.sum().backward()
+        np.testing.assert_array_equal(x1.grad, x2.grad)
+        assert type(getattr(F, name)(a)) is np.ndarray
+
+
+def test_autograd_holds_no_losses_or_layers():
+    # they live in tconv.functional, above the autograd
+    for name in ("mse_loss", "cross_entropy", "linear", "softmax", "gelu", "leaky_relu"):
+        assert not hasattr(tconv.autograd, name) and hasattr(F, name)

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, no_grad
+from .mode import no_grad
+from .tensor import Tensor
 
 __all__ = ["GradcheckError", "gradcheck"]
 

@@ -1,16 +1,21 @@
-"""A small reverse-mode autograd over NumPy arrays (micrograd, with arrays).
+"""The Tensor and its tape: a small reverse-mode autograd over NumPy (micrograd, with arrays).
 
 Every op computes its output with NumPy and, when an input is a
-:class:`Tensor` that requires a gradient, :func:`record` attaches the op's
-vector-Jacobian product (VJP): a function from the output gradient to one
-gradient per input. :meth:`Tensor.backward` walks the recorded graph in
-reverse topological order and accumulates gradients into the leaves' ``.grad``,
-as PyTorch does (``.grad`` adds up over calls until it is reset).
+:class:`Tensor` that requires a gradient and the calling thread's grad mode is on
+(:mod:`.mode`), :func:`record` attaches the op's vector-Jacobian product (VJP): a
+function from the output gradient to one gradient per input. :meth:`Tensor.backward`
+walks the recorded graph in reverse topological order and accumulates gradients
+into the leaves' ``.grad``, as PyTorch does (``.grad`` adds up over calls until it
+is reset).
 
 The pattern every differentiable op follows (the functional ops too)::
 
     y = kernel(unwrap(x))
     return record(y, (x,), lambda g: (adjoint(g),)) if any_tensor(x) else y
+
+This file holds the Tensor's own ops (operators, reductions, shape ops and the
+elementwise primitives behind its methods, ``exp`` to ``tanh``), each with its VJP;
+:mod:`.ops` holds the array ops that are not methods (concatenate, stack, pad).
 
 >>> x = tensor([1.0, 2.0, 3.0], requires_grad=True)
 >>> y = (x * x).sum()
@@ -29,77 +34,27 @@ from typing import Any, Union
 import numpy as np
 
 from ..kernels import _threads
+from .mode import is_grad_enabled
 
-Array = np.ndarray
 VJP = Callable[[np.ndarray], Sequence[np.ndarray | None]]
 Axis = Union[int, Sequence[int], None]
 
 __all__ = [
     "Tensor",
     "any_tensor",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "cat",
     "clip",
-    "concatenate",
-    "cross_entropy",
+    "elementwise",
     "exp",
-    "gelu",
-    "is_grad_enabled",
-    "l1_loss",
-    "leaky_relu",
-    "linear",
     "log",
-    "log_softmax",
-    "mse_loss",
-    "no_grad",
-    "pad",
+    "matmul",
     "record",
     "relu",
     "sigmoid",
-    "softmax",
-    "softplus",
     "sqrt",
-    "stack",
     "tanh",
     "tensor",
     "unwrap",
 ]
-
-_grad_enabled = True
-
-
-class no_grad:
-    """Context manager (and decorator) that turns recording off, as ``torch.no_grad``.
-
-    >>> x = tensor([1.0], requires_grad=True)
-    >>> with no_grad():
-    ...     y = x * 2
-    >>> y.requires_grad
-    False
-    """
-
-    def __enter__(self) -> None:
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = False
-
-    def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._prev
-
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        wrapped.__doc__, wrapped.__name__ = fn.__doc__, fn.__name__
-        return wrapped
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside :class:`no_grad`."""
-    return _grad_enabled
 
 
 class Tensor:
@@ -378,7 +333,7 @@ class Tensor:
         return sqrt(self)
 
     def abs(self) -> Tensor:
-        return _unary(self, np.abs, lambda x, y, g: g * np.sign(x))
+        return elementwise(self, np.abs, lambda x, y, g: g * np.sign(x))
 
     def clip(self, min: Any = None, max: Any = None) -> Tensor:
         return clip(self, min, max)
@@ -429,7 +384,7 @@ def record(out: np.ndarray, inputs: Sequence[Any], vjp: VJP) -> Tensor:
     summed down to each input's shape (broadcasting) and cast to its dtype.
     """
     t = Tensor(out)
-    if _grad_enabled and any(isinstance(i, Tensor) and i.requires_grad for i in inputs):
+    if is_grad_enabled() and any(isinstance(i, Tensor) and i.requires_grad for i in inputs):
         t.requires_grad = True
         t._parents = tuple(i if isinstance(i, Tensor) and i.requires_grad else None for i in inputs)
         t._vjp = vjp
@@ -555,12 +510,20 @@ def matmul(a: Any, b: Any) -> Tensor:
     return record(_threads.matmul(x, y), (a, b), vjp)
 
 
-def _unary(
+def elementwise(
     x: Any,
     f: Callable[[np.ndarray], np.ndarray],
     df: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
 ) -> Any:
-    """Apply ``f``; the gradient is ``df(x, y, g)``. Arrays in, arrays out."""
+    """Apply ``f`` to ``x``; the VJP is ``df(x, y, g)`` (input, output, output gradient).
+
+    An array in gives ``f``'s array out; a Tensor in gives a Tensor, recorded. The
+    elementwise ops here and the activations of :mod:`tconv.functional` are written
+    with it, forward and VJP side by side.
+
+    >>> elementwise(np.array([1.0, -2.0]), np.square, lambda x, y, g: 2 * x * g)
+    array([1., 4.])
+    """
     xd = unwrap(x)
     y = f(xd)
     return record(y, (x,), lambda g: (df(xd, y, g),)) if isinstance(x, Tensor) else y
@@ -572,17 +535,17 @@ def exp(x: Any) -> Any:
     >>> exp(np.zeros(2))
     array([1., 1.])
     """
-    return _unary(x, np.exp, lambda x, y, g: g * y)
+    return elementwise(x, np.exp, lambda x, y, g: g * y)
 
 
 def log(x: Any) -> Any:
     """Elementwise natural logarithm."""
-    return _unary(x, np.log, lambda x, y, g: g / x)
+    return elementwise(x, np.log, lambda x, y, g: g / x)
 
 
 def sqrt(x: Any) -> Any:
     """Elementwise square root."""
-    return _unary(x, np.sqrt, lambda x, y, g: g / (2 * y))
+    return elementwise(x, np.sqrt, lambda x, y, g: g / (2 * y))
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Any:
@@ -596,112 +559,32 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Any:
             inside &= xd <= max
         return g * inside
 
-    return _unary(x, lambda xd: np.clip(xd, min, max), df)
+    return elementwise(x, lambda xd: np.clip(xd, min, max), df)
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Any:
-    """Join along an existing axis; the gradient is split back."""
-    arrays = [unwrap(t) for t in tensors]
-    try:
-        out = np.concatenate(arrays, axis=axis)
-    except ValueError as exc:
-        raise ValueError(
-            f"concatenate: shapes {[a.shape for a in arrays]} do not match off axis {axis}: {exc}"
-        ) from None
-    if not any_tensor(*tensors):
-        return out
-    bounds = np.cumsum([a.shape[axis] for a in arrays])[:-1]
-    return record(out, tuple(tensors), lambda g: tuple(np.split(g, bounds, axis=axis)))
+def relu(input: Any) -> Any:
+    """``max(x, 0)``; gradient 0 at x = 0 (as PyTorch).
 
-
-cat = concatenate
-
-
-def stack(tensors: Sequence[Any], axis: int = 0) -> Any:
-    """Join along a new axis."""
-    arrays = [unwrap(t) for t in tensors]
-    if len({a.shape for a in arrays}) > 1:
-        raise ValueError(f"stack: all shapes must be equal, got {[a.shape for a in arrays]}")
-    out = np.stack(arrays, axis=axis)
-    if not any_tensor(*tensors):
-        return out
-    return record(
-        out, tuple(tensors), lambda g: tuple(np.moveaxis(g, axis, 0)[i] for i in range(len(arrays)))
-    )
-
-
-def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Any:
-    """Pad the last ``len(pad) // 2`` dims, as ``torch.nn.functional.pad``.
-
-    ``pad = (left_last, right_last, left_2nd_last, right_2nd_last, ...)``; modes
-    ``'constant'``, ``'reflect'``, ``'replicate'``, ``'circular'``. The gradient
-    adds each padded position back onto the input position it copies.
-
-    >>> pad(np.array([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect")
-    array([[3., 2., 1., 2., 3., 2.]])
+    >>> relu(np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 2.])
     """
-    x = unwrap(input)
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: needs pairs for at most {x.ndim} dims, got pad={tuple(pad)}")
-    if mode not in ("constant", "reflect", "replicate", "circular"):
-        raise ValueError(
-            f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
-        )
-    index: list[tuple[int, np.ndarray]] = []  # (axis, source index per padded position)
-    for i in range(len(pad) // 2):
-        ax, lo, hi = x.ndim - 1 - i, int(pad[2 * i]), int(pad[2 * i + 1])
-        n = x.shape[ax]
-        if min(lo, hi) < 0:
-            raise ValueError(f"pad: negative padding is not supported, got pad={tuple(pad)}")
-        if mode == "reflect" and max(lo, hi) >= n:
-            raise ValueError(f"pad: reflect padding {max(lo, hi)} must be < the dim size {n}")
-        if mode == "circular" and max(lo, hi) > n:
-            raise ValueError(f"pad: circular padding {max(lo, hi)} must be <= the dim size {n}")
-        j = np.arange(-lo, n + hi)
-        if mode == "reflect":
-            j = np.abs(j)
-            j = np.where(j >= n, 2 * (n - 1) - j, j)
-        elif mode == "replicate":
-            j = np.clip(j, 0, n - 1)
-        elif mode == "circular":
-            j = j % n
-        index.append((ax, j))
-    if mode == "constant":
-        width = [(0, 0)] * x.ndim
-        for ax, j in index:
-            width[ax] = (int(-j[0]), int(j[-1] - x.shape[ax] + 1))
-        out = np.pad(x, width, constant_values=value)
-        crop = tuple(slice(a, a + n) for (a, _), n in zip(width, x.shape, strict=False))
-        return record(out, (input,), lambda g: (g[crop],)) if isinstance(input, Tensor) else out
-    out = x
-    for ax, j in index:
-        out = np.take(out, j, axis=ax)
-
-    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
-        for ax, j in reversed(index):
-            shape = list(g.shape)
-            shape[ax] = x.shape[ax]
-            gx = np.zeros(shape, dtype=g.dtype)
-            np.add.at(gx, (slice(None),) * ax + (j,), g)
-            g = gx
-        return (g,)
-
-    return record(out, (input,), vjp) if isinstance(input, Tensor) else out
+    return elementwise(input, lambda x: np.maximum(x, 0), lambda x, y, g: g * (x > 0))
 
 
-from ..functional.activation import (  # noqa: E402  (they build on the Tensor defined above)
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    gelu,
-    l1_loss,
-    leaky_relu,
-    linear,
-    log_softmax,
-    mse_loss,
-    relu,
-    sigmoid,
-    softmax,
-    softplus,
-    tanh,
-)
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def sigmoid(input: Any) -> Any:
+    """``1 / (1 + exp(-x))``, computed without overflow; gradient ``y (1 - y)``.
+
+    >>> sigmoid(np.array([0.0]))
+    array([0.5])
+    """
+    return elementwise(input, _sigmoid, lambda x, y, g: g * y * (1 - y))
+
+
+def tanh(input: Any) -> Any:
+    """Hyperbolic tangent; gradient ``1 - y**2``."""
+    return elementwise(input, np.tanh, lambda x, y, g: g * (1 - y * y))

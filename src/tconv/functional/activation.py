@@ -2,9 +2,11 @@
 
 Each takes arrays or :class:`~tconv.autograd.Tensor` s: arrays in give arrays
 out, a Tensor in gives a Tensor recorded on the tape. Activations are
-primitives with a hand-written VJP; the losses are compositions of recorded
-ops (so their gradients, the target's included, come from the tape), except
-``binary_cross_entropy``, whose VJP is PyTorch's clamped formula.
+primitives with a hand-written VJP; ``relu``, ``sigmoid`` and ``tanh`` are also
+Tensor methods, so they are defined once, in :mod:`tconv.autograd`, and re-exported
+here. The losses are compositions of recorded ops (so their gradients, the
+target's included, come from the tape), except ``binary_cross_entropy``, whose VJP
+is PyTorch's clamped formula.
 """
 
 from __future__ import annotations
@@ -14,19 +16,36 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd.tensor import Tensor, _unary, any_tensor, record, unwrap
+from ..autograd import (  # relu, sigmoid, tanh: the Tensor methods' primitives
+    Tensor,
+    any_tensor,
+    elementwise,
+    record,
+    relu,
+    sigmoid,
+    tanh,
+    unwrap,
+)
 from ..kernels import _threads
 
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "gelu",
+    "l1_loss",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "tanh",
+]
+
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def relu(input: Any) -> Any:
-    """``max(x, 0)``; gradient 0 at x = 0 (as PyTorch).
-
-    >>> relu(np.array([-1.0, 0.0, 2.0]))
-    array([0., 0., 2.])
-    """
-    return _unary(input, lambda x: np.maximum(x, 0), lambda x, y, g: g * (x > 0))
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01) -> Any:
@@ -35,30 +54,11 @@ def leaky_relu(input: Any, negative_slope: float = 0.01) -> Any:
     >>> leaky_relu(np.array([-2.0, 3.0]), 0.5)
     array([-1.,  3.])
     """
-    return _unary(
+    return elementwise(
         input,
         lambda x: np.where(x > 0, x, x * negative_slope),
         lambda x, y, g: g * np.where(x > 0, 1, negative_slope).astype(x.dtype),
     )
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
-def sigmoid(input: Any) -> Any:
-    """``1 / (1 + exp(-x))``, computed without overflow.
-
-    >>> sigmoid(np.array([0.0]))
-    array([0.5])
-    """
-    return _unary(input, _sigmoid, lambda x, y, g: g * y * (1 - y))
-
-
-def tanh(input: Any) -> Any:
-    """Hyperbolic tangent; gradient ``1 - y**2``."""
-    return _unary(input, np.tanh, lambda x, y, g: g * (1 - y * y))
 
 
 def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
@@ -72,8 +72,8 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
         bx = x * beta
         return np.where(bx > threshold, x, np.log1p(np.exp(np.minimum(bx, threshold))) / beta)
 
-    return _unary(
-        input, f, lambda x, y, g: g * np.where(x * beta > threshold, 1, _sigmoid(x * beta))
+    return elementwise(
+        input, f, lambda x, y, g: g * np.where(x * beta > threshold, 1, sigmoid(x * beta))
     )
 
 
@@ -113,7 +113,7 @@ def gelu(input: Any, approximate: str = "none") -> Any:
             t = np.tanh(c * (x + 0.044715 * x**3))
             return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x))
 
-        return _unary(input, f, df)
+        return elementwise(input, f, df)
 
     def cdf(x: np.ndarray) -> np.ndarray:
         return 0.5 * (1 + _erf(x / math.sqrt(2)))
@@ -121,7 +121,7 @@ def gelu(input: Any, approximate: str = "none") -> Any:
     def dgelu(x: np.ndarray, y: np.ndarray, g: np.ndarray) -> np.ndarray:
         return g * (cdf(x) + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))
 
-    return _unary(input, lambda x: x * cdf(x), dgelu)
+    return elementwise(input, lambda x: x * cdf(x), dgelu)
 
 
 def softmax(input: Any, dim: int = -1) -> Any:
@@ -135,7 +135,7 @@ def softmax(input: Any, dim: int = -1) -> Any:
         e = np.exp(x - x.max(axis=dim, keepdims=True))
         return e / e.sum(axis=dim, keepdims=True)
 
-    return _unary(input, f, lambda x, y, g: y * (g - (g * y).sum(axis=dim, keepdims=True)))
+    return elementwise(input, f, lambda x, y, g: y * (g - (g * y).sum(axis=dim, keepdims=True)))
 
 
 def log_softmax(input: Any, dim: int = -1) -> Any:
@@ -145,7 +145,7 @@ def log_softmax(input: Any, dim: int = -1) -> Any:
         m = x.max(axis=dim, keepdims=True)
         return x - m - np.log(np.exp(x - m).sum(axis=dim, keepdims=True))
 
-    return _unary(input, f, lambda x, y, g: g - np.exp(y) * g.sum(axis=dim, keepdims=True))
+    return elementwise(input, f, lambda x, y, g: g - np.exp(y) * g.sum(axis=dim, keepdims=True))
 
 
 def linear(input: Any, weight: Any, bias: Any = None) -> Any:
