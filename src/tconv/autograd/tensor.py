@@ -352,6 +352,9 @@ class Tensor:
     __abs__ = abs
 
 
+# -- creating tensors and recording ops -------------------------------------------------
+
+
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """A new leaf Tensor holding a copy of ``data`` (as ``torch.tensor``).
 
@@ -391,6 +394,9 @@ def record(out: np.ndarray, inputs: Sequence[Any], vjp: VJP) -> Tensor:
     return t
 
 
+# -- the backward pass's helpers -------------------------------------------------------
+
+
 def _topological_order(root: Tensor) -> list[Tensor]:
     """Tensors reachable from ``root`` that need grad, each after all of its parents."""
     order: list[Tensor] = []
@@ -419,6 +425,9 @@ def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     pairs = enumerate(zip(g.shape, shape, strict=True))
     axes = tuple(i for i, (a, b) in pairs if b == 1 and a != 1)
     return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+
+
+# -- the ops behind the methods: reductions, operators, matmul ---------------------------
 
 
 def _axis(axis: Axis) -> Any:
@@ -508,6 +517,9 @@ def matmul(a: Any, b: Any) -> Tensor:
         return gx, gy
 
     return record(_threads.matmul(x, y), (a, b), vjp)
+
+
+# -- elementwise primitives (arrays in, arrays out; Tensors in, recorded) ---------------
 
 
 def elementwise(
