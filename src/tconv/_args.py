@@ -17,36 +17,57 @@ import numpy as np
 IntOrTuple = Union[int, Sequence[int]]
 
 
-def ntuple(value: Any, n: int, name: str, fn: str) -> tuple[int, ...]:
-    """Turn an int or a length-``n`` sequence of ints into a tuple of ``n`` ints.
+def ntuple(
+    value: Any,
+    n: int,
+    name: str,
+    fn: str,
+    *,
+    of: type = int,
+    broadcast_one: bool = True,
+    where: str = "",
+) -> tuple[Any, ...]:
+    """Turn an int (``of=float``: a real) or a length-``n`` sequence into a tuple of ``n``.
+
+    PyTorch's habit for per-dim arguments: one value for every dim, or one per dim.
+    ``broadcast_one`` also takes a 1-tuple for every dim, as the conv ops do (not
+    ``interpolate``). ``where`` adds context to the length error.
 
     >>> ntuple(2, 3, "stride", "conv3d")
     (2, 2, 2)
     >>> ntuple((1, 2), 2, "stride", "conv2d")
     (1, 2)
+    >>> ntuple(2, 2, "scale_factor", "interpolate", of=float)
+    (2.0, 2.0)
     """
-    if _is_int(value):
-        return (int(value),) * n
+    is_item, kind, one = (_is_int, "int", "an int") if of is int else (_is_real, "float", "a float")
+    if is_item(value):
+        return (of(value),) * n
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         raise TypeError(
-            f"{fn}: {name} must be an int or a tuple of {n} ints, "
+            f"{fn}: {name} must be {one} or a tuple of {n} {kind}s, "
             f"got {type(value).__name__} {value!r}"
         )
     items = tuple(value)
-    if len(items) == 1 and n > 1:
+    if len(items) == 1 and n > 1 and broadcast_one:
         # PyTorch accepts a 1-tuple for every dim, as it does an int.
         items = items * n
     if len(items) != n:
         raise ValueError(
-            f"{fn}: {name} must be an int or a tuple of {n} ints (one per spatial dim), "
-            f"got {len(items)} values {tuple(value)!r}"
+            f"{fn}: {name} must be {one} or a tuple of {n} {kind}s (one entry per spatial "
+            f"dim{where}), got {len(items)} values {tuple(value)!r}"
         )
-    bad = [v for v in items if not _is_int(v)]
+    bad = [v for v in items if not is_item(v)]
     if bad:
         raise TypeError(
-            f"{fn}: {name} must contain ints, got {type(bad[0]).__name__} {bad[0]!r} in {value!r}"
+            f"{fn}: {name} must contain {kind}s, got {type(bad[0]).__name__} {bad[0]!r} "
+            f"in {value!r}"
         )
-    return tuple(int(v) for v in items)
+    return tuple(of(v) for v in items)
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
 def _is_int(v: Any) -> bool:

@@ -25,7 +25,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import numpy as np
 
@@ -49,7 +49,7 @@ def _coverage_1d(size: int, k: int, s: int, p: int, a: int, d: int) -> np.ndarra
     full = np.zeros((size - 1) * s + d * (k - 1) + 1, dtype=np.int64)
     for t in range(k):
         full[t * d : t * d + (size - 1) * s + 1 : s] += 1
-    out = shapes._tconv_out(size, k, s, p, a, d)
+    out = cast(int, shapes.conv_transpose_output_size(size, k, s, p, a, d))
     y = np.zeros(out, dtype=np.int64)
     n = min(out, full.size - p)
     y[:n] = full[p : p + n]
@@ -84,27 +84,12 @@ def coverage(
     """
     fn = "coverage"
     n = 1 if isinstance(input_size, (int, np.integer)) else len(input_size)
-    L = _args.positive(_args.ntuple(input_size, n, "input_size", fn), "input_size", fn)
-    k = _args.positive(_args.ntuple(kernel_size, n, "kernel_size", fn), "kernel_size", fn)
-    s = _args.positive(_args.ntuple(stride, n, "stride", fn), "stride", fn)
-    d = _args.positive(_args.ntuple(dilation, n, "dilation", fn), "dilation", fn)
-    p = _args.non_negative(_args.ntuple(padding, n, "padding", fn), "padding", fn)
-    a = _args.non_negative(
-        _args.ntuple(output_padding, n, "output_padding", fn), "output_padding", fn
-    )
-    for ai, si, di in zip(a, s, d, strict=True):
-        if not (ai < si or ai < di):
-            raise ValueError(
-                f"{fn}: output_padding must be smaller than stride or dilation, got "
-                f"output_padding={a}, stride={s}, dilation={d}"
-            )
-    out = shapes.conv_transpose_output_size(L, k, s, p, a, d)
-    if any(o <= 0 for o in out):  # type: ignore[union-attr]
-        raise ValueError(
-            f"{fn}: empty output: input_size={L}, kernel_size={k}, stride={s}, padding={p}, "
-            f"output_padding={a}, dilation={d} give output size {out}; use a smaller padding"
-        )
-    maps = [_coverage_1d(*args) for args in zip(L, k, s, p, a, d, strict=True)]
+    L = _args.positive_ntuple(input_size, n, "input_size", fn)
+    k = _args.positive_ntuple(kernel_size, n, "kernel_size", fn)
+    # the transposed convolution's own validation: output_padding rule, non-empty output
+    g = shapes.conv_transpose_geometry(fn, L, k, stride, padding, output_padding, 1, dilation)
+    per_dim = zip(L, k, g.stride, g.lo, g.output_padding, g.dilation, strict=True)
+    maps = [_coverage_1d(*args) for args in per_dim]
     result = maps[0]
     for m in maps[1:]:
         result = np.multiply.outer(result, m)
@@ -159,9 +144,9 @@ def phase_sums(
     fn = "phase_sums"
     w = np.asarray(weight, dtype=np.float64)
     n = _spatial_ndim(w, stride, ndim, fn)
-    s = _args.positive(_args.ntuple(stride, n, "stride", fn), "stride", fn)
-    d = _args.positive(_args.ntuple(dilation, n, "dilation", fn), "dilation", fn)
-    p = _args.non_negative(_args.ntuple(padding, n, "padding", fn), "padding", fn)
+    s = _args.positive_ntuple(stride, n, "stride", fn)
+    d = _args.positive_ntuple(dilation, n, "dilation", fn)
+    p = _args.non_negative_ntuple(padding, n, "padding", fn)
     lead = w.shape[: w.ndim - n]
     k = w.shape[w.ndim - n :]
     sums = np.zeros(lead + s, dtype=np.float64)
@@ -211,7 +196,7 @@ def _images(
         raise ValueError(
             f"{fn}: images must have at least ndim={ndim} axes (..., *spatial), got shape {x.shape}"
         )
-    per = _args.positive(_args.ntuple(period, ndim, "period", fn), "period", fn)
+    per = _args.positive_ntuple(period, ndim, "period", fn)
     return x, per
 
 
@@ -411,7 +396,7 @@ def plan(
             continue  # dilation does nothing to a 1-tap kernel
         free = is_artifact_free(np.ones(k), s, d)
         for a in range(max(s, d)):
-            twice_p = shapes._tconv_out(L, k, s, 0, a, d) - out
+            twice_p = cast(int, shapes.conv_transpose_output_size(L, k, s, 0, a, d)) - out
             if twice_p < 0 or twice_p % 2 or twice_p // 2 > d * (k - 1):
                 continue
             p = twice_p // 2
@@ -445,7 +430,7 @@ def _resize_plans(
     exact_factor = False
     for f, k in itertools.product(range(2, f_max + 1), range(1, k_max + 1)):
         # conv_output_size(L f, k, 1, p) = L f - k + 1 + 2p must equal out
-        twice_p = out - shapes._conv_out(L * f, k, 1, 0, 1)
+        twice_p = out - cast(int, shapes.conv_output_size(L * f, k))
         if twice_p < 0 or twice_p % 2 or twice_p // 2 > k - 1:
             continue
         exact_factor |= L * f == out

@@ -423,7 +423,8 @@ class ConvGeometry:
     ``lo`` is the left padding of a convolution, or the crop of a transposed
     convolution (its ``padding``); ``out_size`` is the output's spatial size.
     ``in_size`` and ``kernel_size`` complete the picture so that gradients (and
-    the explicit matrix) can be computed from the geometry alone.
+    the explicit matrix) can be computed from the geometry alone; ``output_padding``
+    is set for transposed convolutions only.
     """
 
     stride: tuple[int, ...]
@@ -433,6 +434,7 @@ class ConvGeometry:
     in_size: tuple[int, ...]
     kernel_size: tuple[int, ...]
     out_size: tuple[int, ...]
+    output_padding: tuple[int, ...] = ()  # a transposed convolution's, once output_size is read
 
 
 def conv_geometry(
@@ -542,4 +544,4 @@ def conv_transpose_geometry(
             f"padding={p}, output_padding={a}, dilation={d} gives output size {out}; "
             "padding crops the output, so use a smaller padding"
         )
-    return ConvGeometry(s, d, g, p, tuple(size), k, out)
+    return ConvGeometry(s, d, g, p, tuple(size), k, out, a)

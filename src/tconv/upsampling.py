@@ -129,9 +129,9 @@ def as_conv_transpose(
         raise ValueError(
             f"{fn}: weight must be (C_out, C_in/groups, *kernel_size), got shape {w.shape}"
         )
-    s = _args.positive(_args.ntuple(scale_factor, n, "scale_factor", fn), "scale_factor", fn)
-    p = _args.non_negative(_args.ntuple(padding, n, "padding", fn), "padding", fn)
-    d = _args.positive(_args.ntuple(dilation, n, "dilation", fn), "dilation", fn)
+    s = _args.positive_ntuple(scale_factor, n, "scale_factor", fn)
+    p = _args.non_negative_ntuple(padding, n, "padding", fn)
+    d = _args.positive_ntuple(dilation, n, "dilation", fn)
     g = _args.positive_int(groups, "groups", fn)
     if w.shape[0] % g:
         raise ValueError(

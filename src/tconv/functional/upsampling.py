@@ -21,7 +21,6 @@ Sizes, per spatial dim: ``out = size``, or ``floor(in * scale_factor)``.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import Any, Union
 
@@ -51,47 +50,23 @@ _INTERPOLATING = ("linear", "bilinear", "bicubic", "trilinear", "lanczos")
 _RANK = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5, "lanczos": 4}
 
 
-def _is_real(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
-
-
 def _check_size(size: Any, n: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    fn = "interpolate"
-    if isinstance(size, (list, tuple, np.ndarray)):
-        if len(size) != n:
-            raise ValueError(
-                f"{fn}: size must have one entry per spatial dim: input of shape {shape} has "
-                f"{n} spatial dims, got size={tuple(size)!r}"
-            )
-        items = tuple(size)
-    else:
-        items = (size,) * n
-    bad = [v for v in items if not _args._is_int(v)]
-    if bad:
-        raise TypeError(f"{fn}: size must be an int or a tuple of ints, got {size!r}")
+    where = f": input of shape {shape} has {n} spatial dims"
+    items = _args.ntuple(size, n, "size", "interpolate", broadcast_one=False, where=where)
     if any(v <= 0 for v in items):
-        raise ValueError(f"{fn}: size must be positive (an empty output), got size={size!r}")
-    return tuple(int(v) for v in items)
+        raise ValueError(f"interpolate: size must be positive (an empty output), got size={size!r}")
+    return items
 
 
 def _check_scale(scale_factor: Any, n: int, shape: tuple[int, ...]) -> tuple[float, ...]:
+    where = f": input of shape {shape} has {n} spatial dims"
     fn = "interpolate"
-    if isinstance(scale_factor, (list, tuple, np.ndarray)):
-        if len(scale_factor) != n:
-            raise ValueError(
-                f"{fn}: scale_factor must have one entry per spatial dim: input of shape "
-                f"{shape} has {n} spatial dims, got scale_factor={tuple(scale_factor)!r}"
-            )
-        items = tuple(scale_factor)
-    else:
-        items = (scale_factor,) * n
-    if not all(_is_real(v) for v in items):
-        raise TypeError(
-            f"{fn}: scale_factor must be a float or a tuple of floats, got {scale_factor!r}"
-        )
-    if not all(math.isfinite(float(v)) and float(v) > 0 for v in items):
+    items = _args.ntuple(
+        scale_factor, n, "scale_factor", fn, of=float, broadcast_one=False, where=where
+    )
+    if not all(math.isfinite(v) and v > 0 for v in items):
         raise ValueError(f"{fn}: scale_factor must be positive and finite, got {scale_factor!r}")
-    return tuple(float(v) for v in items)
+    return items
 
 
 def _plan(

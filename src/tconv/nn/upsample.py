@@ -15,10 +15,11 @@ that avoid its checkerboard artifacts:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from .. import shapes
 from .. import upsampling as _up
 from ..upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 from . import init
@@ -202,7 +203,8 @@ class _ResizeConvNd(Module):
         integer scale, ``d(k-1)`` even so that 'same' pads symmetrically); see
         :func:`tconv.upsampling.as_conv_transpose`."""
         d, k = self.conv.dilation, self.conv.kernel_size
-        if any(di * (ki - 1) % 2 for di, ki in zip(d, k)) or self.conv.padding_mode != "zeros":
+        pairs = cast("tuple[tuple[int, int], ...]", shapes.same_padding(k, d))
+        if any(lo != hi for lo, hi in pairs) or self.conv.padding_mode != "zeros":
             raise ValueError(
                 f"{type(self).__name__}.as_conv_transpose: needs symmetric zero "
                 f"padding, i.e. dilation*(kernel_size-1) even, got kernel_size={k}"
@@ -214,11 +216,10 @@ class _ResizeConvNd(Module):
                 f"{type(self).__name__}.as_conv_transpose: needs an integer "
                 f"scale_factor, got {sf!r}"
             )
-        pad = tuple(di * (ki - 1) // 2 for di, ki in zip(d, k))
         return _up.as_conv_transpose(
             self.conv.weight,
             tuple(int(s) for s in sfs),
-            pad,
+            tuple(lo for lo, _ in pairs),
             mode=self.upsample.mode,
             groups=self.conv.groups,
             dilation=d,
