@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from ...artifacts import coverage, is_artifact_free, phase_sums
-from .shape import add_geometry, per_dim
+from .._common import add_command, add_geometry, error, geometry
 
 EXAMPLE = """examples:
   tconv coverage --kernel 4 --stride 3 --size 8 8     (the lecture's 4x4 kernel, stride 3)
@@ -17,15 +17,16 @@ EXAMPLE = """examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "coverage",
+        run,
         help="how many (input, tap) pairs reach each output pixel (checkerboards)",
         description="Print the coverage map of a transposed convolution: for each output "
         "position, how many (input, kernel tap) pairs land on it, i.e. conv_transpose(ones, "
         "ones). Uneven coverage in the interior is the lecture's grid artifact. Also prints "
         "the interior tile (the phase sums of an all-ones kernel) and whether it is uniform.",
         epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--size",
@@ -43,23 +44,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="ANSI shading (default: when writing to a terminal)",
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     n = len(args.size)
     if not 1 <= n <= 3:
-        print(f"tconv coverage: error: --size takes 1 to 3 values, got {n}", file=sys.stderr)
-        return 2
+        return error("coverage", f"--size takes 1 to 3 values, got {n}")
     try:
-        k, s, p, d, a = (
-            per_dim(getattr(args, name), n, name.replace("_", "-"))
-            for name in ("kernel", "stride", "padding", "dilation", "output_padding")
+        k, s, p, d, a = geometry(
+            args, n, "kernel", "stride", "padding", "dilation", "output_padding"
         )
         cov = coverage(tuple(args.size), k, s, p, a, d)
     except (ValueError, TypeError) as exc:
-        print(f"tconv coverage: error: {exc}", file=sys.stderr)
-        return 2
+        return error("coverage", exc)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     print(
         f"coverage of a transposed convolution: input {tuple(args.size)}, kernel {tuple(k)}, "
@@ -113,13 +110,9 @@ def save_png(cov: np.ndarray, path: str) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print(
-            "tconv coverage: error: --png needs matplotlib: pip install matplotlib", file=sys.stderr
-        )
-        return 2
+        return error("coverage", "--png needs matplotlib: pip install matplotlib")
     if cov.ndim == 3:
-        print("tconv coverage: error: --png draws 1-D and 2-D maps only", file=sys.stderr)
-        return 2
+        return error("coverage", "--png draws 1-D and 2-D maps only")
     img = cov.reshape(1, -1) if cov.ndim == 1 else cov
     fig, ax = plt.subplots(figsize=(1 + 0.3 * img.shape[1], 1 + 0.3 * img.shape[0]))
     im = ax.imshow(img, cmap="viridis", vmin=0, interpolation="nearest")

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from ...lecture.data import INSTALL_HINT
+from .._common import add_command
 
 
 def _positive(text: str) -> int:
@@ -31,18 +32,21 @@ def _non_negative(text: str) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from ...lecture.demos.autoencoder import VARIANTS
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "demo",
+        lambda args: _usage(p),
         help="train models with tconv on real data and measure checkerboard artifacts",
         description="Demonstrations on real data (scikit-learn's digits, scikit-image's faces), "
         "trained with tconv alone. Needs the demo extra: " + INSTALL_HINT,
         epilog="examples:\n  tconv demo digits\n  tconv demo dream",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demos = p.add_subparsers(dest="demo", metavar="DEMO")
 
-    d = demos.add_parser(
+    d = add_command(
+        demos,
         "digits",
+        run_digits,
         help="one autoencoder, five up-sampling layers: MSE and checkerboard numbers",
         description="Train the same small autoencoder (strided-conv encoder) with five "
         "decoders: " + ", ".join(VARIANTS) + ". Measure on held-out images the MSE, the "
@@ -52,7 +56,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the summary table. Progress goes to stderr.",
         epilog="examples:\n  tconv demo digits\n  tconv demo digits --epochs 2 --out /tmp/d\n"
         "  tconv demo digits --dataset faces --epochs 60 --out faces",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d.add_argument(
         "--dataset",
@@ -83,10 +86,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     d.add_argument("--no-figures", action="store_true", help="write metrics.json only")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
-    d.set_defaults(func=run_digits)
 
-    r = demos.add_parser(
+    r = add_command(
+        demos,
         "dream",
+        run_dream,
         help="optimise a classifier's input: the checkerboard of strided convs' gradients",
         description="Train two digit classifiers (strided convolutions; stride-1 convolutions "
         "+ 2x2 average pooling), then measure the checkerboard index of the input gradient "
@@ -95,7 +99,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "dream.png/.svg and dream_arrays.npz; prints the summary table.",
         epilog="examples:\n  tconv demo dream\n  tconv demo dream --steps 100 --canvas 48 "
         "--out /tmp/dream",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument(
         "--epochs", type=_non_negative, default=15, help="classifier epochs (default: 15)"
@@ -125,8 +128,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--threads", type=_positive, default=1, help="BLAS threads (default: 1)")
     r.add_argument("--no-figures", action="store_true")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
-    r.set_defaults(func=run_dream)
-    p.set_defaults(func=lambda args: _usage(p))
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:

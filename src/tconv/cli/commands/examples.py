@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 
 from ...lecture.examples import EXAMPLES, format_values
+from .._common import add_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    add_command(
+        sub,
         "examples",
+        run,
         help="print the lecture's worked examples computed by tconv",
         description="Compute each worked example of the lecture (EE-559, 9.1) with tconv and "
         "print it next to the value the lecture gives, with 'agrees' or 'DIFFERS'.",
         epilog="example: tconv examples",
+        raw=False,
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

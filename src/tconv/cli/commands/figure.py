@@ -7,17 +7,20 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+from .._common import add_command
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "figure",
+        run,
         help="draw one figure (PNG + SVG, or a GIF for animations)",
         description="Draw one of the lecture's figures with your parameters. "
         "'tconv figure --list' lists them with the sentence each illustrates.",
         epilog="examples:\n  tconv figure conv-transpose --x 1 2 3 --kernel 1 0 -1 --stride 2 "
         "--padding 1\n  tconv figure coverage-2d --kernel 4 --stride 3 --size 8 8 --out figs\n"
         "  tconv figure anim-conv-transpose2d --stride 2 --padding 1",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", nargs="?", help="the figure's name (see --list)")
     p.add_argument("--list", action="store_true", help="list the figures and exit")
@@ -34,7 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dilation", type=int)
     p.add_argument("--size", type=int, nargs="+", help="input size(s)")
     p.add_argument("--out", type=Path, default=Path("."), help="output folder (default: .)")
-    p.set_defaults(func=run)
 
 
 def _params(fn: Any, args: argparse.Namespace) -> dict[str, Any]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 
 import numpy as np
 
 from ... import functional as F
 from ... import shapes
 from ...matrix import conv_matrix, conv_transpose_matrix
-from .shape import per_dim
+from .._common import add_command, add_geometry, error, geometry, per_dim
 
 EXAMPLE = """examples:
   tconv matrix                              (the lecture's kernel (k1, k2, k3) over 7 samples)
@@ -24,8 +23,10 @@ _TCONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "matrix",
+        run,
         help="the convolution's matrix M and the transposed convolution's, M^T",
         description="Print the matrix M of a one-channel convolution (conv(x) = M x on the "
         "flattened signal) and the matrix of the transposed convolution with the same "
@@ -33,7 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and check both matrices against the ops. Without --weights the taps are shown as "
         "k1, k2, ... as in the lecture.",
         epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--size",
@@ -59,10 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="W",
         help="kernel values, C-order (default: symbolic k1, k2, ...)",
     )
-    p.add_argument("-s", "--stride", type=int, nargs="+", default=[1], metavar="S")
-    p.add_argument("-p", "--padding", type=int, nargs="+", default=[0], metavar="P")
-    p.add_argument("-d", "--dilation", type=int, nargs="+", default=[1], metavar="D")
-    p.set_defaults(func=run)
+    add_geometry(p, kernel=False, output_padding=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             k = [len(args.weights)]
         else:
             k = [3] * n
-        s, p, d = (per_dim(getattr(args, a), n, a) for a in ("stride", "padding", "dilation"))
+        s, p, d = geometry(args, n, "stride", "padding", "dilation")
         symbolic = args.weights is None
         if symbolic:
             w = np.arange(1, math.prod(k) + 1, dtype=np.float64).reshape(1, 1, *k)
@@ -93,8 +90,7 @@ def run(args: argparse.Namespace) -> int:
         a = tuple(L - o for L, o in zip(args.size, obs, strict=True))  # type: ignore[arg-type]
         mt = conv_transpose_matrix(w, (1, *out), s, p, a, d)  # type: ignore[misc]
     except (ValueError, TypeError) as exc:
-        print(f"tconv matrix: error: {exc}", file=sys.stderr)
-        return 2
+        return error("matrix", exc)
     geo = f"stride={tuple(s)}, padding={tuple(p)}, dilation={tuple(d)}"
     print(f"convolution, input {tuple(args.size)}, kernel {tuple(k)}, {geo} -> output {out}")
     print(f"M ({m.shape[0]} x {m.shape[1]}), conv(x).ravel() == M @ x.ravel():")

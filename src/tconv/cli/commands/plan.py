@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ...artifacts import plan
+from .._common import add_command, error
 
 EXAMPLE = """examples:
   tconv plan 16 32 --max-kernel 5
@@ -14,8 +14,10 @@ EXAMPLE = """examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "plan",
+        run,
         help="transposed convs and resize-convs that map one size to another",
         description="List the transposed convolutions (kernel, stride, padding, output_padding, "
         "dilation) and resize-convolutions (interpolate, then a stride-1 conv) that map INPUT "
@@ -23,7 +25,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "constant input gives a constant interior output: equal phase sums of an all-ones "
         "kernel) come first, then layers whose borders are uniform too, then fewer weights.",
         epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("input", type=int, help="input size")
     p.add_argument("output", type=int, help="target output size")
@@ -46,7 +47,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ndim", type=int, default=2, help="spatial dims of the kernel (default 2)")
     p.add_argument("--no-resize", action="store_true", help="transposed convolutions only")
     p.add_argument("--top", type=int, default=0, help="show only the first N (default all)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
             resize=not args.no_resize,
         )
     except (ValueError, TypeError) as exc:
-        print(f"tconv plan: error: {exc}", file=sys.stderr)
-        return 2
+        return error("plan", exc)
     if not plans:
         print(
             f"no layer maps {args.input} to {args.output} within the search space "

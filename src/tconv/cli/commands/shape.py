@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ... import shapes
+from .._common import add_command, add_geometry, error, geometry, per_dim
 
 EXAMPLE = """examples:
   tconv shape 16 --kernel 4 --stride 2 --padding 1
@@ -14,51 +14,17 @@ EXAMPLE = """examples:
   tconv shape 28 27 --kernel 3 --stride 2         (one size per spatial dim)"""
 
 
-def add_geometry(p: argparse.ArgumentParser, output_padding: bool = True) -> None:
-    """The per-dim geometry options shared by shape and coverage (one value, or one per dim)."""
-    p.add_argument(
-        "-k",
-        "--kernel",
-        type=int,
-        nargs="+",
-        required=True,
-        metavar="K",
-        help="kernel size (one value, or one per dim)",
-    )
-    p.add_argument("-s", "--stride", type=int, nargs="+", default=[1], metavar="S")
-    p.add_argument("-p", "--padding", type=int, nargs="+", default=[0], metavar="P")
-    p.add_argument("-d", "--dilation", type=int, nargs="+", default=[1], metavar="D")
-    if output_padding:
-        p.add_argument(
-            "-a",
-            "--output-padding",
-            type=int,
-            nargs="+",
-            default=[0],
-            metavar="A",
-            help="output_padding of the transposed convolution",
-        )
-
-
-def per_dim(values: list[int], n: int, name: str) -> list[int]:
-    """One value per dim from an option given once or once per dim."""
-    if len(values) == 1:
-        return values * n
-    if len(values) != n:
-        raise ValueError(f"--{name} takes 1 value or {n} (one per dim), got {len(values)}")
-    return values
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "shape",
+        run,
         help="output sizes of conv and transposed conv, forwards and backwards",
         description="Compute the output size of a convolution and of a transposed convolution "
         "with your numbers in the formulas, the round trip conv -> transposed conv (the "
         "lecture's 'W = w + s q'), the inputs a strided convolution ignores, and, with --to, "
         "the output_padding that reaches a target size.",
         epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("size", type=int, nargs="+", help="input size, one per spatial dim")
     add_geometry(p)
@@ -69,20 +35,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="target output size of the transposed convolution",
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     n = len(args.size)
     try:
-        k, s, pad, d, a = (
-            per_dim(getattr(args, name), n, name.replace("_", "-"))
-            for name in ("kernel", "stride", "padding", "dilation", "output_padding")
+        k, s, pad, d, a = geometry(
+            args, n, "kernel", "stride", "padding", "dilation", "output_padding"
         )
         targets = per_dim(args.to, n, "to") if args.to else None
     except ValueError as exc:
-        print(f"tconv shape: error: {exc}", file=sys.stderr)
-        return 2
+        return error("shape", exc)
     status = 0
     for i in range(n):
         if n > 1:
@@ -136,7 +99,7 @@ def explain(
         r = L - obs  # type: ignore[operator]
         trip = f"round trip:      conv then conv_transpose: {L} -> {conv} -> {obs}"
         if r == 0:
-            q = (L + 2 * p - e) // s
+            q = conv - 1  # L + 2p - e = s (conv - 1) exactly when nothing is lost
             lines.append(
                 f"{trip}, size preserved: L + 2p = {L + 2 * p} = {e} + {s}*{q} "
                 "(the lecture's W = w + s q)"

@@ -5,21 +5,25 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .._common import add_command
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "tour",
+        run,
         help="walk through the lecture: examples, identities, every figure and a gallery",
         description="Walk through the lecture (EE-559, 9.1) in order: print each worked "
         "example computed by tconv next to the lecture's value, check the identities it "
         "states, and write every figure (PNG + SVG), the animations (GIF) and an index.html "
         "gallery captioned with the lecture's sentences.",
         epilog="example: tconv tour --out tconv-tour && xdg-open tconv-tour/index.html",
+        raw=False,
     )
     p.add_argument(
         "--out", type=Path, default=Path("tconv-tour"), help="output folder (default: ./tconv-tour)"
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
