@@ -37,6 +37,14 @@ def _tconv1d(
     return np.asarray(y)[0, 0]
 
 
+def _full_size(x: Values, kernel: Values, stride: int, output_padding: int, dilation: int) -> int:
+    """Length of the transposed convolution's full support, before padding crops it."""
+    size = shapes.conv_transpose_output_size(
+        len(x), len(kernel), stride, 0, output_padding, dilation
+    )
+    return cast(int, size)
+
+
 def draw_conv(
     ax: Axes,
     x: Values,
@@ -105,9 +113,8 @@ def draw_conv_transpose(
     """
     xa, ka = np.asarray(x, float), np.asarray(kernel, float)
     y = _tconv1d(xa, ka, stride, padding, output_padding, dilation)
-    n_full = (len(xa) - 1) * stride + dilation * (len(ka) - 1) + 1 + output_padding
-    full = _tconv1d(xa, ka, stride, 0, output_padding, dilation)
-    assert len(full) == n_full
+    full = _tconv1d(xa, ka, stride, 0, output_padding, dilation)  # before padding's crop
+    n_full = len(full)
     st.row_label(ax, top, "x")
     st.draw_cells(ax, xa, top, color=st.INPUT, gid="x")
     row = top + 1.4
@@ -190,7 +197,7 @@ def conv_transpose_translated_kernels(
     The default is the lecture's ``nn.ConvTranspose1d`` example,
     ``[2, 3, 0, -1]`` with kernel ``[1, 2, -1]`` giving ``[2, 7, 4, -4, -2, 1]``.
     """
-    n_full = (len(x) - 1) * stride + dilation * (len(kernel) - 1) + 1 + output_padding
+    n_full = _full_size(x, kernel, stride, output_padding, dilation)
     fig, axes = st.new_figure(0.5 * (n_full + 7) + 1, 0.55 * (len(x) + 6) + 0.6)
     ax = axes[0, 0]
     rows = draw_conv_transpose(ax, x, kernel, stride, padding, output_padding, dilation)
@@ -235,7 +242,7 @@ def conv_transpose_as_conv(
     kernel (right, the view of Dumoulin & Visin's conv_arithmetic)."""
     zi = zero_inserted(x, len(kernel), stride, padding, output_padding, dilation)
     flipped = np.asarray(kernel, float)[::-1]
-    n_full = (len(x) - 1) * stride + dilation * (len(kernel) - 1) + 1 + output_padding
+    n_full = _full_size(x, kernel, stride, output_padding, dilation)
     n_rows = max(len(x) + 6, min(len(zi) - len(kernel) * dilation + dilation, 12) + 5)
     fig, axes = st.new_figure(
         0.42 * (n_full + len(zi) + 14),
