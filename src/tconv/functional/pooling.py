@@ -81,13 +81,13 @@ def _window_args(
     padding: Any,
     dilation: Any = 1,
 ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    k = _args.positive(_args.ntuple(kernel_size, n, "kernel_size", fn), "kernel_size", fn)
+    k = _args.positive_ntuple(kernel_size, n, "kernel_size", fn)
     if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
         s = k
     else:
-        s = _args.positive(_args.ntuple(stride, n, "stride", fn), "stride", fn)
-    p = _args.non_negative(_args.ntuple(padding, n, "padding", fn), "padding", fn)
-    d = _args.positive(_args.ntuple(dilation, n, "dilation", fn), "dilation", fn)
+        s = _args.positive_ntuple(stride, n, "stride", fn)
+    p = _args.non_negative_ntuple(padding, n, "padding", fn)
+    d = _args.positive_ntuple(dilation, n, "dilation", fn)
     if any(pi > ki // 2 for pi, ki in zip(p, k)):
         raise ValueError(
             f"{fn}: padding must be at most half of kernel_size (pad should be at most half "
@@ -494,7 +494,7 @@ def _adaptive_size(output_size: Any, spatial: tuple[int, ...], fn: str) -> tuple
         return spatial
     entries = isinstance(output_size, (list, tuple))
     given = tuple(0 if v is None else v for v in output_size) if entries else output_size
-    out = _args.non_negative(_args.ntuple(given, n, "output_size", fn), "output_size", fn)
+    out = _args.non_negative_ntuple(given, n, "output_size", fn)
     if not entries:
         return out
     # ntuple broadcasts the None marks as it broadcast the values.
