@@ -46,7 +46,7 @@ __all__ = [
 
 def _coverage_1d(size: int, k: int, s: int, p: int, a: int, d: int) -> np.ndarray:
     """Overlap-add of ones: ``full[i s + t d] += 1``, then ``y[j] = full[j + p]``."""
-    full = np.zeros((size - 1) * s + d * (k - 1) + 1, dtype=np.int64)
+    full = np.zeros(cast(int, shapes.conv_transpose_output_size(size, k, s, 0, 0, d)), np.int64)
     for t in range(k):
         full[t * d : t * d + (size - 1) * s + 1 : s] += 1
     out = cast(int, shapes.conv_transpose_output_size(size, k, s, p, a, d))

@@ -211,17 +211,7 @@ def conv_transpose_matrix(
     n = len(shape) - 1
     probe = _probe(weight, shape)
     prep = prepare_conv_transpose(
-        n,
-        fn,
-        probe,
-        weight,
-        None,
-        stride,
-        padding,
-        output_padding,
-        groups,
-        dilation,
-        output_size,
+        n, fn, probe, weight, None, stride, padding, output_padding, groups, dilation, output_size
     )
     g = prep.geom
     w = prep.w

@@ -221,19 +221,7 @@ def output_padding_for(
 
 def _check_geometry(fn: str, size: int, k: int, s: int, p: int, d: int) -> int:
     """Validate one dim of a convolution's geometry; return its output size (>= 1)."""
-    for name, v in (("size", size), ("kernel_size", k), ("stride", s), ("dilation", d)):
-        if v < 1:
-            raise ValueError(f"{fn}: {name} must be positive, got {name}={v}")
-    if p < 0:
-        raise ValueError(f"{fn}: padding must be non-negative, got padding={p}")
-    out = _conv_out(size, k, s, p, d)
-    if out < 1:
-        raise ValueError(
-            f"{fn}: the dilated kernel d(k-1)+1 = {d * (k - 1) + 1} (kernel_size={k}, "
-            f"dilation={d}) is larger than the padded size {size + 2 * p} "
-            f"(size={size}, padding={p}); the convolution has no output"
-        )
-    return out
+    return conv_geometry(fn, (size,), (k,), s, p, d, 1).out_size[0]
 
 
 def _observed(size: int, k: int, s: int, p: int, d: int) -> int:
@@ -455,10 +443,11 @@ def conv_geometry(
     (7,)
     """
     n = len(size)
+    size = _args.positive(tuple(size), "size", fn)
+    k = _args.positive(tuple(kernel_size), "kernel_size", fn)
     s = _args.positive_ntuple(stride, n, "stride", fn)
     d = _args.positive_ntuple(dilation, n, "dilation", fn)
     g = _args.positive_int(groups, "groups", fn)
-    k = tuple(kernel_size)
     pad = conv_padding(padding, n, fn, s, k, d)
     if pad == "same":
         pairs = cast("tuple[tuple[int, int], ...]", same_padding(k, d))
@@ -475,7 +464,7 @@ def conv_geometry(
         )
     # 'same' may pad asymmetrically: fold the extra right pad into the input size.
     out = conv_output_size(tuple(L + b - a for L, a, b in zip(size, lo, hi)), k, s, lo, d)
-    return ConvGeometry(s, d, g, lo, tuple(size), k, cast("tuple[int, ...]", out))
+    return ConvGeometry(s, d, g, lo, size, k, cast("tuple[int, ...]", out))
 
 
 def _spatial_output_size(output_size: Any, n: int, non_spatial_dims: int, fn: str) -> Any:
