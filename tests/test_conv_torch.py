@@ -8,8 +8,11 @@ in float64 (rel. error <= 1e-10) and float32 (<= 1e-5).
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
+import tconv
 import tconv.functional as F
 from helpers import rel_err
 from strategies import Config, configs
@@ -73,11 +76,10 @@ def test_conv_float32_matches_torch(torch, cfg: Config) -> None:
 
 
 @settings(max_examples=60)
-@given(configs(transposed=True))
-def test_output_size_matches_torch_module(torch, cfg: Config) -> None:
-    """``output_size=`` picks output_padding exactly as nn.ConvTranspose*d.forward does."""
-    if cfg.batch is None:
-        return
+@given(configs(transposed=True), st.booleans())
+def test_output_size_matches_torch_module(torch, cfg: Config, full: bool) -> None:
+    """``output_size=`` picks output_padding exactly as nn.ConvTranspose*d.forward does,
+    batched or unbatched, given as the spatial sizes or with the leading (N, C) or (C)."""
     x, w, b = cfg.arrays()
     nd = cfg.nd
     m = getattr(torch.nn, f"ConvTranspose{nd}d")(
@@ -96,24 +98,68 @@ def test_output_size_matches_torch_module(torch, cfg: Config) -> None:
         if b is not None:
             m.bias.copy_(torch.from_numpy(b))
     kw = cfg.kwargs()
-    kw.pop("output_padding")
     # nn.ConvTranspose*d reaches [L_min, L_min + stride - 1]: output_padding < stride
     kw["output_padding"] = tuple(a % s for a, s in zip(cfg.output_padding, cfg.stride))
-    sizes = [
-        (n - 1) * s - 2 * p + d * (k - 1) + a + 1
-        for n, s, p, d, k, a in zip(
-            cfg.size, cfg.stride, np.broadcast_to(cfg.kwargs()["padding"], (nd,)),
-            cfg.dilation, cfg.kernel, kw["output_padding"],
-        )
-    ]
+    sizes = tconv.shapes.conv_transpose_output_size(
+        cfg.size, cfg.kernel, cfg.stride, kw["padding"], kw["output_padding"], cfg.dilation
+    )
     assume(min(sizes) > 0)  # a smaller output_padding may leave nothing after the crop
-    target = getattr(F, f"conv_transpose{nd}d")(x, w, b, **kw).shape[2:]
+    y = getattr(F, f"conv_transpose{nd}d")(x, w, b, **kw)
+    target = y.shape if full else y.shape[-nd:]
     kw.pop("output_padding")
     with torch.no_grad():
         ref = m(torch.from_numpy(x), output_size=list(target)).numpy()
     got = getattr(F, f"conv_transpose{nd}d")(x, w, b, **kw, output_size=target)
     assert got.shape == ref.shape
     assert rel_err(got, ref) <= 1e-10
+    ours = tconv.nn.__dict__[f"ConvTranspose{nd}d"](
+        cfg.c_in,
+        cfg.c_out,
+        cfg.kernel,
+        cfg.stride,
+        kw["padding"],
+        0,
+        cfg.groups,
+        cfg.bias,
+        cfg.dilation,
+        dtype=np.float64,
+    )
+    ours.weight.data[...] = w
+    if b is not None:
+        ours.bias.data[...] = b
+    assert rel_err(ours(x, output_size=target).data, ref) <= 1e-10
+
+
+@pytest.mark.parametrize(
+    ("shape", "output_size", "ok"),
+    [
+        ((1, 4, 4), (1, 8, 8), True),  # unbatched: (C, *spatial), the issue's case
+        ((1, 4, 4), (8, 8), True),
+        ((1, 4, 4), (1, 1, 8, 8), False),  # unbatched: no (N, C, *spatial)
+        ((1, 1, 4, 4), (1, 1, 8, 8), True),
+        ((1, 1, 4, 4), (1, 8, 8), False),  # batched: no (C, *spatial)
+        ((1, 1, 4, 4), (3, 1, 1, 8, 8), False),
+    ],
+)
+def test_output_size_lengths_as_torch(torch, shape, output_size, ok) -> None:
+    """PyTorch's ``_output_padding`` drops ``num_non_spatial_dims`` leading entries: 2 for
+    a batched input, 1 for an unbatched one; any other length is an error."""
+    x = np.ones(shape)
+    m = tconv.nn.ConvTranspose2d(1, 1, 3, stride=2, padding=1, dtype=np.float64)
+    tm = torch.nn.ConvTranspose2d(1, 1, 3, stride=2, padding=1).double()
+    with torch.no_grad():
+        tm.weight.copy_(torch.from_numpy(m.weight.data))
+        tm.bias.copy_(torch.from_numpy(m.bias.data))
+        if ok:
+            ref = tm(torch.from_numpy(x), output_size=list(output_size)).numpy()
+            assert rel_err(m(x, output_size=output_size).data, ref) <= 1e-12
+            f = F.conv_transpose2d(x, m.weight.data, m.bias.data, 2, 1, output_size=output_size)
+            assert rel_err(f, ref) <= 1e-12
+        else:
+            with pytest.raises(ValueError, match="output_size must have 2"):
+                tm(torch.from_numpy(x), output_size=list(output_size))
+            with pytest.raises(ValueError, match=r"output_size must have 2 entries \(spatial\)"):
+                m(x, output_size=output_size)
 
 
 def test_large_batch_and_channels_match_torch(torch, rng) -> None:
