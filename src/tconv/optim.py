@@ -51,12 +51,15 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p, p.grad, group, self.state.setdefault(id(p), {}))
+                    # maximize: descend on the negated gradient, as PyTorch.
+                    grad = -p.grad if group.get("maximize") else p.grad
+                    self._update(p, grad, group, self.state.setdefault(id(p), {}))
         return loss
 
     def _update(
         self, p: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
+        """One step of ``p`` from ``grad`` (already negated with ``maximize``)."""
         raise NotImplementedError
 
 
@@ -105,7 +108,7 @@ class SGD(Optimizer):
     def _update(
         self, p: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
-        d = -grad if group["maximize"] else grad
+        d = grad
         if group["weight_decay"]:
             d = d + group["weight_decay"] * p.data
         mom = group["momentum"]
@@ -160,7 +163,7 @@ class Adam(Optimizer):
     def _update(
         self, p: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
-        g = -grad if group["maximize"] else grad
+        g = grad
         lr, (b1, b2), wd = group["lr"], group["betas"], group["weight_decay"]
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))
