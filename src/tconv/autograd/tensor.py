@@ -143,7 +143,9 @@ class Tensor:
         """Accumulate d(self)/d(leaf), contracted with ``grad``, into every leaf's ``.grad``.
 
         ``grad`` has this tensor's shape; it may be omitted only for a single-element
-        output (a loss), where it defaults to 1.
+        output (a loss), where it defaults to 1. The graph and the leaves' ``.grad`` are
+        shared between threads with no lock: two threads backpropagating into the same
+        leaf at the same time may lose one of the two additions.
         """
         if not self.requires_grad:
             raise ValueError(
@@ -382,9 +384,12 @@ def any_tensor(*xs: Any) -> bool:
 def record(out: np.ndarray, inputs: Sequence[Any], vjp: VJP) -> Tensor:
     """Wrap ``out`` in a Tensor and, if some input needs a gradient, remember ``vjp``.
 
-    ``vjp(grad_out)`` returns one gradient (or None) per entry of ``inputs``;
-    entries that are not Tensors needing a gradient are ignored. Gradients are
-    summed down to each input's shape (broadcasting) and cast to its dtype.
+    Nothing is remembered while the calling thread's grad mode is off
+    (:class:`~tconv.autograd.no_grad` in this thread; other threads' modes do not
+    matter). ``vjp(grad_out)`` returns one gradient (or None) per entry of
+    ``inputs``; entries that are not Tensors needing a gradient are ignored.
+    Gradients are summed down to each input's shape (broadcasting) and cast to its
+    dtype.
     """
     t = Tensor(out)
     if is_grad_enabled() and any(isinstance(i, Tensor) and i.requires_grad for i in inputs):
