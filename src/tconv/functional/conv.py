@@ -361,7 +361,8 @@ def conv_transpose1d(
     Output (N, C_out, L_out) with ``L_out = (L - 1) s - 2p + d(k-1) + a + 1``, where
     ``a`` is ``output_padding``. ``output_size=`` (keyword only, as
     ``nn.ConvTranspose1d.forward`` takes it) picks ``a``; it must lie in
-    ``[L_min, L_min + s - 1]``.
+    ``[L_min, L_min + s - 1]``. As there, it may lead with the non-spatial sizes:
+    (N, C, *spatial) for a batched input, (C, *spatial) for an unbatched one.
 
     Each input sample adds a scaled copy of the kernel to the output (the
     lecture's "weighted sum of translated kernels"):
@@ -373,6 +374,9 @@ def conv_transpose1d(
     >>> conv_transpose1d(np.ones((1, 1, 16)), np.ones((1, 1, 3)), stride=2, padding=1,
     ...                  output_size=32).shape
     (1, 1, 32)
+    >>> conv_transpose1d(np.ones((1, 16)), np.ones((1, 1, 3)), stride=2, padding=1,
+    ...                  output_size=(1, 32)).shape
+    (1, 32)
     """
     return _conv_transpose(
         1, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size
