@@ -18,11 +18,10 @@ from ... import nn
 def blas_threads(n: int | None) -> Iterator[None]:
     """Limit the BLAS thread pool to ``n`` threads inside the block (None: leave it).
 
-    The demos' matrix products are tiny (a few thousand flops each): on a
-    shared machine, BLAS worker threads that spin between calls cost more than
-    they save (5-10x slower steps were measured with two threads on two busy
-    cores). Uses ``threadpoolctl`` (installed with scikit-learn, part of the
-    ``demo`` extra); without it the block runs unchanged.
+    The demos' matrix products are tiny: on a shared machine, BLAS worker
+    threads that spin between calls cost more than they save. Uses
+    ``threadpoolctl`` (installed with scikit-learn, part of the ``demo``
+    extra); without it the block runs unchanged.
     """
     if n is None:
         yield
