@@ -33,7 +33,51 @@ def _single(v: Any) -> Any:
     return tuple(v) if isinstance(v, (list, tuple)) else (v,)
 
 
-class AvgPool1d(Module):
+class _WindowPoolNd(Module):
+    """What the windowed pools share; ``stride`` defaults to ``kernel_size``, as PyTorch."""
+
+    _fn: Any
+
+    def __init__(self, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _AvgPoolNd(_WindowPoolNd):
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, input: Any) -> Any:
+        # divisor_override only where set: avg_pool1d, as PyTorch's, takes none.
+        more = () if self.divisor_override is None else (self.divisor_override,)
+        return type(self)._fn(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            *more,
+        )
+
+
+class AvgPool1d(_AvgPoolNd):
     """Average pooling over L, as ``torch.nn.AvgPool1d`` (see :func:`tconv.pooling.avg_pool1d`).
 
     (N, C, L) or (C, L) -> (N, C, floor((L + 2 padding - kernel_size) / stride) + 1).
@@ -44,37 +88,7 @@ class AvgPool1d(Module):
     (1, 3, 4)
     """
 
-    def __init__(
-        self,
-        kernel_size: Any,
-        stride: Any = None,
-        padding: Any = 0,
-        ceil_mode: bool = False,
-        count_include_pad: bool = True,
-    ) -> None:
-        super().__init__()
-        self.kernel_size = _single(kernel_size)
-        self.stride = _single(stride if stride is not None else kernel_size)
-        self.padding = _single(padding)
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-
-    def forward(self, input: Any) -> Any:
-        return P.avg_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            self.count_include_pad,
-        )
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-
-class _AvgPoolNd(Module):
-    _fn: Any
+    _fn = staticmethod(P.avg_pool1d)
 
     def __init__(
         self,
@@ -83,29 +97,12 @@ class _AvgPoolNd(Module):
         padding: Any = 0,
         ceil_mode: bool = False,
         count_include_pad: bool = True,
-        divisor_override: int | None = None,
     ) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
-
-    def forward(self, input: Any) -> Any:
-        return type(self)._fn(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            self.count_include_pad,
-            self.divisor_override,
+        # PyTorch's AvgPool1d keeps its sizes as 1-tuples and takes no divisor_override.
+        single_stride = None if stride is None else _single(stride)
+        super().__init__(
+            _single(kernel_size), single_stride, _single(padding), ceil_mode, count_include_pad
         )
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AvgPool2d(_AvgPoolNd):
@@ -138,9 +135,7 @@ class AvgPool3d(_AvgPoolNd):
     _fn = staticmethod(P.avg_pool3d)
 
 
-class _MaxPoolNd(Module):
-    _fn: Any
-
+class _MaxPoolNd(_WindowPoolNd):
     def __init__(
         self,
         kernel_size: Any,
@@ -150,13 +145,9 @@ class _MaxPoolNd(Module):
         return_indices: bool = False,
         ceil_mode: bool = False,
     ) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        super().__init__(kernel_size, stride, padding, ceil_mode)
         self.dilation = dilation
         self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
 
     def forward(self, input: Any) -> Any:
         return type(self)._fn(
@@ -170,10 +161,7 @@ class _MaxPoolNd(Module):
         )
 
     def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-        )
+        return f"{super().extra_repr()}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
 
 
 class MaxPool1d(_MaxPoolNd):
