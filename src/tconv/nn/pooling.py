@@ -1,6 +1,6 @@
 """Pooling layers, as PyTorch's: same constructors, attributes and ``repr``.
 
-See :mod:`tconv.pooling` for the shape formulas and the semantics (padding,
+See :mod:`tconv.functional.pooling` for the shape formulas and the semantics (padding,
 ``ceil_mode``, ties in max pooling). None of these layers has parameters.
 """
 
@@ -78,7 +78,7 @@ class _AvgPoolNd(_WindowPoolNd):
 
 
 class AvgPool1d(_AvgPoolNd):
-    """Average pooling over L, as ``torch.nn.AvgPool1d`` (see :func:`tconv.pooling.avg_pool1d`).
+    """Average pooling over L, as ``torch.nn.AvgPool1d`` (see :func:`tconv.functional.pooling.avg_pool1d`).
 
     (N, C, L) or (C, L) -> (N, C, floor((L + 2 padding - kernel_size) / stride) + 1).
 
@@ -107,7 +107,7 @@ class AvgPool1d(_AvgPoolNd):
 
 class AvgPool2d(_AvgPoolNd):
     """Average pooling over H, W, as ``torch.nn.AvgPool2d`` (see
-    :func:`tconv.pooling.avg_pool2d`).
+    :func:`tconv.functional.pooling.avg_pool2d`).
 
     (N, C, H, W) or (C, H, W) -> (N, C, H_out, W_out), per dim
     ``out = floor((in + 2 padding - kernel_size) / stride) + 1``.
@@ -123,7 +123,7 @@ class AvgPool2d(_AvgPoolNd):
 
 class AvgPool3d(_AvgPoolNd):
     """Average pooling over D, H, W, as ``torch.nn.AvgPool3d`` (see
-    :func:`tconv.pooling.avg_pool3d`).
+    :func:`tconv.functional.pooling.avg_pool3d`).
 
     (N, C, D, H, W) or (C, D, H, W) -> (N, C, D_out, H_out, W_out), per dim
     ``out = floor((in + 2 padding - kernel_size) / stride) + 1``.
@@ -165,7 +165,7 @@ class _MaxPoolNd(_WindowPoolNd):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """Max pooling over L, as ``torch.nn.MaxPool1d`` (see :func:`tconv.pooling.max_pool1d`).
+    """Max pooling over L, as ``torch.nn.MaxPool1d`` (see :func:`tconv.functional.pooling.max_pool1d`).
 
     (N, C, L) or (C, L) -> (N, C, L_out),
     ``L_out = floor((L + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1``.
@@ -180,7 +180,7 @@ class MaxPool1d(_MaxPoolNd):
 
 
 class MaxPool2d(_MaxPoolNd):
-    """Max pooling over H, W, as ``torch.nn.MaxPool2d`` (see :func:`tconv.pooling.max_pool2d`).
+    """Max pooling over H, W, as ``torch.nn.MaxPool2d`` (see :func:`tconv.functional.pooling.max_pool2d`).
 
     (N, C, H, W) or (C, H, W) -> (N, C, H_out, W_out), per dim
     ``out = floor((in + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1``.
@@ -194,7 +194,7 @@ class MaxPool2d(_MaxPoolNd):
 
 class MaxPool3d(_MaxPoolNd):
     """Max pooling over D, H, W, as ``torch.nn.MaxPool3d`` (see
-    :func:`tconv.pooling.max_pool3d`).
+    :func:`tconv.functional.pooling.max_pool3d`).
 
     (N, C, D, H, W) or (C, D, H, W) -> (N, C, D_out, H_out, W_out), per dim
     ``out = floor((in + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1``.
@@ -206,7 +206,7 @@ class MaxPool3d(_MaxPoolNd):
     _fn = staticmethod(P.max_pool3d)
 
 
-class _AdaptiveAvgPoolNd(Module):
+class _AdaptivePoolNd(Module):
     _fn: Any
 
     def __init__(self, output_size: Any) -> None:
@@ -220,7 +220,7 @@ class _AdaptiveAvgPoolNd(Module):
         return f"output_size={self.output_size}"
 
 
-class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+class AdaptiveAvgPool1d(_AdaptivePoolNd):
     """Adaptive average pooling to ``output_size`` samples, as ``torch.nn.AdaptiveAvgPool1d``.
 
     (N, C, L) or (C, L) -> (N, C, output_size); window ``i`` covers
@@ -235,7 +235,7 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
     _fn = staticmethod(P.adaptive_avg_pool1d)
 
 
-class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+class AdaptiveAvgPool2d(_AdaptivePoolNd):
     """Adaptive average pooling to ``output_size`` (H_out, W_out), as
     ``torch.nn.AdaptiveAvgPool2d``; ``AdaptiveAvgPool2d(1)`` is global average pooling.
 
@@ -250,7 +250,7 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     _fn = staticmethod(P.adaptive_avg_pool2d)
 
 
-class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+class AdaptiveAvgPool3d(_AdaptivePoolNd):
     """Adaptive average pooling to ``output_size`` (D_out, H_out, W_out), as
     ``torch.nn.AdaptiveAvgPool3d``.
 
@@ -263,19 +263,13 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     _fn = staticmethod(P.adaptive_avg_pool3d)
 
 
-class _AdaptiveMaxPoolNd(Module):
-    _fn: Any
-
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
     def __init__(self, output_size: Any, return_indices: bool = False) -> None:
-        super().__init__()
-        self.output_size = output_size
+        super().__init__(output_size)
         self.return_indices = return_indices
 
     def forward(self, input: Any) -> Any:
         return type(self)._fn(input, self.output_size, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
