@@ -78,7 +78,8 @@ class _AvgPoolNd(_WindowPoolNd):
 
 
 class AvgPool1d(_AvgPoolNd):
-    """Average pooling over L, as ``torch.nn.AvgPool1d`` (see :func:`tconv.functional.pooling.avg_pool1d`).
+    """Average pooling over L, as ``torch.nn.AvgPool1d`` (see
+    :func:`tconv.functional.pooling.avg_pool1d`).
 
     (N, C, L) or (C, L) -> (N, C, floor((L + 2 padding - kernel_size) / stride) + 1).
 
@@ -165,7 +166,8 @@ class _MaxPoolNd(_WindowPoolNd):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """Max pooling over L, as ``torch.nn.MaxPool1d`` (see :func:`tconv.functional.pooling.max_pool1d`).
+    """Max pooling over L, as ``torch.nn.MaxPool1d`` (see
+    :func:`tconv.functional.pooling.max_pool1d`).
 
     (N, C, L) or (C, L) -> (N, C, L_out),
     ``L_out = floor((L + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1``.
@@ -180,7 +182,8 @@ class MaxPool1d(_MaxPoolNd):
 
 
 class MaxPool2d(_MaxPoolNd):
-    """Max pooling over H, W, as ``torch.nn.MaxPool2d`` (see :func:`tconv.functional.pooling.max_pool2d`).
+    """Max pooling over H, W, as ``torch.nn.MaxPool2d`` (see
+    :func:`tconv.functional.pooling.max_pool2d`).
 
     (N, C, H, W) or (C, H, W) -> (N, C, H_out, W_out), per dim
     ``out = floor((in + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1``.
