@@ -35,6 +35,21 @@ class Frame:
     partial: np.ndarray  # the output so far
 
 
+def _taps(
+    index: tuple[int, ...],
+    kernel_shape: tuple[int, ...],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+) -> list[tuple[int, ...]]:
+    """Where the kernel's taps fall for ``index``: ``index s + tap d`` per dim, the
+    window a conv output reads (padded input) or the cells a transposed conv's
+    input sample writes (full output)."""
+    return [
+        tuple(i * s + t * d for i, s, t, d in zip(index, stride, tap, dilation))
+        for tap in itertools.product(*(range(k) for k in kernel_shape))
+    ]
+
+
 def conv_frames(
     x: np.ndarray,
     kernel: np.ndarray,
@@ -51,11 +66,7 @@ def conv_frames(
     frames = []
     for o in itertools.product(*(range(n) for n in y.shape)):
         partial[o] = y[o]
-        window = [
-            tuple(oi * si + ti * di for oi, si, ti, di in zip(o, stride, t, dilation))
-            for t in itertools.product(*(range(k) for k in kernel.shape))
-        ]
-        frames.append(Frame(window, [o], partial.copy()))
+        frames.append(Frame(_taps(o, kernel.shape, stride, dilation), [o], partial.copy()))
     return frames
 
 
@@ -78,11 +89,7 @@ def conv_transpose_frames(
         full = np.asarray(
             op(seen[None, None], kernel[None, None], None, tuple(stride), 0, 0, 1, tuple(dilation))
         )[0, 0]
-        lit = [
-            tuple(ii * si + ti * di for ii, si, ti, di in zip(i, stride, t, dilation))
-            for t in itertools.product(*(range(k) for k in kernel.shape))
-        ]
-        frames.append(Frame([i], lit, full))
+        frames.append(Frame([i], _taps(i, kernel.shape, stride, dilation), full))
     final = frames[-1].partial
     crop = tuple(slice(p, n - p) for p, n in zip(padding, final.shape))
     kept = [
