@@ -22,6 +22,8 @@ from ..autograd import Tensor
 __all__ = [
     "calculate_gain",
     "constant_",
+    "default_layer_init_",
+    "icnr_",
     "kaiming_normal_",
     "kaiming_uniform_",
     "manual_seed",
@@ -181,6 +183,23 @@ def kaiming_normal_(
     return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity), generator)
 
 
+def default_layer_init_(weight: Any, bias: Any = None, generator: Any = None) -> None:
+    """PyTorch's default for Linear and Conv layers (their ``reset_parameters``):
+    ``kaiming_uniform_(weight, a=sqrt(5))``, i.e. U(-1/sqrt(fan_in), +), and the
+    bias, if any, U(-1/sqrt(fan_in), +) too (0 when fan_in is 0).
+
+    >>> w, b = np.empty((4, 3)), np.empty(4)
+    >>> default_layer_init_(w, b)
+    >>> bool(np.abs(w).max() <= 1 / math.sqrt(3)) and bool(np.abs(b).max() <= 1 / math.sqrt(3))
+    True
+    """
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound, generator)
+
+
 def icnr_(
     t: Any,
     upscale_factor: int = 2,
@@ -218,11 +237,8 @@ def icnr_(
         )
     sub = np.empty((a.shape[0] // copies, *a.shape[1:]), dtype=a.dtype)
     if initializer is None:
-        kaiming_uniform_(sub, a=math.sqrt(5), generator=generator)
+        default_layer_init_(sub, generator=generator)
     else:
         initializer(sub)
     a[...] = np.repeat(sub, copies, axis=0)
     return t
-
-
-__all__ += ["icnr_"]
