@@ -11,7 +11,7 @@ import tconv.functional as F
 from helpers import rel_err
 from tconv.kernels import settings as _config
 from tconv.kernels import _jit, _numba
-from tconv.kernels import conv as conv_kernels
+from tconv.kernels import tuning
 
 # depthwise layers (groups = channels), the ones the numba kernels take
 CASES = [
@@ -41,7 +41,7 @@ def test_depthwise_ops_agree_with_and_without_numba(
     op, xs, ws, kw, dtype, rng, torch, monkeypatch
 ) -> None:
     pytest.importorskip("numba")
-    monkeypatch.setattr(conv_kernels, "_JIT_MIN_SIZE", 0)  # these inputs are tiny
+    monkeypatch.setattr(tuning, "JIT_MIN_SIZE", 0)  # these inputs are tiny
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
     b = rng.standard_normal(ws[1] * kw["groups"] if "transpose" in op else ws[0]).astype(dtype)
@@ -74,7 +74,7 @@ def test_small_inputs_stay_on_numpy(monkeypatch, rng) -> None:
     with _config.jit(True):
         F.conv_transpose1d(x, w, stride=2)
         if _config.get_jit():
-            big = rng.standard_normal((1, 1, conv_kernels._JIT_MIN_SIZE))
+            big = rng.standard_normal((1, 1, tuning.JIT_MIN_SIZE))
             with pytest.raises(AssertionError, match="numba kernel was called"):
                 F.conv_transpose1d(big, w, stride=2)
 

@@ -66,7 +66,10 @@ def _njit(**options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return register
 
 
-available = _numba.available
+def available() -> bool:
+    """Whether numba imports (:func:`._numba.available`), and was found when this
+    module was loaded."""
+    return AVAILABLE and _numba.available()
 
 
 def _ensure_compiled() -> None:

@@ -29,6 +29,7 @@ import numpy as np
 
 from ._blas import blas, cpu_count, default_workers, one_blas_thread
 from .settings import get_memory_budget, get_num_threads
+from .tuning import MIN_WORK as _MIN_WORK  # a module global: tests lower it
 
 __all__ = [
     "Accumulators", "blas", "cpu_count", "default_workers", "map_chunks", "matmul", "workers",
@@ -63,11 +64,6 @@ def _executor(n: int) -> ThreadPoolExecutor:
             _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="tconv")
             _pool_size = n
         return _pool
-
-
-# Below this many multiply-adds (about a millisecond of work) a call stays serial:
-# the hand-off to the workers costs tens of microseconds.
-_MIN_WORK = 2**21
 
 
 def workers(work: float, footprint: int = 0) -> int:

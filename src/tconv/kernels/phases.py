@@ -16,25 +16,86 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import _threads
-from ._layout import _CHUNK_BYTES, Ints, _chunks, _put
+from ._layout import _CHUNK_BYTES, Ints, _chunks, _put, phase_counts, polyphase
 from .settings import get_memory_budget
+
+
+@dataclass(frozen=True)
+class TransposePlan:
+    """The flat-phase layout of one transposed convolution (see
+    :func:`transpose_plan`): per dim the outputs in each phase, the live taps
+    (index, phase, shift), the grid's pitch; the taps grouped by phase; and the
+    bytes one sample needs at least (``least``) whole or, when ``blocked``, in
+    blocks of rows."""
+
+    counts: list[list[int]]
+    placed: list[tuple[int, Ints, Ints]]
+    pitch: list[int]
+    by_phase: dict[Ints, list[tuple[int, int]]]
+    per_sample: int
+    blocked: bool
+    least: int
+    row_bytes: int
+    reach: int
+    xp_bytes: int
+
+
+def transpose_plan(
+    taps: Sequence[tuple[int, tuple[slice, ...], tuple[slice, ...]]],
+    stride: Ints,
+    n_in: Ints,
+    out: Ints,
+    c_in: int,
+    c_out: int,
+    itemsize: int,
+    w_nbytes: int,
+) -> TransposePlan:
+    """The layout of :func:`_conv_transpose_phases` and its memory needs, from the
+    geometry alone (the path table asks whether ``least`` fits the budget)."""
+    nd = len(n_in)
+    counts, placed, pitch = _phase_grid(taps, stride, n_in, out)
+    plane = math.prod(pitch)
+    step = [math.prod(pitch[i + 1 :]) for i in range(nd)]
+    by_phase: dict[Ints, list[tuple[int, int]]] = {}
+    for j, r, dl in placed:
+        by_phase.setdefault(r, []).append((j, sum(di * si for di, si in zip(dl, step))))
+    n_phases = len(by_phase)
+    most = max(len(v) for v in by_phase.values())
+    k_live = len(placed)
+    per_sample = (c_in + (k_live + n_phases) * c_out) * plane
+    # Large maps go in blocks of rows of the first dim, of the working size: the
+    # columns of a whole sample would go out to memory and back. A block's GEMM
+    # reads the rows of the padded input that its rows' shifts reach.
+    working = min(max(_CHUNK_BYTES, 4 * w_nbytes), get_memory_budget())
+    blocked = per_sample * itemsize > working
+    row_bytes = (k_live + n_phases) * c_out * (plane // pitch[0]) * itemsize
+    reach = max(d[0] for _, _, d in placed) - min(d[0] for _, _, d in placed)
+    xp_bytes = c_in * plane * itemsize
+    if blocked:  # one sample's padded input and a block of one row
+        least = xp_bytes + (1 + reach) * row_bytes
+    else:  # one sample: the padded input, the phase buffers and one phase's slabs
+        least = (c_in + (n_phases + most) * c_out) * plane * itemsize
+    return TransposePlan(
+        counts, placed, pitch, by_phase, per_sample, blocked, least, row_bytes, reach, xp_bytes
+    )
 
 
 def _conv_transpose_phases(
     x: np.ndarray,
     w: np.ndarray,
     y: np.ndarray,
-    taps: Sequence[tuple[int, tuple[slice, ...], tuple[slice, ...]]],
+    plan: TransposePlan,
     stride: Ints,
     bias: np.ndarray | None,
-) -> bool:
+) -> None:
     """Polyphase overlap-add on flat buffers: the transposed convolution into
-    ``y`` (N, g, C_out/g, *out), plus ``bias`` shaped like it; False, doing
-    nothing, when one sample's buffers exceed the memory budget.
+    ``y`` (N, g, C_out/g, *out), plus ``bias`` shaped like it, laid out by
+    ``plan`` (whose ``least`` bytes the caller checked against the budget).
 
     The outputs ``o = q s + r`` form phase ``r``, and tap ``t`` adds
     ``x[q + delta_t] w[t]`` to phase ``r_t``: a constant shift. The input is
@@ -44,42 +105,22 @@ def _conv_transpose_phases(
     a tap is exactly zero on the padding. So each tap's overlap-add is ONE
     contiguous add of its slab, shifted, into the phase's buffer (the padding
     contributes the zeros that the definition has there), and each phase is
-    interleaved into ``y`` once. Rows of a short map's blocks cost numpy ~30 ns
-    each; one flat add of the same elements runs 5-9x faster, for a GEMM a few
-    percent larger (the padding: 13% on 16x16 maps).
+    interleaved into ``y`` once.
     """
     n, c_in = x.shape[:2]
     g, c_out_g = y.shape[1:3]
     c_in_g = c_in // g
     n_in = tuple(x.shape[2:])
     nd = len(n_in)
-    counts, placed, pitch = _phase_grid(taps, stride, n_in, tuple(y.shape[3:]))
+    counts, placed, pitch, by_phase = plan.counts, plan.placed, plan.pitch, plan.by_phase
     plane = math.prod(pitch)
-    step = [math.prod(pitch[i + 1 :]) for i in range(nd)]
-    by_phase: dict[tuple[int, ...], list[tuple[int, int]]] = {}
-    for j, r, dl in placed:
-        by_phase.setdefault(r, []).append((j, sum(di * si for di, si in zip(dl, step))))
     phases = sorted(by_phase)
     order = [j for r in phases for j, _ in by_phase[r]]
     most = max(len(v) for v in by_phase.values())
     k_live = len(order)
     c_out = g * c_out_g
-    per_sample = (c_in + (k_live + len(phases)) * c_out) * plane
-    # Large maps go in blocks of rows of the first dim, of the working size: the
-    # columns of a whole sample would go out to memory and back (a 256x256 map,
-    # 64 -> 32 channels: 1.4x faster in blocks). A block's GEMM reads the rows of
-    # the padded input that its rows' shifts reach (see ``block``).
-    working = min(max(_CHUNK_BYTES, 4 * w.nbytes), get_memory_budget())
-    blocked = per_sample * x.itemsize > working
-    row_bytes = (k_live + len(phases)) * c_out * (plane // pitch[0]) * x.itemsize
-    reach = max(d[0] for _, _, d in placed) - min(d[0] for _, _, d in placed)
-    xp_bytes = c_in * plane * x.itemsize
-    if blocked:  # one sample's padded input and a block of one row
-        least = xp_bytes + (1 + reach) * row_bytes
-    else:  # one sample: the padded input, the phase buffers and one phase's slabs
-        least = (c_in + (len(phases) + most) * c_out) * plane * x.itemsize
-    if least > get_memory_budget():
-        return False
+    per_sample, blocked, least = plan.per_sample, plan.blocked, plan.least
+    row_bytes, reach, xp_bytes = plan.row_bytes, plan.reach, plan.xp_bytes
     wt = np.ascontiguousarray(
         w.reshape(g, c_in_g, c_out_g, -1)[..., order].transpose(0, 3, 2, 1)
     )  # (g, T, c_out_g, c_in_g), taps in phase order
@@ -174,7 +215,6 @@ def _conv_transpose_phases(
     samples = [slice(i, i + 1) for i in range(n)] if blocked else None
     parts = samples or _chunks(n, per_sample, x.itemsize, 0, w.nbytes, nw)
     _threads.map_chunks(chunk, parts, nw)
-    return True
 
 
 def _phase_grid(
@@ -186,12 +226,12 @@ def _phase_grid(
     """The flat-phase geometry of :func:`_conv_transpose_phases`, per dim: the
     outputs in each phase; per live tap its index, phase and shift (input index
     minus phase index); and the pitch of the padded grid."""
-    counts = [[len(range(r, o, s)) for r in range(s)] for o, s in zip(out, stride)]
+    counts = [phase_counts(o, s) for o, s in zip(out, stride)]
     placed = [
         (
             j,
-            tuple(d.start % s for d, s in zip(dst, stride)),
-            tuple(a.start - d.start // s for a, d, s in zip(src, dst, stride)),
+            tuple(polyphase(d.start, s)[0] for d, s in zip(dst, stride)),
+            tuple(a.start - polyphase(d.start, s)[1] for a, d, s in zip(src, dst, stride)),
         )
         for j, src, dst in taps
     ]
@@ -219,48 +259,37 @@ def _shifted_sum(slabs: Sequence[np.ndarray], offsets: Sequence[int], z: np.ndar
             z[..., lo:hi] += slab[..., lo + off : hi + off]
 
 
-def _conv_phases(
-    x: np.ndarray,
-    w: np.ndarray | None,
-    gy: np.ndarray | None,
+@dataclass(frozen=True)
+class ConvPlan:
+    """The phase-split layout of one strided convolution (see :func:`conv_plan`):
+    per dim the inputs in each phase; per tap its phase and shift; the grid's pitch
+    (``plane`` elements); and the bytes one sample needs at least (``least``)."""
+
+    counts: list[list[int]]
+    taps: list[tuple[Ints, Ints]]
+    pitch: list[int]
+    plane: int
+    least: int
+
+
+def conv_plan(
+    n_in: Ints,
     k: Ints,
     stride: Ints,
     dilation: Ints,
-    groups: int,
     lo: Ints,
     out_size: Ints,
-    bias: np.ndarray | None = None,
-    out: np.ndarray | None = None,
-    max_padding: float = math.inf,
-) -> tuple[np.ndarray | None, np.ndarray | None] | None:
-    """A strided convolution ``conv_nd(x, w)`` (with ``w``, into ``out`` if given)
-    and/or its weight
-    gradient against ``gy`` (with ``gy``: (C_out, C_in/g, *k)) from im2col
-    columns built out of flat phase buffers; None, doing nothing, when one
-    sample's buffers exceed the memory budget or the padded grid is more than
-    ``max_padding`` times the output.
-
-    Tap ``t`` reads ``x[q s + t d - lo]``: phase ``r = (t d - lo) mod s`` of the
-    input at ``q + delta``, ``delta = (t d - lo) // s``. The input is split into
-    its phases once (one pass), each laid on a zero-padded grid whose pitch keeps
-    every shifted read of an output position off the other rows (as in
-    :func:`_conv_transpose_phases`): a tap's columns are then ONE contiguous copy
-    of its phase, at a constant offset, where a strided im2col gathers every
-    ``s``-th element of every row, touching all of the input per tap (audio's
-    stride 8: 1.4-1.7x). The GEMMs run over the padded grid; the output is cut
-    from it, and the output gradient laid on it with zeros.
-    """
-    n, c_in = x.shape[:2]
-    n_in, nd = tuple(x.shape[2:]), len(k)
-    c_out = w.shape[0] if w is not None else gy.shape[1]  # type: ignore[union-attr]
-    g = groups
-    c_in_g, c_out_g = c_in // g, c_out // g
-    counts = [[len(range(r, m, s)) for r in range(s)] for m, s in zip(n_in, stride)]
-    phases = list(itertools.product(*(range(s) for s in stride)))
+    c_in: int,
+    c_out: int,
+    itemsize: int,
+) -> ConvPlan:
+    """The layout of :func:`_conv_phases` and its memory needs, from the geometry alone."""
+    counts = [phase_counts(m, s) for m, s in zip(n_in, stride)]
+    n_phases = math.prod(stride)
+    # tap t reads phase r = (t d - lo) mod s at q + (t d - lo) // s
     taps = [
-        (
-            tuple((ti * di - li) % si for ti, di, li, si in zip(t, dilation, lo, stride)),
-            tuple((ti * di - li) // si for ti, di, li, si in zip(t, dilation, lo, stride)),
+        tuple(
+            zip(*(polyphase(ti * di - li, si) for ti, di, li, si in zip(t, dilation, lo, stride)))
         )
         for t in itertools.product(*(range(kk) for kk in k))
     ]
@@ -271,16 +300,50 @@ def _conv_phases(
         for i, (o, c) in enumerate(zip(out_size, counts))
     ]
     plane = math.prod(pitch)
-    if plane > max_padding * math.prod(out_size):  # tiny maps: the caller's other path
-        return None
+    least = (c_in * n_phases * plane + 2 * c_out * plane + c_in * plane) * itemsize
+    return ConvPlan(counts, taps, pitch, plane, least)  # type: ignore[arg-type]
+
+
+def _conv_phases(
+    x: np.ndarray,
+    w: np.ndarray | None,
+    gy: np.ndarray | None,
+    k: Ints,
+    stride: Ints,
+    dilation: Ints,
+    groups: int,
+    plan: ConvPlan,
+    out_size: Ints,
+    bias: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A strided convolution ``conv_nd(x, w)`` (with ``w``, into ``out`` if given)
+    and/or its weight gradient against ``gy`` (with ``gy``: (C_out, C_in/g, *k))
+    from im2col columns built out of flat phase buffers laid out by ``plan``
+    (whose ``least`` bytes the caller checked against the budget).
+
+    Tap ``t`` reads ``x[q s + t d - lo]``: phase ``r = (t d - lo) mod s`` of the
+    input at ``q + delta``, ``delta = (t d - lo) // s``. The input is split into
+    its phases once (one pass), each laid on a zero-padded grid whose pitch keeps
+    every shifted read of an output position off the other rows (as in
+    :func:`_conv_transpose_phases`): a tap's columns are then ONE contiguous copy
+    of its phase, at a constant offset, where a strided im2col gathers every
+    ``s``-th element of every row, touching all of the input per tap. The GEMMs
+    run over the padded grid; the output is cut from it, and the output gradient
+    laid on it with zeros.
+    """
+    n, c_in = x.shape[:2]
+    n_in, nd = tuple(x.shape[2:]), len(k)
+    c_out = w.shape[0] if w is not None else gy.shape[1]  # type: ignore[union-attr]
+    g = groups
+    c_in_g, c_out_g = c_in // g, c_out // g
+    counts, taps, pitch, plane, least = plan.counts, plan.taps, plan.pitch, plan.plane, plan.least
+    phases = list(itertools.product(*(range(s) for s in stride)))
     step = [math.prod(pitch[i + 1 :]) for i in range(nd)]
     where = [(phases.index(r), sum(di * si for di, si in zip(d, step))) for r, d in taps]
     margin = max(abs(off) for _, off in where)
     n_taps = len(taps)
     fixed = c_in * len(phases) * plane + 2 * c_out * plane
-    least = (fixed + c_in * plane) * x.itemsize
-    if least > get_memory_budget():
-        return None
     work = n * math.prod(out_size) * c_in_g * c_out * n_taps * ((w is not None) + (gy is not None))
     nw = _threads.workers(work, least)
     y = out if w is None or out is not None else np.empty((n, c_out, *out_size), dtype=x.dtype)

@@ -1,0 +1,29 @@
+"""The measured constants that pick the kernels' paths and size their chunks.
+
+One place for all of them, each with its reason; the measurements behind them
+are in ``benchmarks/RESULTS.md`` ("Kernel paths"). The path tables that read
+them are in :mod:`.conv`.
+"""
+
+from __future__ import annotations
+
+# The flat phase buffers run their GEMMs over a zero-padded grid: at this many
+# times the map or more (tiny maps) the waste outweighs their contiguous adds, and
+# the transposed convolution goes channels-last, the convolution to im2col.
+CL_PADDING = 1.4
+
+# Below this many output positions per sample the batch is folded into one GEMM's
+# columns; above it a GEMM per sample avoids the transposes that folding costs.
+FOLD_BELOW = 1024
+
+# Inputs smaller than this stay on NumPy: they take well under a millisecond
+# there, and a numba kernel's first call compiles for about 5 s.
+JIT_MIN_SIZE = 2**15
+
+# Temporaries in chunks of about this many bytes: they stay in cache and are
+# recycled by the allocator, where large ones are fresh pages every call.
+CHUNK_BYTES = 8 * 2**20
+
+# Below this many multiply-adds (about a millisecond) a call stays serial: the
+# hand-off to the worker threads costs tens of microseconds.
+MIN_WORK = 2**21
