@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 
 from ... import artifacts, autograd, nn, optim
-from ..data import batches
 from ...functional import mse_loss
 from ...nn.upsample import ResizeConv2d, SubPixelConv2d
+from ..data import batches
 from ._common import n_params, seed_everything
 from .progress import Progress
 

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from ... import artifacts, autograd, nn, optim
-from .. import data
 from ...functional import cross_entropy
+from .. import data
 from ._common import blas_threads, format_table, n_params, seed_everything, write_json
 from .progress import Progress
 
