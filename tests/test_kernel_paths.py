@@ -1,35 +1,43 @@
-"""The transposed convolution's overlap-add paths: exact cover (each output gets one
-tap: copy, no adds), flat phases (one contiguous add per tap on a padded grid),
-channels-last (tiny maps) and adds straight into the output (a tiny budget).
+"""The kernels' tables of named paths (tconv.kernels.conv): which path each
+geometry takes, by name, and every path against kernels/reference.py.
 
-Each shortcut is chosen from the geometry alone; these tests check the choice
-against brute-force coverage counts and run the ops through every path
-(batch folded or not, shortcut or not, serial or on worker threads) against
-the scatter definition.
+Each path is reached THROUGH its table: hypothesis draws geometries aimed at it,
+``assume(route(...) == name)`` keeps those the table sends there, and the trace
+must show it ran. Budget-dependent paths are reached with the public
+``tconv.memory_budget``; float64 and float32, serial and on 2 worker threads.
+The public ops are also run on fixed geometries against the scatter and
+correlation definitions of test_conv_reference.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import math
+import sys
+import threading
+from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import tconv
 import tconv.functional as F
 from helpers import rel_err
-from strategies import Config, configs
+from tconv import kernels
 from tconv.artifacts import coverage
-from tconv.kernels import _layout as layout
-from tconv.kernels import conv as kernels
-from tconv.kernels import phases
+from tconv.kernels import _threads, tuning
+from tconv.kernels import conv as K
+from tconv.kernels import reference as R
 from tconv.kernels.conv import _exact_cover
 from test_conv_reference import correlation_reference, scatter_reference
+from test_reference import Geo, geometries
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from bench_conv import SUITE, Case
 
 
 @settings(max_examples=300)
@@ -197,73 +205,249 @@ def test_every_conv_weight_gradient_path_matches_the_definition(
     assert rel_err(got32, ref) <= 1e-5
 
 
-@settings(max_examples=150)
-@given(configs(transposed=True), st.sampled_from(["phases", "channels-last"]))
-def test_flat_phases_and_channels_last_match_the_definition(cfg: Config, path: str) -> None:
-    """Either overlap-add of the strided transposed convolution, forced for every
-    geometry the choice between them (the padding share) would otherwise route
-    elsewhere: the flat phases' pitch must keep every shifted index off the other
-    rows, for any stride, dilation, padding and output_padding."""
-    x, w, b = cfg.arrays()
-    pad = cfg.padding if isinstance(cfg.padding, tuple) else (cfg.padding,) * cfg.nd
-    xb = x if cfg.batch is not None else x[None]
-    ref = scatter_reference(xb, w, b, cfg.stride, pad, cfg.output_padding, cfg.groups, cfg.dilation)
-    share = math.inf if path == "phases" else 0.0
-    with mock.patch.object(kernels, "_CL_PADDING", share):
-        got = getattr(F, f"conv_transpose{cfg.nd}d")(x, w, b, **cfg.kwargs())
-    assert rel_err(got if cfg.batch is not None else got[None], ref) <= 1e-12
+# --------------------------------------------------------------------------
+# The tables: every path against the reference, reached through its table
 
 
-@settings(max_examples=150)
-@given(configs(transposed=False), st.booleans())
-def test_strided_conv_from_phase_buffers_matches_the_definition(cfg: Config, phases: bool) -> None:
-    """The convolution and its weight gradient from flat phase buffers (forced
-    for every geometry, tiny maps too) or from the strided im2col."""
-    if cfg.padding in ("same", "valid"):
-        return
-    x, w, b = cfg.arrays()
-    xb = x if cfg.batch is not None else x[None]
-    pad = cfg.padding if isinstance(cfg.padding, tuple) else (cfg.padding,) * cfg.nd
-    ref = correlation_reference(xb, w, b, cfg.stride, pad, pad, cfg.dilation, cfg.groups)
-    gy = np.cos(np.arange(ref.size)).reshape(ref.shape)
-    share = math.inf if phases else 0.0
-    with mock.patch.object(kernels, "_CL_PADDING", share):
-        got = getattr(F, f"conv{cfg.nd}d")(x, w, b, **cfg.kwargs())
-        gw = kernels.conv_weight_grad_nd(
-            xb, gy, cfg.kernel, cfg.stride, cfg.dilation, cfg.groups, pad
-        )
-    assert rel_err(got if cfg.batch is not None else got[None], ref) <= 1e-12
-    xp = np.pad(xb, [(0, 0), (0, 0)] + [(p, p) for p in pad])
-    ci, co = cfg.c_in // cfg.groups, cfg.c_out // cfg.groups
-    ref_gw = np.zeros(w.shape)
-    for t in itertools.product(*(range(k) for k in cfg.kernel)):
-        win = tuple(
-            slice(ti * d, ti * d + s * (o - 1) + 1, s)
-            for ti, d, s, o in zip(t, cfg.dilation, cfg.stride, ref.shape[2:])
-        )
-        patch = xp[(slice(None), slice(None)) + win]
-        for gi in range(cfg.groups):
-            ref_gw[(slice(gi * co, (gi + 1) * co), slice(None)) + t] = np.einsum(
-                "nop,nip->oi",
-                gy[:, gi * co : (gi + 1) * co].reshape(len(xb), co, -1),
-                patch[:, gi * ci : (gi + 1) * ci].reshape(len(xb), ci, -1),
-            )
-    assert rel_err(gw, ref_gw) <= 1e-12
+def _budget(budget: int | None) -> Any:
+    return tconv.memory_budget(budget) if budget else contextlib.nullcontext()
 
 
-@settings(max_examples=100)
-@given(configs(transposed=True))
-def test_flat_phases_in_blocks_of_rows_match_the_definition(cfg: Config) -> None:
-    """A large map's phases go in blocks of rows of the first dim (forced here with
-    a working size of one byte: blocks of as few rows as the shifts allow), each
-    block's GEMM reading only the input rows its shifts reach."""
-    x, w, b = cfg.arrays()
-    xb = (x if cfg.batch is not None else x[None])[:1]
-    pad = cfg.padding if isinstance(cfg.padding, tuple) else (cfg.padding,) * cfg.nd
-    ref = scatter_reference(xb, w, b, cfg.stride, pad, cfg.output_padding, cfg.groups, cfg.dilation)
-    kw = cfg.kwargs()
-    with mock.patch.object(kernels, "_CL_PADDING", math.inf), mock.patch.object(
-        phases, "_CHUNK_BYTES", 1
-    ), mock.patch.object(layout, "_CHUNK_BYTES", 1):
-        got = getattr(F, f"conv_transpose{cfg.nd}d")(xb, w, b, **kw)
-    assert rel_err(got, ref) <= 1e-12
+def _threads_on(n: int) -> Any:
+    """``n`` kernel threads, on small inputs too (as conftest's ``threads`` fixture)."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(tconv.num_threads(n))
+    if n > 1:
+        stack.enter_context(mock.patch.object(_threads, "_MIN_WORK", 0))
+    return stack
+
+
+def _call(op: str, geo: Geo, dtype: Any, with_w: bool) -> tuple[tuple[Any, ...], Any]:
+    """The kernel's arguments in ``dtype`` and its reference result (float64)."""
+    x, w, b, gy = geo.arrays(dtype)
+    x64, w64, b64, gy64 = geo.arrays()
+    if op == "conv_transpose":
+        return (x, w, *geo.args(), b), R.conv_transpose_nd(x64, w64, *geo.args(), b64)
+    if op == "conv":
+        return (x, w, *geo.args(), b), R.conv_nd(x64, w64, *geo.args(), b64)
+    geom = (geo.k, geo.s, geo.d, geo.groups, geo.lo)
+    gw = R.conv_weight_grad_nd(x64, gy64, *geom)
+    if not with_w:
+        return (x, gy, *geom, None), (gw, None)
+    return (x, gy, *geom, w), (gw, R.conv_nd(x64, w64, *geo.args()))
+
+
+RUN = {
+    "conv_transpose": K.conv_transpose_nd,
+    "conv": K.conv_nd,
+    "conv_weight": K.conv_and_weight_grad_nd,
+}
+TOL = {np.float64: 1e-10, np.float32: 1e-5}
+
+
+def check_path(name: str, geo: Geo, budget: int | None = None, jit: bool = False,
+               with_w: bool = False) -> None:  # fmt: skip
+    """Run ``geo`` through ``name``'s op (when its table sends it there, in both
+    dtypes): the trace shows ``name`` first, the result is the reference's."""
+    op = name.split(".")[0]
+    stack = contextlib.ExitStack()
+    with stack:
+        stack.enter_context(_budget(budget))
+        stack.enter_context(tconv.jit(jit))
+        if jit:  # the small inputs of these tests take numba's kernels too
+            stack.enter_context(mock.patch.object(tuning, "JIT_MIN_SIZE", 0))
+        for dtype in (np.float64, np.float32):
+            assume(kernels.route(op, *_call(op, geo, dtype, with_w)[0]) == name)
+        for dtype, n_threads in itertools.product((np.float64, np.float32), (1, 2)):
+            args, ref = _call(op, geo, dtype, with_w)
+            with _threads_on(n_threads), kernels.trace() as names:
+                got = RUN[op](*args)
+            assert names[0] == name, names
+            if op == "conv_weight":
+                assert got[0].dtype == dtype and rel_err(got[0], ref[0]) <= TOL[dtype]
+                if with_w:
+                    assert got[1].dtype == dtype and rel_err(got[1], ref[1]) <= TOL[dtype]
+            else:
+                assert got.dtype == dtype and rel_err(got, ref) <= TOL[dtype]
+
+
+T, C = True, False  # transposed or not
+TINY = 2**8  # bytes: no buffer fits, the paths that work in place or chunk taps
+needs_jit = pytest.mark.skipif(not tconv.jit_available(), reason="numba is not installed")
+
+# (path, geometry strategy, budgets to draw from, jit, with w)
+CASES: list[tuple[str, Any, list[int | None], bool, bool]] = [
+    ("conv_transpose.empty", geometries(T, n=0), [None], False, False),
+    ("conv_transpose.depthwise", geometries(T, c_in_g=1, c_out_g=1), [None], False, False),
+    ("conv_transpose.depthwise_strided",
+     geometries(T, c_in_g=1, c_out_g=1), [TINY], False, False),
+    ("conv_transpose.stride1_flipped",
+     geometries(T, groups=1, nd=(2, 3), n=1, s=1, k=(2, 3), size=(2, 6)), [None], False, False),
+    ("conv_transpose.channels_last",
+     geometries(T, groups=1, nd=(1, 2), s=(2, 3), size=(1, 3)), [None], False, False),
+    ("conv_transpose.exact_cover",
+     geometries(T, nd=(1, 2), k=2, s=2, d=1, lo=0, size=(3, 7)), [None, TINY], False, False),
+    ("conv_transpose.flat_phases",
+     geometries(T, s=(2, 3), size=(4, 8)), [None], False, False),
+    ("conv_transpose.flat_phases_blocked",
+     geometries(T, n=1, nd=(1, 2), s=(2, 3), size=(6, 12), c_out_g=(2, 3)),
+     [2**12, 2**13, 2**14, 2**15], False, False),
+    ("conv_transpose.gemm_col2im_folded",
+     geometries(T, n=(2, 3), c_out_g=(2, 3), s=(1, 3), size=(3, 6)), [TINY], False, False),
+    ("conv_transpose.gemm_col2im",
+     geometries(T, n=1, c_out_g=(2, 3), s=(2, 3), size=(3, 6)), [TINY], False, False),
+    ("conv.empty", geometries(C, n=0), [None], False, False),
+    ("conv.depthwise", geometries(C, c_in_g=1, c_out_g=1), [None], False, False),
+    ("conv.row_shift",
+     geometries(C, groups=1, nd=(2, 3), n=1, s=1, k=(2, 3), size=(3, 7)), [None], False, False),
+    ("conv.phase_split", geometries(C, s=(2, 3), size=(5, 9)), [None], False, False),
+    ("conv.im2col_folded",
+     geometries(C, n=(2, 3), c_out_g=(2, 3), s=1, size=(2, 6)), [None, TINY], False, False),
+    ("conv.im2col", geometries(C, n=1, nd=1, c_out_g=(2, 3)), [None, TINY], False, False),
+    ("conv_weight.empty", geometries(C, n=0), [None], False, False),
+    ("conv_weight.row_shift",
+     geometries(C, groups=1, nd=(2, 3), s=1, k=(2, 3), size=(3, 7)), [None], False, False),
+    ("conv_weight.phase_split", geometries(C, s=(2, 3), size=(5, 9)), [None], False, False),
+    ("conv_weight.phase_split", geometries(C, s=(2, 3), size=(5, 9)), [None], False, True),
+    ("conv_weight.im2col", geometries(C, nd=1, s=1), [None, TINY], False, False),
+    ("conv_weight.im2col", geometries(C, s=(1, 2)), [TINY], False, True),
+]  # fmt: skip
+JIT_CASES = [
+    ("conv_transpose.depthwise_jit", geometries(T, c_in_g=1, c_out_g=1), [None], True, False),
+    ("conv.depthwise_jit", geometries(C, c_in_g=1, c_out_g=1), [None], True, False),
+    ("conv_weight.depthwise_jit", geometries(C, c_in_g=1, c_out_g=1), [None], True, False),
+    ("conv_weight.depthwise_jit", geometries(C, c_in_g=1, c_out_g=1), [None], True, True),
+]
+
+
+def _path_test(name: str, strategy: Any, budgets: list[int | None], jit: bool, with_w: bool,
+               examples: int) -> Any:  # fmt: skip
+    @settings(
+        max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.filter_too_much]
+    )
+    @given(geo=strategy, budget=st.sampled_from(budgets))
+    def test(geo: Geo, budget: int | None) -> None:
+        check_path(name, geo, budget, jit, with_w)
+
+    return test
+
+
+@pytest.mark.parametrize(
+    ("name", "strategy", "budgets", "jit", "with_w"),
+    CASES + [pytest.param(*c, marks=needs_jit) for c in JIT_CASES],
+    ids=[c[0] + ("+conv" if c[4] else "") for c in CASES + JIT_CASES],
+)
+def test_every_path_matches_the_reference(name, strategy, budgets, jit, with_w) -> None:
+    _path_test(name, strategy, budgets, jit, with_w, 8 if jit else 20)()
+
+
+def test_every_path_of_every_table_is_tested() -> None:
+    tested = {c[0] for c in CASES + JIT_CASES}
+    for table in kernels.TABLES.values():
+        names = [p.name for p in table]
+        assert len(set(names)) == len(names)
+        assert table[-1].when(None)  # the last entry takes every call
+        for path in table:
+            assert "\n" not in path.why and path.why, path.name
+        assert set(names) <= tested, set(names) - tested
+
+
+# --------------------------------------------------------------------------
+# The benchmark suite's geometries: which path each takes, by name
+
+
+def _kernel_args(case: Case, dtype: str) -> tuple[str, tuple[Any, ...]]:
+    """The kernel op and its arguments (shape-only arrays) for a benchmark case."""
+    x = np.empty(case.input_shape, dtype=dtype)
+    w = np.empty(case.weight_shape(), dtype=dtype)
+    nd, s, p, k = case.nd, case.stride, case.padding, case.kernel
+    n_in = case.input_shape[2:]
+    if case.op == "conv_transpose":
+        out = tuple((m - 1) * s - 2 * p + k for m in n_in)
+    else:
+        out = tuple((m + 2 * p - k) // s + 1 for m in n_in)
+    return case.op, (x, w, (s,) * nd, (1,) * nd, case.groups, (p,) * nd, out)
+
+
+def expected_paths() -> dict[str, str]:
+    """Each benchmark case's forward path, in float32 and float64 alike."""
+    depthwise = "depthwise_jit" if tconv.get_jit() else "depthwise"
+    return {
+        "dcgan1": "conv_transpose.channels_last",  # 4x4 maps: the phase grid pads 1.56x
+        "dcgan2": "conv_transpose.flat_phases",
+        "dcgan3": "conv_transpose.flat_phases",
+        "dcgan4": "conv_transpose.flat_phases",
+        "unet1": "conv_transpose.exact_cover",  # k = s = 2
+        "unet2": "conv_transpose.exact_cover",
+        "audio1d": "conv_transpose.flat_phases_blocked",  # a sample's buffers > 8 MiB
+        "volume3d": "conv_transpose.flat_phases_blocked",
+        "depthwise": f"conv_transpose.{depthwise}",
+        "conv_k3": "conv.row_shift",
+        "conv_k3s2": "conv.phase_split",
+    }
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", SUITE, ids=[c.name for c in SUITE])
+def test_each_benchmark_case_takes_its_path(case: Case, dtype: str) -> None:
+    op, args = _kernel_args(case, dtype)
+    assert kernels.route(op, *args) == expected_paths()[case.name]
+
+
+def test_the_suite_traces_at_least_six_distinct_paths() -> None:
+    """The benchmark suite's forward calls (float32), as the user runs them."""
+    seen: list[str] = []
+    rng = np.random.default_rng(0)
+    with tconv.jit(False):  # the depthwise case without numba's first-call compile
+        for case in SUITE:
+            x = rng.standard_normal(case.input_shape, dtype=np.float32)
+            w = rng.standard_normal(case.weight_shape(), dtype=np.float32)
+            op = getattr(F, f"{case.op}{case.nd}d")
+            with kernels.trace() as names:
+                op(x, w, stride=case.stride, padding=case.padding, groups=case.groups)
+            assert names == [expected_paths()[case.name].replace("_jit", "")]
+            seen += names
+    assert len(set(seen)) >= 6, set(seen)
+
+
+# --------------------------------------------------------------------------
+# trace() and route()
+
+
+def test_trace_records_nested_calls_and_nested_blocks(rng) -> None:
+    """The stride-1 transposed path runs a convolution: both are recorded, outer first."""
+    x, w = rng.standard_normal((1, 2, 6, 5)), rng.standard_normal((2, 3, 3, 3))
+    with kernels.trace() as outer:
+        F.conv_transpose2d(x, w)
+        with kernels.trace() as inner:
+            F.conv2d(x, w.swapaxes(0, 1))
+    assert outer == ["conv_transpose.stride1_flipped", "conv.row_shift", "conv.row_shift"]
+    assert inner == ["conv.row_shift"]
+
+
+def test_trace_is_per_thread(rng) -> None:
+    x, w = rng.standard_normal((1, 2, 6, 5)), rng.standard_normal((2, 3, 2, 2))
+    others: list[list[str]] = []
+
+    def other() -> None:
+        with kernels.trace() as names:
+            F.conv2d(x, w.swapaxes(0, 1), stride=2)
+        others.append(names)
+
+    with kernels.trace() as mine:
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        F.conv_transpose2d(x, w, stride=2)
+    assert mine == ["conv_transpose.exact_cover"]
+    assert others == [["conv.im2col"]]
+
+
+def test_route_follows_the_public_settings(rng) -> None:
+    """The memory budget moves a call from the phases to the in-place strided adds."""
+    x, w = np.empty((1, 4, 8, 8)), np.empty((4, 1, 4, 4))
+    args = (x, w, (2, 2), (1, 1), 4, (1, 1), (16, 16))
+    with tconv.jit(False):
+        assert kernels.route("conv_transpose", *args) == "conv_transpose.depthwise"
+        with tconv.memory_budget(TINY):
+            assert kernels.route("conv_transpose", *args) == "conv_transpose.depthwise_strided"

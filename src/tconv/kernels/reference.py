@@ -10,6 +10,7 @@ check it against PyTorch and every fast path against it.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -53,9 +54,9 @@ def conv_nd(
     """``y[n, co, o] = sum_{ci, t} x[n, ci, o s + t d - lo] w[co, ci, t] (+ bias)``."""
     n, nd, g = x.shape[0], len(out_size), groups
     col = _im2col(x, tuple(w.shape[2:]), stride, dilation, lo, out_size)
-    col = col.reshape(n, g, x.shape[1] // g, -1, *out_size)  # taps flattened
+    col = col.reshape(n, g, x.shape[1] // g, math.prod(w.shape[2:]), *out_size)  # taps flat
     wg = w.reshape(g, w.shape[0] // g, w.shape[1], -1)
-    y = np.einsum("ngctp,gkct->ngkp", col.reshape(*col.shape[:4], -1), wg)
+    y = np.einsum("ngctp,gkct->ngkp", col.reshape(*col.shape[:4], math.prod(out_size)), wg)
     y = y.reshape(n, w.shape[0], *out_size)
     return y if bias is None else y + bias.reshape((1, -1) + (1,) * nd)
 
@@ -72,9 +73,10 @@ def conv_weight_grad_nd(
     """``gw[co, ci, t] = sum_{n, o} gy[n, co, o] x[n, ci, o s + t d - lo]``."""
     n, g, k = x.shape[0], groups, tuple(kernel_size)
     out = tuple(gy.shape[2:])
-    col = _im2col(x, k, stride, dilation, lo, out).reshape(n, g, x.shape[1] // g, -1, *out)
-    gyg = gy.reshape(n, g, gy.shape[1] // g, -1)
-    gw = np.einsum("ngkp,ngctp->gkct", gyg, col.reshape(*col.shape[:4], -1))
+    col = _im2col(x, k, stride, dilation, lo, out)
+    col = col.reshape(n, g, x.shape[1] // g, math.prod(k), *out)
+    gyg = gy.reshape(n, g, gy.shape[1] // g, math.prod(out))
+    gw = np.einsum("ngkp,ngctp->gkct", gyg, col.reshape(*col.shape[:4], math.prod(out)))
     return gw.reshape(gy.shape[1], x.shape[1] // g, *k)
 
 
@@ -92,7 +94,7 @@ def conv_transpose_nd(
     (zeros past ``full``), plus bias: a GEMM to columns, then col2im."""
     n, g, k, n_in = x.shape[0], groups, tuple(w.shape[2:]), tuple(x.shape[2:])
     c_out = w.shape[1] * g
-    xg = x.reshape(n, g, x.shape[1] // g, -1)
+    xg = x.reshape(n, g, x.shape[1] // g, math.prod(n_in))
     wg = w.reshape(g, x.shape[1] // g, w.shape[1], -1)
     col = np.einsum("ngcp,gckt->ngktp", xg, wg).reshape(n, c_out, *k, *n_in)
     # img index = full index + a, a >= lo, so that a negative lo stays in the buffer
