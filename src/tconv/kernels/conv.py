@@ -200,7 +200,7 @@ def _ct_empty(c: TransposeCall) -> np.ndarray:
 def _ct_depthwise_jit(c: TransposeCall) -> np.ndarray:
     return _jit.depthwise_conv_transpose(
         c.x, c.w, c.stride, c.dilation, c.lo, c.out_size, c.bias
-    )  # type: ignore[no-any-return]
+    )
 
 
 def _ct_depthwise(c: TransposeCall) -> np.ndarray:
@@ -288,7 +288,7 @@ def conv_transpose_nd(
     plus ``bias`` (C_out,) if given, added where the output is written anyway
     (no extra pass over it)."""
     call = TransposeCall(x, w, stride, dilation, groups, lo, out_size, bias)
-    return paths.run(CONV_TRANSPOSE, call)  # type: ignore[no-any-return]
+    return paths.run(CONV_TRANSPOSE, call)
 
 
 # --------------------------------------------------------------------------
@@ -369,7 +369,7 @@ def _c_empty(c: ConvCall) -> np.ndarray:
 def _c_depthwise_jit(c: ConvCall) -> np.ndarray:
     return _jit.depthwise_conv(
         c.x, c.w, c.stride, c.dilation, c.lo, c.out_size, c.bias
-    )  # type: ignore[no-any-return]
+    )
 
 
 def _c_depthwise(c: ConvCall) -> np.ndarray:
@@ -436,7 +436,7 @@ def conv_nd(
     ``bias`` (C_out,) if given, added as the output is first written.
     """
     call = ConvCall(x, w, stride, dilation, groups, lo, out_size, bias)
-    return paths.run(CONV, call)  # type: ignore[no-any-return]
+    return paths.run(CONV, call)
 
 
 # --------------------------------------------------------------------------
@@ -588,7 +588,7 @@ def conv_and_weight_grad_nd(
     ``conv_weight.*`` path either way.
     """
     call = WeightCall(x, gy, kernel_size, stride, dilation, groups, lo, w)
-    return paths.run(CONV_WEIGHT, call)  # type: ignore[no-any-return]
+    return paths.run(CONV_WEIGHT, call)
 
 
 # --------------------------------------------------------------------------
