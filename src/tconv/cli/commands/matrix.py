@@ -86,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
             w = np.asarray(args.weights, dtype=np.float64).reshape(1, 1, *k)
         m = conv_matrix(w, (1, *args.size), s, p, d)
         out = shapes.conv_output_size(tuple(args.size), k, s, p, d)
-        obs = shapes.observed_size(tuple(args.size), k, s, p, d)
-        a = tuple(L - o for L, o in zip(args.size, obs, strict=True))  # type: ignore[arg-type]
+        # The output_padding that brings the transposed convolution back to the input size.
+        a = shapes.output_padding_for(out, tuple(args.size), k, s, p, d)
         mt = conv_transpose_matrix(w, (1, *out), s, p, a, d)  # type: ignore[misc]
     except (ValueError, TypeError) as exc:
         return error("matrix", exc)
