@@ -36,8 +36,8 @@ def _ops(n: int, c: int, m: int, dtype: str) -> list[Op]:
     import torch.nn.functional as TF
     from torch.nn.grad import conv2d_weight
 
-    from tconv.kernels import settings as _config
     from tconv.kernels import _jit
+    from tconv.kernels import settings as _config
     from tconv.kernels.conv import conv_nd, conv_transpose_nd, conv_weight_grad_nd
 
     def numpy_only(f: Callable[[], object]) -> Callable[[], object]:

@@ -9,7 +9,10 @@ public conv suite forward and forward + backward (dx, dw, db) against PyTorch
 every timed call), the interpolate suite (float32 and float64), and the large-input memory case
 (`conv_transpose2d`, (8, 64, 256, 256) -> 32, k4 s2 p1, float32: time and peak
 temporary memory under tracemalloc). Tables give times, ratios tconv/torch
-(below 1: tconv is faster), GFLOP/s and the share of the GEMM peak.
+(below 1: tconv is faster), GFLOP/s and the share of the GEMM peak, and the
+kernel path each case took (``tconv.kernels.trace()``). The hand-written section
+"## Kernel paths: the measurements behind the constants" of the old RESULTS.md
+is kept as it was.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 
 import tconv
 import tconv.functional as F
+from tconv import kernels
 
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_backward
@@ -91,6 +95,36 @@ def threads() -> str:
                 "BLAS threaded as usual.")
     return (f"tconv's kernels on {tconv.get_num_threads()} worker threads, each with a "
             f"one-thread BLAS ({blas.name}); `TCONV_NUM_THREADS=1` runs them serially.")
+
+
+KEPT = "## Kernel paths: the measurements behind the constants"
+
+
+def kept_section(path: Path) -> list[str]:
+    """The hand-written section of the old RESULTS.md (up to the next ``## ``), if any."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    if KEPT not in text:
+        return []
+    rest = text[text.index(KEPT) :]
+    end = rest.find("\n## ", len(KEPT))
+    return (rest if end < 0 else rest[:end]).rstrip("\n").split("\n")
+
+
+def paths_taken(case: bench_conv.Case, dtype: str) -> tuple[list[str], list[str]]:
+    """The kernel paths of one forward call, and of one forward + backward."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(case.input_shape).astype(dtype)
+    w = (rng.standard_normal(case.weight_shape()) * 0.05).astype(dtype)
+    op = getattr(F, f"{case.op}{case.nd}d")
+    kw = dict(stride=case.stride, padding=case.padding, groups=case.groups)
+    with kernels.trace() as forward:
+        y = op(x, w, **kw)
+    xt, wt = tconv.tensor(x, requires_grad=True), tconv.tensor(w, requires_grad=True)
+    with kernels.trace() as both:
+        op(xt, wt, **kw).backward(np.ones(y.shape, dtype=dtype))
+    return forward, both
 
 
 def large_case(repeat: int) -> dict[str, float]:
@@ -191,6 +225,17 @@ def main(argv: list[str] | None = None) -> int:
         emit(f"Large layers (>= 1 GFLOP) at 60% of the GEMM peak or more, forward: "
              f"{len(reach)} of {len(large)}" + (f" ({', '.join(reach)})" if reach else "")
              + f"; median share {float(np.median([s for _, s in large])):.0f}%.")
+    emit()
+    emit("Kernel paths each case takes (`tconv.kernels.trace()`; a path that runs another "
+         "kernel is followed by that kernel's path):")
+    emit()
+    emit("| case | dtype | forward | forward + backward |")
+    emit("|---|---|---|---|")
+    for dtype in ("float32", "float64"):
+        for case in bench_conv.SUITE:
+            if args.only in case.name:
+                fwd, both = paths_taken(case, dtype)
+                emit(f"| {case.name} | {dtype} | {', '.join(fwd)} | {', '.join(both)} |")
     if grouped and tconv.get_jit():
         emit()
         emit("The grouped/depthwise cases with the NumPy kernels only (`TCONV_JIT=0`):")
@@ -243,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
          f"{big['gflops'] / peak['float32'] * 100:.0f}% of peak); temporaries at peak "
          f"{big['temporary'] / 2**20:.1f} MiB beside the {big['output'] / 2**20:.0f} MiB output "
          f"(budget {tconv.get_memory_budget() / 2**20:.0f} MiB).")
+    kept = kept_section(args.out)
+    if kept:
+        emit()
+        for line in kept:
+            emit(line)
     if not args.no_write:
         args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
         print(f"\nwrote {args.out}")

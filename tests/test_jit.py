@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 pytest.importorskip("numba")
 
 from helpers import rel_err
-from tconv.kernels import settings as _config
 from tconv.kernels import _jit
+from tconv.kernels import settings as _config
 from tconv.kernels.conv import conv_nd, conv_transpose_nd, conv_weight_grad_nd
 
 TOL = {np.float64: 1e-10, np.float32: 1e-5}

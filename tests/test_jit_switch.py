@@ -9,9 +9,8 @@ import pytest
 import tconv
 import tconv.functional as F
 from helpers import rel_err
+from tconv.kernels import _jit, _numba, tuning
 from tconv.kernels import settings as _config
-from tconv.kernels import _jit, _numba
-from tconv.kernels import tuning
 
 # depthwise layers (groups = channels), the ones the numba kernels take
 CASES = [

@@ -10,6 +10,7 @@ import pytest
 import tconv
 import tconv.functional as F
 from helpers import rel_err
+from tconv import kernels
 from tconv.kernels.conv import conv_weight_grad_nd
 
 CASES = [
@@ -85,7 +86,9 @@ def test_a_large_map_goes_in_blocks_of_rows_within_the_budget(threads) -> None:
         return real(slabs, offsets, z)
 
     with tconv.memory_budget(budget), mock.patch.object(phases, "_shifted_sum", spy):
-        temp, y = _temporary_bytes(lambda: F.conv_transpose2d(x, w, stride=2, padding=1))
+        with kernels.trace() as names:
+            temp, y = _temporary_bytes(lambda: F.conv_transpose2d(x, w, stride=2, padding=1))
+    assert names == ["conv_transpose.flat_phases_blocked"]
     assert calls and all(calls)
     assert temp <= 1.15 * budget + 2 * w.nbytes, f"{temp / 2**20:.2f} MiB of temporaries"
     assert rel_err(y, ref) <= 1e-5

@@ -76,9 +76,8 @@ def _ensure_compiled() -> None:
     """Replace the registered kernels by their numba versions (once).
 
     Serial kernels, not ``parallel=True``: numba's threads fight OpenBLAS's,
-    which spin for a while after every GEMM. Measured on 2 cores, a parallel
-    kernel run right after a GEMM took 20 ms instead of 2.4 ms; a serial one
-    3.7 ms either way. A depthwise layer inside a network always follows a GEMM.
+    which spin for a while after every GEMM (measured: benchmarks/RESULTS.md,
+    "Kernel paths"). A depthwise layer inside a network always follows a GEMM.
     """
     global _compiled
     if _compiled or not available():
@@ -567,7 +566,7 @@ def _run_planes(call: Callable[[slice, slice], None], n: int, c: int, work: floa
 
 def _block(m: int) -> int:
     """Planes per task that share one set of scratch buffers: up to 16
-    (allocating per plane cost 10%)."""
+    (allocating per plane costs time)."""
     return max(1, min(16, m))
 
 

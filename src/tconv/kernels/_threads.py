@@ -133,7 +133,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     matrices), the large ones split over the workers by rows of ``a`` with the
     BLAS on one thread each, like the kernels. So the large layers of a network
     made of tconv's layers do not wake the BLAS's own threads, whose spinning for
-    ~0.1 s after a threaded GEMM would slow the workers of the next layer 1.5-2x."""
+    ~0.1 s after a threaded GEMM slows the workers of the next layer."""
     if a.ndim < 2 or b.ndim != 2:
         return np.matmul(a, b)
     m, k = math.prod(a.shape[:-1]), a.shape[-1]

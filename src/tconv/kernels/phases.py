@@ -6,9 +6,9 @@ links one phase with a constant shift. Laid on a zero-padded grid whose pitch
 keeps every shifted index of a phase off the other rows, a constant N-d shift
 is a constant flat offset: a tap's overlap-add (transposed) or its im2col
 columns (convolution) become ONE contiguous add or copy over the whole batch
-chunk, instead of many short strided rows (numpy pays ~30 ns per row: 16x16
-maps run 5-9x faster flat). The GEMMs run over the padded grid, a few percent
-more columns (13% on 16x16 maps); on tiny maps the callers choose other paths.
+chunk, instead of many short strided rows (numpy pays a fixed cost per row).
+The GEMMs run over the padded grid, a few percent more columns; on tiny maps
+the path tables choose other paths (benchmarks/RESULTS.md, "Kernel paths").
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def _conv_transpose_phases(
         # Interleave the phases into y a block of channels at a time, small enough
         # to stay in cache while every phase writes its strided share of it (each
         # cache line of y takes a write from every phase of its last dim: with a
-        # stride of 8, phase by phase over a whole 8 MiB sample took 2x longer).
+        # stride of 8, phase by phase over a whole sample is much slower).
         step_c = max(1, (2**20 // x.itemsize) // max(1, b * math.prod(y.shape[3:])))
         for c0 in range(0, c_out, step_c):
             cs = slice(c0, min(c_out, c0 + step_c))
