@@ -36,6 +36,7 @@ from ._layout import (
     _span,
     _window_slices,
     phase_counts,
+    tap_range,
 )
 
 
@@ -112,7 +113,7 @@ def _exact_cover(k: Ints, s: Ints, d: Ints, lo: Ints, n_in: Ints, out: Ints) -> 
         count = np.zeros(no, dtype=np.int64)
         for t in range(kk):
             off = t * di - li
-            i0, i1 = max(0, (-off + si - 1) // si), min(ni - 1, (no - 1 - off) // si)
+            i0, i1 = tap_range(off, si, ni, no)
             if i1 >= i0:
                 count[i0 * si + off : i1 * si + off + 1 : si] += 1
         if not (count == 1).all():

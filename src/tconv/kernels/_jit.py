@@ -43,6 +43,7 @@ import numpy as np
 
 # absolute: the tests also load this file as a module of its own
 from tconv.kernels import _numba, _threads
+from tconv.kernels._layout import polyphase
 
 Ints = tuple[int, ...]
 
@@ -192,7 +193,8 @@ def _merge_phases(
 
 @_njit()
 def _phase_counts(n: int, s: int) -> np.ndarray:
-    """Elements of each phase ``r < s`` of ``range(n)``."""
+    """Elements of each phase ``r < s`` of ``range(n)`` (``_layout.phase_counts``,
+    compiled: the kernels call it)."""
     out = np.empty(s, dtype=np.int64)
     for r in range(s):
         out[r] = max(0, (n - r + s - 1) // s)
@@ -484,8 +486,9 @@ def _taps(
     """Per tap (C order over ``k``): the phase index of ``off = t d - lo`` and the
     flat offset of its shift ``off // s`` in pitch ``ext`` (filled in by the
     caller: pass ``ext=[]`` first to get the per-dim shift ranges)."""
-    shifts = [[(t * dd - ll) // ss for t in range(kk)] for kk, ss, dd, ll in zip(k, s, d, lo)]
-    phases = [[(t * dd - ll) % ss for t in range(kk)] for kk, ss, dd, ll in zip(k, s, d, lo)]
+    split = [[polyphase(t * dd - ll, ss) for t in range(kk)] for kk, ss, dd, ll in zip(k, s, d, lo)]
+    phases = [[r for r, _ in dim] for dim in split]
+    shifts = [[q for _, q in dim] for dim in split]
     mn = [min(sh) for sh in shifts]
     mx = [max(sh) for sh in shifts]
     if not ext:

@@ -32,14 +32,19 @@ def _tap_slices(
         src, dst = [], []
         for ti, si, di, li, ni, no in zip(t, s, d, lo, n_in, n_out):
             off = ti * di - li
-            i0 = max(0, (-off + si - 1) // si)  # first i with i s + off >= 0
-            i1 = min(ni - 1, (no - 1 - off) // si)
+            i0, i1 = tap_range(off, si, ni, no)
             if i1 < i0:
                 break
             src.append(slice(i0, i1 + 1))
             dst.append(slice(i0 * si + off, i1 * si + off + 1, si))
         else:
             yield j, tuple(src), tuple(dst)
+
+
+def tap_range(off: int, s: int, n_in: int, n_out: int) -> tuple[int, int]:
+    """The first and last input ``i`` of a tap at offset ``off`` whose output
+    ``i s + off`` lies in ``[0, n_out)`` (empty when last < first)."""
+    return max(0, -(off // s)), min(n_in - 1, (n_out - 1 - off) // s)
 
 
 def _window_slices(k: Ints, s: Ints, d: Ints, n_out: Ints) -> Iterator[tuple[slice, ...]]:
