@@ -9,6 +9,7 @@ habit, in one sentence).
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Sequence
 from typing import Any, Union
 
@@ -120,16 +121,30 @@ _FLOATS = (np.float32, np.float64)
 
 
 def as_array(value: Any, name: str, fn: str) -> np.ndarray:
-    """``np.asarray`` with a clear TypeError for non-numeric data."""
+    """``np.asarray`` with a clear TypeError for what tconv does not compute with.
+
+    Accepted: bools, signed and unsigned integers, float16, float32 and float64
+    (lists such as the lecture's ``[0, 0, 1, 0]`` become int64 and compute in
+    float64). Refused with a TypeError naming ``fn``, the argument and the dtype:
+    complex, object, string, datetime and extended-precision (``longdouble``) arrays.
+
+    >>> as_array([0, 0, 1, 0], "input", "conv1d").dtype
+    dtype('int64')
+    >>> as_array(np.ones(2, complex), "weight", "conv1d")
+    Traceback (most recent call last):
+        ...
+    TypeError: conv1d: weight must hold real numbers (bool, int, float16, float32 or float64), \
+got dtype complex128 from ndarray
+    """
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged lists and the like
         raise TypeError(
             f"{fn}: {name} must be a numeric array, got {type(value).__name__}: {exc}"
         ) from None
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "biuf" or arr.dtype.itemsize > 8:
         raise TypeError(
-            f"{fn}: {name} must hold real numbers (float32 or float64), "
+            f"{fn}: {name} must hold real numbers (bool, int, float16, float32 or float64), "
             f"got dtype {arr.dtype} from {type(value).__name__}"
         )
     return arr
@@ -138,12 +153,27 @@ def as_array(value: Any, name: str, fn: str) -> np.ndarray:
 def compute_dtype(*arrays: np.ndarray | None) -> tuple[np.dtype, np.dtype]:
     """The dtypes an op computes in and returns: ``(compute, result)``.
 
-    float32 stays float32 and float64 stays float64; integers and bools (the
-    lecture's lists of small ints) are promoted to float64; float16 computes in
-    float32 and returns float16. Mixed float32/float64 gives float64, as NumPy does.
+    The rule (NumPy's promotion, restricted to floats; PyTorch would refuse mixed
+    float dtypes, tconv promotes them):
+
+    * the result is ``np.result_type`` of the *floating* operands: float32 stays
+      float32, float64 stays float64, float32 with float64 gives float64, float16
+      with float32 gives float32;
+    * bool and integer operands do not take part when a float operand is present
+      (an int64 input with a float32 weight gives float32); with no float operand
+      at all, the result is float64;
+    * float16 results are computed in float32 and rounded to float16 at the end.
+
+    Complex, object and other dtypes never get here: :func:`as_array` refuses them.
 
     >>> compute_dtype(np.zeros(1, np.float16), None)
     (dtype('float32'), dtype('float16'))
+    >>> compute_dtype(np.zeros(1, np.float32), np.zeros(1, np.float64))
+    (dtype('float64'), dtype('float64'))
+    >>> compute_dtype(np.zeros(1, np.int64), np.zeros(1, np.float32))
+    (dtype('float32'), dtype('float32'))
+    >>> compute_dtype(np.zeros(1, bool))
+    (dtype('float64'), dtype('float64'))
     """
     floats = [a.dtype for a in arrays if a is not None and a.dtype.kind == "f"]
     if not floats:
@@ -151,6 +181,134 @@ def compute_dtype(*arrays: np.ndarray | None) -> tuple[np.dtype, np.dtype]:
     result = np.dtype(np.result_type(*floats))
     compute = np.dtype(np.float32) if result.itemsize < 4 else result
     return compute, result
+
+
+# -- outputs: their size, and that they never alias an input --------------------------------
+
+#: Outputs above this many bytes are refused with a ValueError: no machine holds them
+#: (2**62 bytes = 4 EiB; it also keeps element counts far from int64 overflow).
+MAX_OUTPUT_BYTES = 2**62
+
+#: Below this many bytes, an output is not compared with the available memory (no
+#: system call on the normal path).
+_CHECK_MEMORY_ABOVE = 2**30
+
+
+def _human(nbytes: int) -> str:
+    """``nbytes`` in the largest binary unit below it: '1.5 GiB', '16.0 TiB'."""
+    size = float(nbytes)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the machine can still give (``MemAvailable``, else the physical
+    memory), or None when the platform does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return None
+
+
+def check_output_size(
+    fn: str, shape: Sequence[int], dtype: Any, because: str, what: str = "output"
+) -> None:
+    """Refuse an output that cannot exist, before anything is allocated.
+
+    The one rule for absurd sizes (called by every op with the shape it is about to
+    return; O(1), pure integer arithmetic):
+
+    * more than :data:`MAX_OUTPUT_BYTES` (2**62 bytes) is a ValueError: no machine
+      addresses it, and NumPy would fail with "array is too big" or "Maximum allowed
+      dimension exceeded";
+    * more than the memory available now (checked for outputs above 1 GiB only) is a
+      MemoryError.
+
+    Both messages name ``fn``, the output's shape and size, and ``because``: the
+    arguments that set the size (e.g. ``"stride=(1000000000,), padding=(0,)"``).
+    Temporaries are a separate matter (:func:`tconv.get_memory_budget`).
+
+    >>> check_output_size("conv1d", (1, 1, 5), np.float64, "stride=1")
+    >>> check_output_size("conv_transpose2d", (1, 1, 10**10, 10**10), np.float64,
+    ...                   "stride=(10**9, 10**9)")
+    Traceback (most recent call last):
+        ...
+    ValueError: conv_transpose2d: the output would have shape (1, 1, 10000000000, 10000000000) \
+(100000000000000000000 elements of float64, 800000000000000000000 bytes), more than the \
+2**62 bytes tconv can address; check stride=(10**9, 10**9)
+    """
+    count = 1
+    for v in shape:
+        count *= int(v)
+    itemsize = np.dtype(dtype).itemsize
+    nbytes = count * itemsize
+    if nbytes <= _CHECK_MEMORY_ABOVE:
+        return
+    shown = tuple(int(v) for v in shape)
+    if nbytes > MAX_OUTPUT_BYTES:
+        raise ValueError(
+            f"{fn}: the {what} would have shape {shown} ({count} elements of "
+            f"{np.dtype(dtype)}, {nbytes} bytes), more than the 2**62 bytes tconv can "
+            f"address; check {because}"
+        )
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise MemoryError(
+            f"{fn}: the {what} would have shape {shown} ({count} elements of "
+            f"{np.dtype(dtype)}, {_human(nbytes)}), more than the {_human(free)} of memory "
+            f"available; check {because}"
+        )
+
+
+def _data(a: Any) -> Any:
+    return getattr(a, "data", a) if not isinstance(a, np.ndarray) else a
+
+
+def shares(out: np.ndarray, inp: Any) -> bool:
+    """Whether ``out`` and the array ``inp`` (or a Tensor's ``.data``) share memory.
+
+    The bounds test (``np.may_share_memory``) settles the common case at no cost; only
+    overlapping bounds pay the exact test, which rules out interleaved views.
+    """
+    a = _data(inp)
+    if not isinstance(a, np.ndarray) or not np.may_share_memory(out, a):
+        return False
+    try:
+        return bool(np.shares_memory(out, a, max_work=10**6))
+    except np.exceptions.TooHardError:  # pragma: no cover - pathological strides
+        return True
+
+
+def owned(out: Any, *inputs: Any) -> Any:
+    """``out`` itself, or a copy where it shares memory with one of ``inputs``.
+
+    The contract: results never alias the inputs (writing to a result never changes
+    an input). ``out`` is an ndarray, or a Tensor whose ``.data`` is replaced by a copy
+    (its recorded gradient does not depend on it). Inputs may be arrays, Tensors or
+    anything else (ignored).
+
+    >>> x = np.arange(4.0)
+    >>> owned(x.reshape(2, 2), x).base is None
+    True
+    """
+    if isinstance(out, np.ndarray):
+        if any(shares(out, i) for i in inputs):
+            return out.copy()
+        return out
+    data = getattr(out, "data", None)
+    if isinstance(data, np.ndarray) and any(shares(data, i) for i in inputs):
+        out.data = data.copy()
+    return out
 
 
 def spatial_dims_of(x: np.ndarray, n: int, name: str, fn: str) -> bool:

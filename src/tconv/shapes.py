@@ -21,7 +21,7 @@ and the remainder ``r = (L + 2p - e) mod s``, it maps ``L`` to ``L - r``, the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, Union, cast, overload
 
@@ -50,30 +50,47 @@ __all__ = [
 ]
 
 
-def _broadcast(*args: IntOrTuple) -> tuple[int, list[tuple[int, ...]]] | None:
-    """Broadcast int-or-tuple arguments to a common length; None if all are ints."""
-    lengths = {len(a) for a in args if not isinstance(a, int)}
-    if not lengths:
-        return None
-    if len(lengths) > 1:
-        raise ValueError(f"per-dim tuples of different lengths: {args}")
-    n = lengths.pop()
-    return n, [tuple(a) if not isinstance(a, int) else (a,) * n for a in args]
+def _form(*args: Any) -> tuple[int, bool]:
+    """The number of spatial dims of a shapes call and whether it was all ints.
+
+    ``size`` (the first argument) sets the rank when it is a tuple, as the input's
+    rank does for the ops; otherwise the longest tuple among the others, or 1. The
+    per-argument checks (:func:`tconv._args.ntuple`) then refuse tuples of another
+    length with the ops' message.
+    """
+    first = args[0]
+    if isinstance(first, (Sequence, np.ndarray)) and not isinstance(first, (str, bytes)):
+        return len(first), False
+    lengths = [
+        len(a)
+        for a in args[1:]
+        if isinstance(a, (Sequence, np.ndarray)) and not isinstance(a, (str, bytes))
+    ]
+    return (max(lengths), False) if lengths else (1, True)
 
 
-def _per_dim(f: Callable[..., T], *args: IntOrTuple) -> T | tuple[T, ...]:
-    b = _broadcast(*args)
-    if b is None:
-        return f(*args)
-    n, cols = b
-    return tuple(f(*(c[i] for c in cols)) for i in range(n))
+def _spatial(
+    fn: str, n: int, size: Any, kernel_size: Any
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``size`` and ``kernel_size`` of a shapes call as validated n-tuples (positive ints;
+    bools and floats are refused, as the ops refuse them in their other arguments)."""
+    return (
+        _args.positive(_args.ntuple(size, n, "size", fn), "size", fn),
+        _args.positive_ntuple(kernel_size, n, "kernel_size", fn),
+    )
+
+
+def _ret(values: tuple[T, ...], scalar: bool) -> T | tuple[T, ...]:
+    return values[0] if scalar else values
 
 
 def _conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
+    """The convolution's formula, unchecked (pooling and the planners use it directly)."""
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
 def _tconv_out(size: int, k: int, s: int, p: int, a: int, d: int) -> int:
+    """The transposed convolution's formula, unchecked."""
     return (size - 1) * s - 2 * p + d * (k - 1) + a + 1
 
 
@@ -86,27 +103,37 @@ def conv_output_size(
     size: IntOrTuple,
     kernel_size: IntOrTuple,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: IntOrTuple | str = 0,
     dilation: IntOrTuple = 1,
 ) -> int | tuple[int, ...]: ...
 def conv_output_size(
     size: IntOrTuple,
     kernel_size: IntOrTuple,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: IntOrTuple | str = 0,
     dilation: IntOrTuple = 1,
 ) -> int | tuple[int, ...]:
     """Output size of a convolution: ``floor((L + 2p - d(k-1) - 1) / s) + 1``.
 
-    The result may be zero or negative when the kernel does not fit; the ops
-    check that, this function only computes.
+    Validated as ``conv{n}d`` validates (:func:`conv_geometry`, the same messages):
+    positive ints for size, kernel, stride and dilation, non-negative paddings (or
+    ``'same'``/``'valid'``), and a dilated kernel that fits the padded input.
 
     >>> conv_output_size(7, 3)      # the lecture's conv1d example
     5
     >>> conv_output_size((32, 31), 3, stride=2, padding=1)
     (16, 16)
+    >>> conv_output_size(4, 5)
+    Traceback (most recent call last):
+        ...
+    ValueError: conv_output_size: kernel larger than the padded input: padded input size (4,) \
+(input (4,) + padding) is smaller than the dilated kernel size (5,) (kernel_size=(5,), \
+dilation=(1,)); pad more, or use a smaller kernel or dilation
     """
-    return _per_dim(_conv_out, size, kernel_size, stride, padding, dilation)
+    fn = "conv_output_size"
+    n, scalar = _form(size, kernel_size, stride, padding, dilation)
+    sz, k = _spatial(fn, n, size, kernel_size)
+    return _ret(conv_geometry(fn, sz, k, stride, padding, dilation, 1).out_size, scalar)
 
 
 def conv_transpose_output_size(
@@ -119,14 +146,26 @@ def conv_transpose_output_size(
 ) -> int | tuple[int, ...]:
     """Output size of a transposed convolution: ``(L - 1) s - 2p + d(k-1) + a + 1``.
 
+    Validated as ``conv_transpose{n}d`` validates (:func:`conv_transpose_geometry`):
+    ``output_padding`` smaller than its stride or dilation, a non-empty output.
+
     >>> conv_transpose_output_size(7, 3)      # the lecture's conv_transpose1d example
     9
     >>> conv_transpose_output_size((16, 16), 4, stride=2, padding=1)
     (32, 32)
     >>> conv_transpose_output_size(16, 3, stride=2, padding=1, output_padding=1)
     32
+    >>> conv_transpose_output_size(16, 3, stride=2, output_padding=5)
+    Traceback (most recent call last):
+        ...
+    ValueError: conv_transpose_output_size: output_padding must be smaller than stride or \
+dilation, got output_padding=(5,), stride=(2,), dilation=(1,)
     """
-    return _per_dim(_tconv_out, size, kernel_size, stride, padding, output_padding, dilation)
+    fn = "conv_transpose_output_size"
+    n, scalar = _form(size, kernel_size, stride, padding, output_padding, dilation)
+    sz, k = _spatial(fn, n, size, kernel_size)
+    g = conv_transpose_geometry(fn, sz, k, stride, padding, output_padding, 1, dilation)
+    return _ret(g.out_size, scalar)
 
 
 def output_size_range(
@@ -136,20 +175,25 @@ def output_size_range(
     padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
 ) -> tuple[int, int] | tuple[tuple[int, int], ...]:
-    """The sizes a transposed convolution can produce, ``(L_min, L_min + s - 1)``.
+    """The sizes a transposed convolution can produce via ``output_size``:
+    ``(max(L_min, 1), L_min + s - 1)``.
 
     ``L_min`` is the size with ``output_padding = 0``; PyTorch's
-    ``ConvTranspose*d.forward(x, output_size=...)`` accepts exactly this range.
+    ``ConvTranspose*d.forward(x, output_size=...)`` accepts exactly this range (and
+    no empty output). Raises as ``conv_transpose{n}d`` does when even
+    ``output_padding = s - 1`` leaves the output empty.
 
     >>> output_size_range(16, 3, stride=2, padding=1)
     (31, 32)
     """
-
-    def one(size: int, k: int, s: int, p: int, d: int) -> tuple[int, int]:
-        lo = _tconv_out(size, k, s, p, 0, d)
-        return lo, lo + s - 1
-
-    return _per_dim(one, input_size, kernel_size, stride, padding, dilation)
+    fn = "output_size_range"
+    n, scalar = _form(input_size, kernel_size, stride, padding, dilation)
+    sz, k = _spatial(fn, n, input_size, kernel_size)
+    s = _args.positive_ntuple(stride, n, "stride", fn)
+    top = tuple(si - 1 for si in s)
+    g = conv_transpose_geometry(fn, sz, k, s, padding, top, 1, dilation)
+    pairs = tuple((max(hi - a, 1), hi) for hi, a in zip(g.out_size, top))
+    return cast("tuple[int, int] | tuple[tuple[int, int], ...]", _ret(pairs, scalar))
 
 
 def suggest_transpose_params(
@@ -157,27 +201,36 @@ def suggest_transpose_params(
 ) -> str:
     """A hint naming padding and output_padding that map ``input_size`` to ``output_size``.
 
+    O(1): the smallest ``output_padding`` ``a < max(s, d)`` that makes
+    ``2p = (L - 1) s + d(k-1) + 1 + a - out`` even and non-negative.
+
     >>> suggest_transpose_params(16, 32, 3, 2)
     'for 16 -> 32 with k=3, s=2 use padding=1, output_padding=1'
     """
-    k, s, d = kernel_size, stride, dilation
-    for a in range(max(s, d)):
-        twice_p = (input_size - 1) * s + d * (k - 1) + 1 + a - output_size
-        if twice_p >= 0 and twice_p % 2 == 0:
-            return (
-                f"for {input_size} -> {output_size} with k={k}, s={s}"
-                + (f", d={d}" if d != 1 else "")
-                + f" use padding={twice_p // 2}, output_padding={a}"
-            )
-    # Too large a target for this stride: the smallest stride that reaches it.
-    need = output_size - d * (k - 1) - 1
-    if input_size > 1 and need > 0:
-        s_new = -(-need // (input_size - 1))
+    fn = "suggest_transpose_params"
+    L = _args.positive_int(input_size, "input_size", fn)
+    out = _args.positive_int(output_size, "output_size", fn)
+    k = _args.positive_int(kernel_size, "kernel_size", fn)
+    s = _args.positive_int(stride, "stride", fn)
+    d = _args.positive_int(dilation, "dilation", fn)
+    base = (L - 1) * s + d * (k - 1) + 1 - out  # 2p - a
+    a = max(0, -base)
+    a += (base + a) % 2
+    if a < max(s, d):
         return (
-            f"{output_size} is out of reach from {input_size} with k={k}, s={s}; "
+            f"for {L} -> {out} with k={k}, s={s}"
+            + (f", d={d}" if d != 1 else "")
+            + f" use padding={(base + a) // 2}, output_padding={a}"
+        )
+    # Too large a target for this stride: the smallest stride that reaches it.
+    need = out - d * (k - 1) - 1
+    if L > 1 and need > 0:
+        s_new = -(-need // (L - 1))
+        return (
+            f"{out} is out of reach from {L} with k={k}, s={s}; "
             f"a stride of at least {s_new} (or a larger kernel) is needed"
         )
-    return f"{output_size} is out of reach from {input_size} with k={k}, s={s}"
+    return f"{out} is out of reach from {L} with k={k}, s={s}"
 
 
 def output_padding_for(
@@ -190,8 +243,9 @@ def output_padding_for(
 ) -> int | tuple[int, ...]:
     """The ``output_padding`` that makes a transposed convolution produce ``output_size``.
 
-    Raises a ValueError that states the reachable range, and suggests
-    parameters that reach the target, when no output_padding does.
+    Validated as ``conv_transpose{n}d(..., output_size=...)`` validates. Raises a
+    ValueError that states the reachable range, and suggests parameters that reach
+    the target, when no output_padding does.
 
     >>> output_padding_for(16, 32, 3, stride=2, padding=1)
     1
@@ -200,32 +254,45 @@ def output_padding_for(
     >>> output_padding_for(16, 34, 3, stride=2, padding=1)
     Traceback (most recent call last):
         ...
-    ValueError: output_size 34 is out of range: ... reaches sizes 31 to 32 \
+    ValueError: output_padding_for: output_size 34 is out of range: ... reaches sizes 31 to 32 \
 (output_padding 0 to 1); for 16 -> 34 with k=3, s=2 use padding=0, output_padding=1
     """
+    fn = "output_padding_for"
+    n, scalar = _form(input_size, output_size, kernel_size, stride, padding, dilation)
+    sz, k = _spatial(fn, n, input_size, kernel_size)
+    g = conv_transpose_geometry(
+        fn, sz, k, stride, padding, 0, 1, dilation, output_size, non_spatial_dims=0
+    )
+    return _ret(g.output_padding, scalar)
 
-    def one(size: int, out: int, k: int, s: int, p: int, d: int) -> int:
-        lo = _tconv_out(size, k, s, p, 0, d)
-        hi = lo + s - 1
+
+def _output_padding(
+    fn: str,
+    size: tuple[int, ...],
+    req: tuple[int, ...],
+    k: tuple[int, ...],
+    s: tuple[int, ...],
+    p: tuple[int, ...],
+    d: tuple[int, ...],
+) -> tuple[int, ...]:
+    """The output_padding per dim that reaches ``req`` (PyTorch's ``_output_padding``)."""
+    result = []
+    for size_i, out, ki, si, pi, di in zip(size, req, k, s, p, d):
+        lo = _tconv_out(size_i, ki, si, pi, 0, di)
+        hi = lo + si - 1
         if not lo <= out <= hi:
+            first = max(lo, 1)
             raise ValueError(
-                f"output_size {out} is out of range: from input size {size} with "
-                f"kernel_size={k}, stride={s}, padding={p}, dilation={d} a transposed "
-                f"convolution reaches sizes {lo} to {hi} (output_padding 0 to {s - 1}); "
-                + suggest_transpose_params(size, out, k, s, d)
+                f"{fn}: output_size {out} is out of range: from input size {size_i} with "
+                f"kernel_size={ki}, stride={si}, padding={pi}, dilation={di} a transposed "
+                f"convolution reaches sizes {first} to {hi} (output_padding {first - lo} to "
+                f"{si - 1}); " + suggest_transpose_params(size_i, max(out, 1), ki, si, di)
             )
-        return out - lo
-
-    return _per_dim(one, input_size, output_size, kernel_size, stride, padding, dilation)
-
-
-def _check_geometry(fn: str, size: int, k: int, s: int, p: int, d: int) -> int:
-    """Validate one dim of a convolution's geometry; return its output size (>= 1)."""
-    return conv_geometry(fn, (size,), (k,), s, p, d, 1).out_size[0]
+        result.append(out - lo)
+    return tuple(result)
 
 
-def _observed(size: int, k: int, s: int, p: int, d: int) -> int:
-    out = _check_geometry("observed_size", size, k, s, p, d)
+def _observed(size: int, out: int, k: int, s: int, p: int, d: int) -> int:
     return _tconv_out(out, k, s, p, 0, d)
 
 
@@ -250,6 +317,9 @@ def observed_size(
     trailing ``r = (L + 2p - d(k-1) - 1) mod s`` padded positions are never
     read; when ``r > p`` they include the last ``r - p`` inputs. (Holes inside
     the span, which dilation can leave, are listed by :func:`ignored_inputs`.)
+    The convolution's arguments are validated as ``conv{n}d`` validates them; the
+    result is the formula's value, which is 0 or less when the padding crops all that
+    the windows read (the transposed convolution then refuses to run).
 
     >>> observed_size(8, 3, stride=2)      # index 7 is never read
     7
@@ -258,11 +328,12 @@ def observed_size(
     >>> observed_size((8, 9), 3, stride=2)
     (7, 9)
     """
-    return _per_dim(_observed, size, kernel_size, stride, padding, dilation)
-
-
-def _preserves(size: int, k: int, s: int, p: int, d: int) -> bool:
-    return _observed(size, k, s, p, d) == size
+    fn = "observed_size"
+    n, scalar = _form(size, kernel_size, stride, padding, dilation)
+    sz, k = _spatial(fn, n, size, kernel_size)
+    g = conv_geometry(fn, sz, k, stride, padding, dilation, 1)
+    obs = tuple(_observed(*a) for a in zip(sz, g.out_size, k, g.stride, g.lo, g.dilation))
+    return _ret(obs, scalar)
 
 
 def preserves_size(
@@ -277,6 +348,7 @@ def preserves_size(
     True iff ``L + 2p = d(k-1) + 1 + s q`` for some integer ``q >= 0``; for
     ``p = 0`` and ``d = 1`` that is the lecture's ``exists q in N, W = w + s q``.
     When False, ``output_padding = L - observed_size(L, ...)`` restores the size.
+    Validated as :func:`observed_size`.
 
     >>> preserves_size(9, 3, stride=2)      # 9 = 3 + 2 * 3
     True
@@ -285,15 +357,28 @@ def preserves_size(
     >>> preserves_size((32, 31), 4, stride=2, padding=1)
     (True, False)
     """
-    return _per_dim(_preserves, size, kernel_size, stride, padding, dilation)
+    fn = "preserves_size"
+    n, scalar = _form(size, kernel_size, stride, padding, dilation)
+    sz, k = _spatial(fn, n, size, kernel_size)
+    g = conv_geometry(fn, sz, k, stride, padding, dilation, 1)
+    same = tuple(_observed(*a) == a[0] for a in zip(sz, g.out_size, k, g.stride, g.lo, g.dilation))
+    return _ret(same, scalar)
 
 
-def _ignored(size: int, k: int, s: int, p: int, d: int) -> tuple[int, ...]:
-    out = _check_geometry("ignored_inputs", size, k, s, p, d)
-    read = np.zeros(size + 2 * p, dtype=bool)  # over the padded input
-    for t in range(k):  # tap t of output o reads padded index o s + t d
-        read[t * d : t * d + (out - 1) * s + 1 : s] = True
-    return tuple(int(i) for i in np.flatnonzero(~read[p : p + size]))
+def _ignored(size: int, out: int, k: int, s: int, p: int, d: int) -> tuple[int, ...]:
+    """Inputs of one dim that no tap reads; only taps that reach the input are visited."""
+    read = np.zeros(size, dtype=bool)
+    # tap t of output o reads input o s + t d - p; t d must lie in [p - (out-1) s, p + size - 1]
+    t_lo = max(0, -(-(p - (out - 1) * s) // d))
+    t_hi = min(k - 1, (p + size - 1) // d)
+    for t in range(t_lo, t_hi + 1):
+        first = t * d - p  # input read by output 0
+        o_lo = max(0, -(first // s))  # first output reading an index >= 0
+        o_hi = min(out - 1, (size - 1 - first) // s)
+        if o_lo <= o_hi:
+            start = first + o_lo * s
+            read[start : first + o_hi * s + 1 : s] = True
+    return tuple(int(i) for i in np.flatnonzero(~read))
 
 
 def ignored_inputs(
@@ -311,6 +396,8 @@ def ignored_inputs(
     ``d(k-1) + 1 + s q``, and holes when ``s > d`` skips over inputs (for
     instance a 1x1 kernel with stride 2). For a per-dim tuple the result is one
     tuple per dim (an N-d input element is read iff each of its coordinates is).
+    Validated as ``conv{n}d`` validates; the result holds up to ``L`` indices, so a
+    size whose flags would not fit in memory is refused as the ops refuse outputs.
 
     >>> ignored_inputs(8, 3, stride=2)      # the last sample is never read
     (7,)
@@ -319,8 +406,14 @@ def ignored_inputs(
     >>> ignored_inputs((9, 8), 3, stride=2)
     ((), (7,))
     """
-    result = _per_dim(_ignored, size, kernel_size, stride, padding, dilation)
-    return cast("tuple[int, ...] | tuple[tuple[int, ...], ...]", result)
+    fn = "ignored_inputs"
+    n, scalar = _form(size, kernel_size, stride, padding, dilation)
+    sz, k = _spatial(fn, n, size, kernel_size)
+    g = conv_geometry(fn, sz, k, stride, padding, dilation, 1)
+    for L in sz:
+        _args.check_output_size(fn, (L,), np.bool_, f"size={_args._show(sz)}", "read mask")
+    result = tuple(_ignored(*a) for a in zip(sz, g.out_size, k, g.stride, g.lo, g.dilation))
+    return cast("tuple[int, ...] | tuple[tuple[int, ...], ...]", _ret(result, scalar))
 
 
 # -- the validated description of one (transposed) convolution --------------------------
@@ -330,19 +423,25 @@ def same_padding(
     kernel_size: IntOrTuple, dilation: IntOrTuple = 1
 ) -> tuple[int, int] | tuple[tuple[int, int], ...]:
     """The ``(left, right)`` padding of ``padding='same'`` (stride 1): ``d(k-1)`` in all,
-    the extra one on the right, as PyTorch pads.
+    the extra one on the right, as PyTorch pads. Kernel sizes and dilations must be
+    positive ints, as for the ops.
 
     >>> same_padding(3)
     (1, 1)
     >>> same_padding((4, 3), dilation=(1, 2))
     ((1, 2), (2, 2))
     """
+    fn = "same_padding"
+    n, scalar = _form(kernel_size, dilation)
+    k = _args.positive_ntuple(kernel_size, n, "kernel_size", fn)
+    d = _args.positive_ntuple(dilation, n, "dilation", fn)
+    pairs = tuple(_same_pair(ki, di) for ki, di in zip(k, d))
+    return cast("tuple[int, int] | tuple[tuple[int, int], ...]", _ret(pairs, scalar))
 
-    def one(k: int, d: int) -> tuple[int, int]:
-        total = d * (k - 1)
-        return total // 2, total - total // 2
 
-    return _per_dim(one, kernel_size, dilation)
+def _same_pair(k: int, d: int) -> tuple[int, int]:
+    total = d * (k - 1)
+    return total // 2, total - total // 2
 
 
 def check_output_padding(
@@ -395,8 +494,7 @@ def conv_padding(
     if padding not in ("same", "valid"):
         raise ValueError(f"{fn}: padding string must be 'same' or 'valid', got padding={padding!r}")
     if padding == "same" and any(v != 1 for v in stride):
-        pairs = cast("tuple[tuple[int, int], ...]", same_padding(kernel_size, dilation))
-        hint = tuple(lo for lo, _ in pairs)
+        hint = tuple(_same_pair(ki, di)[0] for ki, di in zip(kernel_size, dilation))
         raise ValueError(
             f"{fn}: padding='same' is not supported for strided convolutions "
             f"(stride={stride}); use an explicit padding, e.g. padding={hint}"
@@ -450,7 +548,7 @@ def conv_geometry(
     g = _args.positive_int(groups, "groups", fn)
     pad = conv_padding(padding, n, fn, s, k, d)
     if pad == "same":
-        pairs = cast("tuple[tuple[int, int], ...]", same_padding(k, d))
+        pairs = tuple(_same_pair(ki, di) for ki, di in zip(k, d))
         lo, hi = tuple(a for a, _ in pairs), tuple(b for _, b in pairs)
     else:
         lo = hi = (0,) * n if pad == "valid" else cast("tuple[int, ...]", pad)
@@ -463,8 +561,10 @@ def conv_geometry(
             f"(kernel_size={k}, dilation={d}); pad more, or use a smaller kernel or dilation"
         )
     # 'same' may pad asymmetrically: fold the extra right pad into the input size.
-    out = conv_output_size(tuple(L + b - a for L, a, b in zip(size, lo, hi)), k, s, lo, d)
-    return ConvGeometry(s, d, g, lo, size, k, cast("tuple[int, ...]", out))
+    out = tuple(
+        _conv_out(L + b - a, ki, si, a, di) for L, a, b, ki, si, di in zip(size, lo, hi, k, s, d)
+    )
+    return ConvGeometry(s, d, g, lo, size, k, out)
 
 
 def _spatial_output_size(output_size: Any, n: int, non_spatial_dims: int, fn: str) -> Any:
@@ -507,12 +607,13 @@ def conv_transpose_geometry(
     (8, 8)
     """
     n = len(size)
+    size = _args.positive(tuple(size), "size", fn)
+    k = _args.positive(tuple(kernel_size), "kernel_size", fn)
     s = _args.positive_ntuple(stride, n, "stride", fn)
     d = _args.positive_ntuple(dilation, n, "dilation", fn)
     p = cast("tuple[int, ...]", conv_padding(padding, n, fn, s, (), d, transposed=True))
     a = _args.non_negative_ntuple(output_padding, n, "output_padding", fn)
     g = _args.positive_int(groups, "groups", fn)
-    k = tuple(kernel_size)
     if output_size is not None:
         if any(ai != 0 for ai in a):
             raise ValueError(
@@ -521,16 +622,13 @@ def conv_transpose_geometry(
             )
         spatial = _spatial_output_size(output_size, n, non_spatial_dims, fn)
         req = _args.ntuple(spatial, n, "output_size", fn)
-        try:
-            a = cast("tuple[int, ...]", output_padding_for(size, req, k, s, p, d))
-        except ValueError as exc:
-            raise ValueError(f"{fn}: {exc}") from None
+        a = _output_padding(fn, size, req, k, s, p, d)
     check_output_padding(a, s, d, fn)
-    out = cast("tuple[int, ...]", conv_transpose_output_size(size, k, s, p, a, d))
+    out = tuple(_tconv_out(*v) for v in zip(size, k, s, p, a, d))
     if any(o <= 0 for o in out):
         raise ValueError(
             f"{fn}: empty output: input size {size} with kernel_size={k}, stride={s}, "
             f"padding={p}, output_padding={a}, dilation={d} gives output size {out}; "
             "padding crops the output, so use a smaller padding"
         )
-    return ConvGeometry(s, d, g, p, tuple(size), k, out, a)
+    return ConvGeometry(s, d, g, p, size, k, out, a)
