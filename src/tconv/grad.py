@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _args
 from .functional.conv import conv_transpose_vjp, conv_vjp, prepare_conv, prepare_conv_transpose
 
 __all__ = [
@@ -53,7 +54,10 @@ def _ghost(shape: Size, like: Any, what: str, fn: str) -> np.ndarray:
         dims = tuple(int(v) for v in shape)
     except TypeError:
         raise TypeError(f"{fn}: {what} must be a sequence of ints, got {shape!r}") from None
-    return np.broadcast_to(np.zeros((), dtype=dtype if dtype.kind == "f" else np.float64), dims)
+    _args.non_negative(dims, what, fn)
+    zero = np.zeros((), dtype=dtype if dtype.kind == "f" else np.float64)
+    _args.check_output_size(fn, dims, zero.dtype, f"{what}={dims}", what="gradient")
+    return np.broadcast_to(zero, dims)
 
 
 def _grad(
@@ -83,7 +87,8 @@ def _grad(
         )
     need = (wrt == "input", wrt == "weight")
     grads = (conv_transpose_vjp if transposed else conv_vjp)(prep, gy, need)
-    return np.asarray(grads[0 if wrt == "input" else 1]).astype(prep.out_dtype, copy=False)
+    result = np.asarray(grads[0 if wrt == "input" else 1]).astype(prep.out_dtype, copy=False)
+    return _args.owned(result, given, gy)
 
 
 def conv1d_input(

@@ -60,8 +60,9 @@ class _Prepared:
         return a if self.batched else a[0]
 
     def finish(self, a: np.ndarray) -> np.ndarray:
-        """Undo :meth:`batch` and cast to the result dtype."""
-        return self.unbatch(a).astype(self.out_dtype, copy=False)
+        """Undo :meth:`batch`, cast to the result dtype, and never return a view of an input."""
+        y = self.unbatch(a).astype(self.out_dtype, copy=False)
+        return _args.owned(y, self.x, self.w, self.b)
 
 
 def _arrays(
@@ -152,6 +153,14 @@ def prepare_conv(
     size, k = tuple(x.shape[2:]), tuple(w.shape[2:])
     geom = shapes.conv_geometry(fn, size, k, stride, padding, dilation, groups)
     _check_channels(fn, x, w, b, geom.groups, transposed=False)
+    shape = (x.shape[0], w.shape[0], *geom.out_size)[0 if batched else 1 :]
+    _args.check_output_size(
+        fn,
+        shape,
+        out_dtype,
+        f"stride={geom.stride}, padding={padding!r}, dilation={geom.dilation}, "
+        f"kernel_size={k} for input of shape {x.shape if batched else x.shape[1:]}",
+    )
     return _Prepared(x, w, b, geom, batched, out_dtype)
 
 
@@ -185,6 +194,17 @@ def prepare_conv_transpose(
         non_spatial_dims=2 if batched else 1,
     )
     _check_channels(fn, x, w, b, geom.groups, transposed=True)
+    c_out = w.shape[1] * geom.groups
+    shape = (x.shape[0], c_out, *geom.out_size)[0 if batched else 1 :]
+    _args.check_output_size(
+        fn,
+        shape,
+        out_dtype,
+        f"stride={geom.stride}, padding={geom.lo}, output_padding={geom.output_padding}, "
+        f"dilation={geom.dilation}, kernel_size={k}"
+        + ("" if output_size is None else f", output_size={output_size!r}")
+        + f" for input of shape {x.shape if batched else x.shape[1:]}",
+    )
     return _Prepared(x, w, b, geom, batched, out_dtype)
 
 

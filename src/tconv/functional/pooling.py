@@ -106,7 +106,7 @@ def _on_axis(v: np.ndarray, axis: int, n: int) -> np.ndarray:
 def _out_size(i: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
     """PyTorch's ``pooling_output_shape``: the convolution's size, rounded up
     with ``ceil_mode`` unless the last window would start in the right padding."""
-    o = int(shapes.conv_output_size(i + (s - 1 if ceil_mode else 0), k, s, p, d))
+    o = shapes._conv_out(i + (s - 1 if ceil_mode else 0), k, s, p, d)
     if ceil_mode and (o - 1) * s >= i + p:
         o -= 1
     return o

@@ -136,7 +136,13 @@ def _plan(
         scales: tuple[float | None, ...] = (None,) * n
     else:
         sf = _check_scale(scale_factor, n, x_shape)
-        out = tuple(math.floor(L * s) for L, s in zip(spatial, sf))
+        prods = tuple(L * s for L, s in zip(spatial, sf))
+        if not all(math.isfinite(v) for v in prods):
+            raise ValueError(
+                f"{fn}: scale_factor={scale_factor!r} is too large: input spatial size "
+                f"{spatial} times it overflows a float; the output could not be allocated"
+            )
+        out = tuple(math.floor(v) for v in prods)
         if any(o <= 0 for o in out):
             raise ValueError(
                 f"{fn}: empty output: input spatial size {spatial} times "
@@ -214,9 +220,11 @@ def interpolate(
         x.shape, size, scale_factor, mode, align_corners, recompute_scale_factor, bool(antialias)
     )
     dtype, out_dtype = _args.compute_dtype(x)
+    because = f"size={size!r}" if size is not None else f"scale_factor={scale_factor!r}"
+    _args.check_output_size("interpolate", (*x.shape[:2], *out), out_dtype, because)
     xd = x.astype(dtype, copy=False)
     fwd = _tables(mode, x.shape, out, scales, ac, bool(antialias), dtype.type, backward=False)
-    y = _r.resample(xd, fwd).astype(out_dtype, copy=False)
+    y = _args.owned(_r.resample(xd, fwd).astype(out_dtype, copy=False), x, xd)
     if not any_tensor(input):
         return y
 
@@ -256,7 +264,9 @@ def pixel_shuffle(input: ArrayLike, upscale_factor: int) -> Any:
             f"{fn}: the channel dim (input.shape[-3]={x.shape[-3]}) must be divisible by "
             f"upscale_factor**2 = {r * r}; input shape {x.shape}"
         )
-    y = _r.pixel_shuffle(x, r)
+    # The kernel returns a view when the rearrangement is one (r = 1, or H = W = 1):
+    # copy then only, so that the result never aliases the input.
+    y = _args.owned(_r.pixel_shuffle(x, r), x)
     if not any_tensor(input):
         return y
     return record(y, (input,), lambda g: (_r.pixel_unshuffle(np.asarray(g), r),))
@@ -276,7 +286,7 @@ def pixel_unshuffle(input: ArrayLike, downscale_factor: int) -> Any:
                 f"{fn}: the {name} ({v}) must be divisible by "
                 f"downscale_factor={r}; input shape {x.shape}"
             )
-    y = _r.pixel_unshuffle(x, r)
+    y = _args.owned(_r.pixel_unshuffle(x, r), x)
     if not any_tensor(input):
         return y
     return record(y, (input,), lambda g: (_r.pixel_shuffle(np.asarray(g), r),))

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np  # noqa: F401  (doctests)
+
 from ..functional import activation as A
+from .layers import copy_of
 from .module import Module
 
 __all__ = [
@@ -22,13 +25,21 @@ __all__ = [
 
 
 class Identity(Module):
-    """Returns its input."""
+    """Returns a copy of its input (a new Tensor for a Tensor, with the identity
+    gradient): results never alias inputs, unlike ``torch.nn.Identity``, which returns
+    its input itself.
+
+    >>> x = np.zeros(2)
+    >>> y = Identity()(x)
+    >>> y, y is x
+    (array([0., 0.]), False)
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
 
     def forward(self, input: Any) -> Any:
-        return input
+        return copy_of(input)
 
 
 class ReLU(Module):

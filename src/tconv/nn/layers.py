@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _args
 from ..autograd import Tensor, record, unwrap
 from . import init
 from .module import Module
@@ -16,6 +17,14 @@ __all__ = ["Dropout", "Flatten", "Unflatten"]
 
 def _t(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+
+
+def copy_of(input: Any) -> Any:
+    """The identity that never aliases: a copy of an array (or array-like), or a new
+    Tensor holding a copy of a Tensor's data, recorded with the identity gradient."""
+    if isinstance(input, Tensor):
+        return record(input.data.copy(), (input,), lambda g: (g,))
+    return np.array(input, copy=True)
 
 
 class Flatten(Module):
@@ -30,7 +39,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input: Any) -> Any:
-        return _t(input).flatten(self.start_dim, self.end_dim)
+        return _args.owned(_t(input).flatten(self.start_dim, self.end_dim), input)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -55,7 +64,7 @@ class Unflatten(Module):
                 f"Unflatten: unflattened_size {self.unflattened_size} must multiply to the size "
                 f"of dim {self.dim}, which is {x.shape[d]}"
             )
-        return x.reshape(x.shape[:d] + self.unflattened_size + x.shape[d + 1 :])
+        return _args.owned(x.reshape(x.shape[:d] + self.unflattened_size + x.shape[d + 1 :]), input)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
@@ -63,7 +72,8 @@ class Unflatten(Module):
 
 class Dropout(Module):
     """In training, zero each element with probability ``p`` and scale the rest by
-    ``1 / (1 - p)``; the identity in eval mode. Draws from :mod:`tconv.nn.init`'s generator.
+    ``1 / (1 - p)``; the identity in eval mode (and for ``p = 0``), returning a copy: a
+    result never aliases its input. Draws from :mod:`tconv.nn.init`'s generator.
 
     >>> Dropout(0.5).eval()(np.ones(3))
     array([1., 1., 1.])
@@ -77,7 +87,7 @@ class Dropout(Module):
 
     def forward(self, input: Any) -> Any:
         if not self.training or self.p == 0:
-            return input
+            return copy_of(input)
         x = unwrap(input)
         keep = init.get_generator().random(x.shape) >= self.p
         scale = np.asarray(0.0 if self.p == 1 else 1 / (1 - self.p), dtype=x.dtype)
