@@ -610,7 +610,7 @@ def route(op: str, *args: Any, **kwargs: Any) -> str:
     without computing: ``op`` is ``"conv_transpose"``, ``"conv"`` or
     ``"conv_weight"``, the arguments those of :func:`conv_transpose_nd`,
     :func:`conv_nd` or :func:`conv_and_weight_grad_nd`. Arrays may be stand-ins
-    with ``shape`` and ``dtype`` only. Reads the current budget, threads and jit.
+    with ``shape`` and ``dtype`` only. Reads the current memory budget and jit setting.
 
     >>> import numpy as np
     >>> route("conv_transpose", np.empty((1, 2, 4, 4)), np.empty((2, 3, 2, 2)),
