@@ -53,10 +53,15 @@ def test_shape_per_dim_and_errors(capsys) -> None:
     code, out, _ = run(capsys, "shape", "9", "8", "-k", "3", "-s", "2")
     assert code == 0 and "dim 0:" in out and "dim 1:" in out
     assert out.count("size preserved") == 1
-    code, _, err = run(capsys, "shape", "9", "8", "-k", "3", "2", "1")
-    assert code == 2 and "--kernel takes 1 value or 2" in err
-    code, out, _ = run(capsys, "shape", "8", "-k", "3", "-s", "0")
-    assert code == 1 and "stride must be positive" in out
+    with pytest.raises(SystemExit) as info:
+        main(["shape", "9", "8", "-k", "3", "2", "1"])
+    assert info.value.code == 2 and "--kernel takes 1 value or 2" in capsys.readouterr().err
+    # out of range: a usage error at parse time (one line on stderr, status 2)
+    with pytest.raises(SystemExit) as info:
+        main(["shape", "8", "-k", "3", "-s", "0"])
+    assert (
+        info.value.code == 2 and "--stride: must be in 1..1000000, got 0" in capsys.readouterr().err
+    )
 
 
 def test_plan_table(capsys) -> None:
@@ -84,8 +89,12 @@ def test_plan_options_and_nothing_found(capsys) -> None:
     assert "ConvTranspose(kernel_size=2, stride=2)" in out and " 60" in out  # 3*5*2^2
     code, out, _ = run(capsys, "plan", "16", "40", "--max-kernel", "1", "--no-resize")
     assert code == 1 and "no layer maps 16 to 40" in out
-    code, _, err = run(capsys, "plan", "0", "4")
-    assert code == 2 and "input_size must be positive" in err
+    with pytest.raises(SystemExit) as info:
+        main(["plan", "0", "4"])
+    assert (
+        info.value.code == 2
+        and "argument input: must be in 1..1000000, got 0" in capsys.readouterr().err
+    )
 
 
 def test_coverage_lecture_map(capsys) -> None:
@@ -116,8 +125,9 @@ def test_coverage_uniform_color_1d_3d(capsys) -> None:
     assert code == 0 and "1 1 2 1 2 1 2 1 1" in out
     code, out, _ = run(capsys, "coverage", "-k", "2", "-s", "2", "--size", "2", "2", "2")
     assert code == 0 and "[3]" in out and "\x1b" not in out  # not a tty under capsys
-    code, _, err = run(capsys, "coverage", "-k", "2", "--size", "1", "2", "3", "4")
-    assert code == 2 and "1 to 3 values" in err
+    with pytest.raises(SystemExit) as info:
+        main(["coverage", "-k", "2", "--size", "1", "2", "3", "4"])
+    assert info.value.code == 2 and "1 to 3 values" in capsys.readouterr().err
 
 
 def test_coverage_png(capsys, tmp_path) -> None:
@@ -146,5 +156,6 @@ def test_matrix_numeric_strided_2d(capsys) -> None:
     assert code == 0 and "output_padding=(1,)" in out and ": yes" in out
     code, out, _ = run(capsys, "matrix", "--size", "3", "3", "--kernel-size", "2", "2")
     assert code == 0 and "M (4 x 9)" in out and "k4" in out and ": yes" in out
-    code, _, err = run(capsys, "matrix", "--size", "4", "--weights", "1", "2", "--kernel-size", "3")
-    assert code == 2 and "--weights needs" in err
+    with pytest.raises(SystemExit) as info:
+        main(["matrix", "--size", "4", "--weights", "1", "2", "--kernel-size", "3"])
+    assert info.value.code == 2 and "--weights: needs" in capsys.readouterr().err

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from ...artifacts import coverage, is_artifact_free, phase_sums
-from .._common import add_command, add_geometry, error, geometry
+from .._common import (
+    MAX_DRAW,
+    MAX_IMAGE_SIDE,
+    MAX_MAP_CELLS,
+    MAX_MAP_WORK,
+    UsageError,
+    add_command,
+    add_geometry,
+    check_output_padding,
+    error,
+    geometry,
+    image_path,
+    int_in,
+    make_folder,
+)
 
 EXAMPLE = """examples:
   tconv coverage --kernel 4 --stride 3 --size 8 8     (the lecture's 4x4 kernel, stride 3)
@@ -30,14 +46,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--size",
-        type=int,
+        type=int_in(1, MAX_DRAW),
         nargs="+",
         required=True,
         metavar="N",
-        help="input size, one per spatial dim (1 to 3 dims)",
+        help=f"input size, one per spatial dim (1 to 3 dims; 1..{MAX_DRAW})",
     )
-    add_geometry(p)
-    p.add_argument("--png", metavar="FILE", help="also save the map as an image (matplotlib)")
+    add_geometry(p, cap=MAX_DRAW)
+    p.add_argument(
+        "--png",
+        metavar="FILE",
+        type=image_path,
+        help="also save the map as an image (matplotlib; .png, .svg, .pdf, .jpg)",
+    )
     p.add_argument(
         "--color",
         choices=("auto", "always", "never"),
@@ -49,14 +70,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     n = len(args.size)
     if not 1 <= n <= 3:
-        return error("coverage", f"--size takes 1 to 3 values, got {n}")
-    try:
-        k, s, p, d, a = geometry(
-            args, n, "kernel", "stride", "padding", "dilation", "output_padding"
-        )
-        cov = coverage(tuple(args.size), k, s, p, a, d)
-    except (ValueError, TypeError) as exc:
-        return error("coverage", exc)
+        raise UsageError(f"argument --size: takes 1 to 3 values, got {n}")
+    k, s, p, d, a = geometry(args, n, "kernel", "stride", "padding", "dilation", "output_padding")
+    check_output_padding(a, s, d)
+    out = check_map(args.size, k, s, p, a, d)
+    if args.png:
+        if n == 3:
+            raise UsageError("argument --png: draws 1-D and 2-D maps only")
+        if max(out) > MAX_IMAGE_SIDE:
+            raise UsageError(
+                f"argument --png: draws maps of at most {MAX_IMAGE_SIDE} cells a side, "
+                f"this one is {tuple(out)}"
+            )
+        make_folder(args.png.parent, "--png")  # before the work, not after it
+    cov = coverage(tuple(args.size), k, s, p, a, d)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     print(
         f"coverage of a transposed convolution: input {tuple(args.size)}, kernel {tuple(k)}, "
@@ -82,6 +109,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_map(
+    size: list[int], k: list[int], s: list[int], p: list[int], a: list[int], d: list[int]
+) -> list[int]:
+    """The output size of the map; a :class:`UsageError` for one that would take more
+    than a moment to compute or print: at most ``MAX_MAP_CELLS`` output cells,
+    ``MAX_MAP_WORK`` (input cell, tap) pairs."""
+    out = [
+        (n - 1) * si - 2 * pi + di * (ki - 1) + ai + 1
+        for n, ki, si, pi, ai, di in zip(size, k, s, p, a, d, strict=True)
+    ]
+    if min(out) < 1:
+        raise UsageError(
+            f"argument -p/--padding: the output would be {tuple(out)}: padding {tuple(p)} crops "
+            "more than the transposed convolution produces"
+        )
+    if math.prod(out) > MAX_MAP_CELLS:
+        raise UsageError(
+            f"argument --size: the map would have {math.prod(out)} cells {tuple(out)}; "
+            f"at most {MAX_MAP_CELLS}"
+        )
+    work = math.prod(size) * math.prod(k)
+    if work > MAX_MAP_WORK:
+        raise UsageError(
+            f"argument -k/--kernel: input cells x kernel taps = {work}; at most {MAX_MAP_WORK}"
+        )
+    return out
+
+
 def heat_map(m: np.ndarray, color: bool = False) -> str:
     """Integers as right-aligned digits; with ``color``, ANSI grey-scale backgrounds."""
     if m.ndim == 3:
@@ -103,7 +158,7 @@ def heat_map(m: np.ndarray, color: bool = False) -> str:
     return "\n".join(lines)
 
 
-def save_png(cov: np.ndarray, path: str) -> int:
+def save_png(cov: np.ndarray, path: Path) -> int:
     try:
         import matplotlib
 
@@ -111,8 +166,6 @@ def save_png(cov: np.ndarray, path: str) -> int:
         import matplotlib.pyplot as plt
     except ImportError:
         return error("coverage", "--png needs matplotlib: pip install matplotlib")
-    if cov.ndim == 3:
-        return error("coverage", "--png draws 1-D and 2-D maps only")
     img = cov.reshape(1, -1) if cov.ndim == 1 else cov
     fig, ax = plt.subplots(figsize=(1 + 0.3 * img.shape[1], 1 + 0.3 * img.shape[0]))
     im = ax.imshow(img, cmap="viridis", vmin=0, interpolation="nearest")

@@ -12,21 +12,21 @@ import time
 from pathlib import Path
 
 from ...lecture.data import INSTALL_HINT
-from .._common import add_command
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
-    return value
+from .._common import (
+    MAX_BATCH,
+    MAX_CANVAS,
+    MAX_EPOCHS,
+    MAX_LR,
+    MAX_SEED,
+    MAX_STEPS,
+    MAX_THREADS,
+    UsageError,
+    add_command,
+    finite_float,
+    folder,
+    int_in,
+    make_folder,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,10 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="digits: sklearn 8x8 (default); faces: skimage lfw_subset cropped to "
         "24x24; synthetic: random blobs, no extra needed",
     )
-    d.add_argument("--epochs", type=_non_negative, default=40, help="epochs (default: 40)")
-    d.add_argument("--seed", type=int, default=0, help="seed of weights, split, batches")
+    d.add_argument("--epochs", type=int_in(0, MAX_EPOCHS), default=40, help="epochs (default: 40)")
     d.add_argument(
-        "--out", type=Path, default=None, help="output folder (default: tconv-demo/DATASET)"
+        "--seed", type=int_in(0, MAX_SEED), default=0, help="seed of weights, split, batches"
+    )
+    d.add_argument(
+        "--out", type=folder, default=None, help="output folder (default: tconv-demo/DATASET)"
     )
     d.add_argument(
         "--variants",
@@ -76,11 +78,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="the up-sampling layers to train (default: all five)",
     )
-    d.add_argument("--batch-size", type=_positive, default=32, help="(default: 32)")
-    d.add_argument("--lr", type=float, default=3e-3, help="Adam's learning rate (default: 3e-3)")
+    d.add_argument("--batch-size", type=int_in(1, MAX_BATCH), default=32, help="(default: 32)")
+    d.add_argument(
+        "--lr",
+        type=finite_float(0.0, MAX_LR, positive=True),
+        default=3e-3,
+        help="Adam's learning rate (default: 3e-3)",
+    )
     d.add_argument(
         "--threads",
-        type=_positive,
+        type=int_in(1, MAX_THREADS),
         default=1,
         help="BLAS threads while training (default: 1, fastest for these tiny products)",
     )
@@ -101,31 +108,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out /tmp/dream",
     )
     r.add_argument(
-        "--epochs", type=_non_negative, default=15, help="classifier epochs (default: 15)"
+        "--epochs", type=int_in(0, MAX_EPOCHS), default=15, help="classifier epochs (default: 15)"
     )
     r.add_argument(
         "--steps",
-        type=_non_negative,
+        type=int_in(0, MAX_STEPS),
         default=60,
         help="gradient-ascent steps on the input (default: 60)",
     )
     r.add_argument(
         "--canvas",
-        type=_positive,
+        type=int_in(20, MAX_CANVAS),
         default=32,
         help="side of the large grey canvas, a multiple of 4 >= 20 (default: 32)",
     )
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=int_in(0, MAX_SEED), default=0)
     r.add_argument(
         "--dataset", choices=("digits", "synthetic"), default="digits", help=argparse.SUPPRESS
     )
     r.add_argument(
         "--out",
-        type=Path,
+        type=folder,
         default=Path("tconv-demo/dream"),
         help="output folder (default: tconv-demo/dream)",
     )
-    r.add_argument("--threads", type=_positive, default=1, help="BLAS threads (default: 1)")
+    r.add_argument(
+        "--threads", type=int_in(1, MAX_THREADS), default=1, help="BLAS threads (default: 1)"
+    )
     r.add_argument("--no-figures", action="store_true")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -139,6 +148,7 @@ def run_digits(args: argparse.Namespace) -> int:
     from ...lecture.demos import digits
 
     out = args.out if args.out is not None else Path("tconv-demo") / args.dataset
+    make_folder(out, "--out")  # before minutes of training, not after them
     start = time.perf_counter()
     try:
         metrics, table = digits.run(
@@ -173,6 +183,9 @@ def run_digits(args: argparse.Namespace) -> int:
 def run_dream(args: argparse.Namespace) -> int:
     from ...lecture.demos import dream
 
+    if args.canvas % 4:
+        raise UsageError(f"argument --canvas: must be a multiple of 4, got {args.canvas}")
+    make_folder(args.out, "--out")
     start = time.perf_counter()
     try:
         _, table = dream.run(
@@ -189,9 +202,6 @@ def run_dream(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"tconv demo dream: {exc}", file=sys.stderr)
         return 1
-    except ValueError as exc:
-        print(f"tconv demo dream: {exc}", file=sys.stderr)
-        return 2
     print(table)
     print(
         f"\nwrote {args.out}/ (dream.json, summary.md"

@@ -10,7 +10,18 @@ import numpy as np
 from ... import functional as F
 from ... import shapes
 from ...matrix import conv_matrix, conv_transpose_matrix
-from .._common import add_command, add_geometry, error, geometry, per_dim
+from .._common import (
+    MAX_DRAW,
+    MAX_MATRIX,
+    MAX_VALUE,
+    UsageError,
+    add_command,
+    add_geometry,
+    finite_float,
+    geometry,
+    int_in,
+    per_dim,
+)
 
 EXAMPLE = """examples:
   tconv matrix                              (the lecture's kernel (k1, k2, k3) over 7 samples)
@@ -37,15 +48,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--size",
-        type=int,
+        type=int_in(1, MAX_DRAW),
         nargs="+",
         default=[7],
         metavar="N",
-        help="input size of the convolution, one per dim (default 7)",
+        help=f"input size of the convolution, one per dim (default 7; 1..{MAX_DRAW}; the "
+        f"matrix has at most {MAX_MATRIX} rows and columns)",
     )
     p.add_argument(
         "--kernel-size",
-        type=int,
+        type=int_in(1, MAX_DRAW),
         nargs="+",
         default=None,
         metavar="K",
@@ -53,44 +65,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--weights",
-        type=float,
+        type=finite_float(-MAX_VALUE, MAX_VALUE),
         nargs="+",
         default=None,
         metavar="W",
         help="kernel values, C-order (default: symbolic k1, k2, ...)",
     )
-    add_geometry(p, kernel=False, output_padding=False)
+    add_geometry(p, kernel=False, output_padding=False, cap=MAX_DRAW)
 
 
 def run(args: argparse.Namespace) -> int:
     n = len(args.size)
-    try:
-        if not 1 <= n <= 3:
-            raise ValueError(f"--size takes 1 to 3 values, got {n}")
-        if args.kernel_size is not None:
-            k = per_dim(args.kernel_size, n, "kernel-size")
-        elif args.weights is not None and n == 1:
-            k = [len(args.weights)]
-        else:
-            k = [3] * n
-        s, p, d = geometry(args, n, "stride", "padding", "dilation")
-        symbolic = args.weights is None
-        if symbolic:
-            w = np.arange(1, math.prod(k) + 1, dtype=np.float64).reshape(1, 1, *k)
-        else:
-            if len(args.weights) != math.prod(k):
-                raise ValueError(
-                    f"--weights needs prod(kernel size) = {math.prod(k)} values, "
-                    f"got {len(args.weights)}"
-                )
-            w = np.asarray(args.weights, dtype=np.float64).reshape(1, 1, *k)
-        m = conv_matrix(w, (1, *args.size), s, p, d)
-        out = shapes.conv_output_size(tuple(args.size), k, s, p, d)
-        # The output_padding that brings the transposed convolution back to the input size.
-        a = shapes.output_padding_for(out, tuple(args.size), k, s, p, d)
-        mt = conv_transpose_matrix(w, (1, *out), s, p, a, d)  # type: ignore[misc]
-    except (ValueError, TypeError) as exc:
-        return error("matrix", exc)
+    # Usage errors first (exit 2): counts, the matrix's size, the number of weights.
+    if not 1 <= n <= 3:
+        raise UsageError(f"argument --size: takes 1 to 3 values, got {n}")
+    if args.kernel_size is not None:
+        k = per_dim(args.kernel_size, n, "kernel-size")
+    elif args.weights is not None and n == 1:
+        k = [len(args.weights)]
+    else:
+        k = [3] * n
+    s, p, d = geometry(args, n, "stride", "padding", "dilation")
+    symbolic = args.weights is None
+    if not symbolic and len(args.weights) != math.prod(k):
+        raise UsageError(
+            f"argument --weights: needs prod(kernel size) = {math.prod(k)} values, "
+            f"got {len(args.weights)}"
+        )
+    check_matrix(args.size, k, s, p, d)
+    if symbolic:
+        w = np.arange(1, math.prod(k) + 1, dtype=np.float64).reshape(1, 1, *k)
+    else:
+        w = np.asarray(args.weights, dtype=np.float64).reshape(1, 1, *k)
+    m = conv_matrix(w, (1, *args.size), s, p, d)
+    out = shapes.conv_output_size(tuple(args.size), k, s, p, d)
+    # The output_padding that brings the transposed convolution back to the input size.
+    a = shapes.output_padding_for(out, tuple(args.size), k, s, p, d)
+    mt = conv_transpose_matrix(w, (1, *out), s, p, a, d)  # type: ignore[misc]
     geo = f"stride={tuple(s)}, padding={tuple(p)}, dilation={tuple(d)}"
     print(f"convolution, input {tuple(args.size)}, kernel {tuple(k)}, {geo} -> output {out}")
     print(f"M ({m.shape[0]} x {m.shape[1]}), conv(x).ravel() == M @ x.ravel():")
@@ -122,7 +133,29 @@ def run(args: argparse.Namespace) -> int:
             f"note: output_padding={a} is needed because the conv ignores the last "
             "position(s) (see 'tconv shape')"
         )
-    return 0 if same and e1 < 1e-9 and e2 < 1e-9 else 1
+    tol = 1e-9 * max(1.0, float(np.abs(w).sum()))  # rounding grows with the weights
+    return 0 if same and e1 < tol and e2 < tol else 1
+
+
+def check_matrix(size: list[int], k: list[int], s: list[int], p: list[int], d: list[int]) -> None:
+    """A :class:`UsageError` unless the convolution has an output and its matrix at
+    most ``MAX_MATRIX`` rows and columns (it is printed whole)."""
+    out = [
+        (n + 2 * pi - di * (ki - 1) - 1) // si + 1
+        for n, ki, si, pi, di in zip(size, k, s, p, d, strict=True)
+    ]
+    if min(out) < 1:
+        dilated = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d))
+        padded = tuple(n + 2 * pi for n, pi in zip(size, p))
+        raise UsageError(
+            f"argument --kernel-size: the dilated kernel {dilated} is larger than the padded "
+            f"input {padded}"
+        )
+    if math.prod(size) > MAX_MATRIX or math.prod(out) > MAX_MATRIX:
+        raise UsageError(
+            f"argument --size: the matrix would be {math.prod(out)} x {math.prod(size)}; "
+            f"at most {MAX_MATRIX} x {MAX_MATRIX}"
+        )
 
 
 def format_matrix(m: np.ndarray, symbolic: bool) -> str:

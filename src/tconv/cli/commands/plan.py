@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 
 from ...artifacts import plan
-from .._common import add_command, error
+from .._common import (
+    MAX_CHANNELS,
+    MAX_PLAN_DILATION,
+    MAX_PLAN_KERNEL,
+    MAX_PLAN_NDIM,
+    MAX_PLAN_SEARCH,
+    MAX_PLAN_STRIDE,
+    MAX_SIZE,
+    UsageError,
+    add_command,
+    int_in,
+)
 
 EXAMPLE = """examples:
   tconv plan 16 32 --max-kernel 5
@@ -26,43 +37,77 @@ def register(sub: argparse._SubParsersAction) -> None:
         "kernel) come first, then layers whose borders are uniform too, then fewer weights.",
         epilog=EXAMPLE,
     )
-    p.add_argument("input", type=int, help="input size")
-    p.add_argument("output", type=int, help="target output size")
-    p.add_argument("--max-kernel", type=int, default=5, help="largest kernel size (default 5)")
+    p.add_argument("input", type=int_in(1, MAX_SIZE), help=f"input size (1..{MAX_SIZE})")
+    p.add_argument("output", type=int_in(1, MAX_SIZE), help=f"target output size (1..{MAX_SIZE})")
+    p.add_argument(
+        "--max-kernel",
+        type=int_in(1, MAX_PLAN_KERNEL),
+        default=5,
+        help=f"largest kernel size (default 5, at most {MAX_PLAN_KERNEL})",
+    )
     p.add_argument(
         "--max-stride",
-        type=int,
+        type=int_in(1, MAX_PLAN_STRIDE),
         default=None,
-        help="largest stride / scale factor (default ceil(output/input) + 1)",
+        help="largest stride / scale factor (default ceil(output/input) + 1, at most "
+        f"{MAX_PLAN_STRIDE})",
     )
-    p.add_argument("--max-dilation", type=int, default=2, help="largest dilation (default 2)")
+    p.add_argument(
+        "--max-dilation",
+        type=int_in(1, MAX_PLAN_DILATION),
+        default=2,
+        help=f"largest dilation (default 2, at most {MAX_PLAN_DILATION})",
+    )
     p.add_argument(
         "--channels",
-        type=int,
+        type=int_in(1, MAX_CHANNELS),
         nargs=2,
         default=[1, 1],
         metavar=("C_IN", "C_OUT"),
         help="channels, for the parameter count (default 1 1)",
     )
-    p.add_argument("--ndim", type=int, default=2, help="spatial dims of the kernel (default 2)")
+    p.add_argument(
+        "--ndim",
+        type=int_in(1, MAX_PLAN_NDIM),
+        default=2,
+        help="spatial dims of the kernel (default 2)",
+    )
     p.add_argument("--no-resize", action="store_true", help="transposed convolutions only")
-    p.add_argument("--top", type=int, default=0, help="show only the first N (default all)")
+    p.add_argument(
+        "--top",
+        type=int_in(0, MAX_SIZE),
+        default=0,
+        help="show only the first N (default 0: all)",
+    )
+
+
+def check_search(args: argparse.Namespace) -> None:
+    """The search visits kernel x stride x dilation x output_padding: refuse one that
+    would take more than a few seconds, naming the option that makes it large."""
+    s_max = -(-args.output // args.input) + 1 if args.max_stride is None else args.max_stride
+    size = args.max_kernel * s_max * args.max_dilation * max(s_max, args.max_dilation)
+    if size > MAX_PLAN_SEARCH:
+        option = "--max-stride" if args.max_stride is not None else "output"
+        raise UsageError(
+            f"argument {option}: the search max_kernel * max_stride * max_dilation * "
+            f"max(max_stride, max_dilation) = {args.max_kernel} * {s_max} * "
+            f"{args.max_dilation} * {max(s_max, args.max_dilation)} = {size} exceeds "
+            f"{MAX_PLAN_SEARCH}; give a smaller --max-stride or --max-kernel"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        plans = plan(
-            args.input,
-            args.output,
-            max_kernel=args.max_kernel,
-            max_stride=args.max_stride,
-            max_dilation=args.max_dilation,
-            channels=tuple(args.channels),
-            ndim=args.ndim,
-            resize=not args.no_resize,
-        )
-    except (ValueError, TypeError) as exc:
-        return error("plan", exc)
+    check_search(args)
+    plans = plan(
+        args.input,
+        args.output,
+        max_kernel=args.max_kernel,
+        max_stride=args.max_stride,
+        max_dilation=args.max_dilation,
+        channels=tuple(args.channels),
+        ndim=args.ndim,
+        resize=not args.no_resize,
+    )
     if not plans:
         print(
             f"no layer maps {args.input} to {args.output} within the search space "

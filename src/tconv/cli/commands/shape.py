@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 
 from ... import shapes
-from .._common import add_command, add_geometry, error, geometry, per_dim
+from .._common import (
+    MAX_SIZE,
+    MAX_TARGET,
+    add_command,
+    add_geometry,
+    check_output_padding,
+    geometry,
+    int_in,
+    per_dim,
+)
 
 EXAMPLE = """examples:
   tconv shape 16 --kernel 4 --stride 2 --padding 1
@@ -26,11 +35,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the output_padding that reaches a target size.",
         epilog=EXAMPLE,
     )
-    p.add_argument("size", type=int, nargs="+", help="input size, one per spatial dim")
-    add_geometry(p)
+    p.add_argument(
+        "size",
+        type=int_in(1, MAX_SIZE),
+        nargs="+",
+        help=f"input size, one per spatial dim (1..{MAX_SIZE})",
+    )
+    add_geometry(p, cap=MAX_SIZE)
     p.add_argument(
         "--to",
-        type=int,
+        type=int_in(1, MAX_TARGET),
         nargs="+",
         metavar="N",
         help="target output size of the transposed convolution",
@@ -39,13 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     n = len(args.size)
-    try:
-        k, s, pad, d, a = geometry(
-            args, n, "kernel", "stride", "padding", "dilation", "output_padding"
-        )
-        targets = per_dim(args.to, n, "to") if args.to else None
-    except ValueError as exc:
-        return error("shape", exc)
+    # Per-dim counts and PyTorch's output_padding rule are usage errors (exit 2).
+    k, s, pad, d, a = geometry(args, n, "kernel", "stride", "padding", "dilation", "output_padding")
+    targets = per_dim(args.to, n, "to") if args.to else None
+    check_output_padding(a, s, d)
     status = 0
     for i in range(n):
         if n > 1:

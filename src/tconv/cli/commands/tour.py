@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .._common import add_command
+from .._common import add_command, folder, make_folder
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,11 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         raw=False,
     )
     p.add_argument(
-        "--out", type=Path, default=Path("tconv-tour"), help="output folder (default: ./tconv-tour)"
+        "--out",
+        type=folder,
+        default=Path("tconv-tour"),
+        help="output folder (default: ./tconv-tour)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from ...lecture.tour import run as tour
 
+    make_folder(args.out, "--out")  # a bad folder fails now, not after the first figures
     return 1 if tour(args.out) else 0
