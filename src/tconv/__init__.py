@@ -7,6 +7,16 @@ order); size arithmetic in :mod:`tconv.shapes`.
 from __future__ import annotations
 
 from . import artifacts, functional, grad, matrix, nn, optim, shapes, upsampling
+from .autograd import (
+    Tensor,
+    enable_grad,
+    gradcheck,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+    tensor,
+)
+from .io import load, save
 from .kernels.settings import (
     get_jit,
     get_memory_budget,
@@ -19,8 +29,6 @@ from .kernels.settings import (
     set_memory_budget,
     set_num_threads,
 )
-from .autograd import Tensor, gradcheck, is_grad_enabled, no_grad, tensor
-from .io import load, save
 
 __version__ = "0.1.0"
 
@@ -28,6 +36,7 @@ __all__ = [
     "Tensor",
     "__version__",
     "artifacts",
+    "enable_grad",
     "functional",
     "get_jit",
     "get_memory_budget",
@@ -45,6 +54,7 @@ __all__ = [
     "num_threads",
     "optim",
     "save",
+    "set_grad_enabled",
     "set_jit",
     "set_memory_budget",
     "set_num_threads",

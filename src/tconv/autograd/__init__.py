@@ -6,7 +6,7 @@ topological order. One file per concept, each importing only those listed before
 (and :mod:`tconv.kernels`):
 
 - :mod:`.mode`: grad mode, per thread (``no_grad``, ``enable_grad``, ``set_grad_enabled``);
-- :mod:`.tensor`: the Tensor, ``record`` and the backward pass, the Tensor's ops and the
+- :mod:`.engine`: the Tensor, ``record`` and the backward pass, the Tensor's ops and the
   elementwise primitives (``exp`` ... ``relu``, ``sigmoid``, ``tanh``);
 - :mod:`.ops`: ``concatenate``/``cat``, ``stack``, ``pad``;
 - :mod:`.gradcheck`: the finite-difference check.
@@ -16,10 +16,7 @@ The activations and losses live in :mod:`tconv.functional`, which builds on this
 
 from __future__ import annotations
 
-from .gradcheck import GradcheckError, gradcheck
-from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .ops import cat, concatenate, pad, stack
-from .tensor import (
+from .engine import (
     Tensor,
     any_tensor,
     clip,
@@ -35,6 +32,9 @@ from .tensor import (
     tensor,
     unwrap,
 )
+from .gradcheck import GradcheckError, gradcheck
+from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .ops import cat, concatenate, pad, stack
 
 __all__ = [
     "GradcheckError",

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .engine import Tensor
 from .mode import no_grad
-from .tensor import Tensor
 
 __all__ = ["GradcheckError", "gradcheck"]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, any_tensor, record, unwrap
+from .engine import Tensor, any_tensor, record, unwrap
 
 __all__ = ["cat", "concatenate", "pad", "stack"]
 

@@ -71,4 +71,5 @@ def trace() -> Iterator[list[str]]:
     try:
         yield names
     finally:
-        stack.remove(names)
+        # by identity: an inner block's list may equal an outer one's
+        del stack[next(i for i, s in enumerate(stack) if s is names)]
