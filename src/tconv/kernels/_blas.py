@@ -135,7 +135,9 @@ def default_workers() -> int:
     b = blas()
     if b is None:
         return 1
-    return max(1, min(cpu_count(), b.get() if _limit_depth == 0 else _saved_threads))
+    with _lock:  # not the one-thread limit that a parallel call in another thread set
+        n = b.get() if _limit_depth == 0 else _saved_threads
+    return max(1, min(cpu_count(), n))
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -39,6 +39,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _lock = threading.Lock()
+# ONE pool, grown to the largest count ever asked and never shut down: a call
+# that started on it keeps it (a smaller count is a per-call limit, not a new
+# pool), so changing the thread count, in any thread, never stops a running call.
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _local = threading.local()  # .inside: this thread runs a chunk already
@@ -54,13 +57,17 @@ def _after_fork_in_child() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
+
 def _executor(n: int) -> ThreadPoolExecutor:
-    """The shared pool, with ``n`` threads (made anew when the count changes)."""
+    """The shared pool, with at least ``n`` threads.
+
+    A larger ``n`` than ever before makes a larger pool; the old one is not shut
+    down (calls running on it finish there), only dropped: once no call holds
+    it, its idle threads exit.
+    """
     global _pool, _pool_size
     with _lock:
-        if _pool is None or _pool_size != n:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
+        if _pool is None or _pool_size < n:
             _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="tconv")
             _pool_size = n
         return _pool
@@ -80,25 +87,53 @@ def workers(work: float, footprint: int = 0) -> int:
 
 
 def map_chunks(body: Callable[[T], R], items: Sequence[T], n_workers: int) -> list[R]:
-    """``[body(item) for item in items]``: on this thread when ``n_workers`` is 1 or
-    there is one item, else shared by ``n_workers`` threads with the BLAS on one
-    thread each. All items have run when it returns or raises (the first error)."""
+    """``[body(item) for item in items]``: on this thread when ``n_workers`` is 1,
+    there is one item, or this thread is a worker already (nested calls never
+    wait on the pool); else shared by ``n_workers`` threads of the pool with the
+    BLAS on one thread each. All items have run when it returns or raises (the
+    first error, in the order of ``items``).
+
+    Each call submits ``n_workers`` runners that take the next item until none
+    is left, so the pool may be larger than the call's count and shared by calls
+    from any number of user threads; the call waits for its items, not for its
+    runners (one queued behind other calls' finds nothing left to do).
+    """
     b = blas()
-    if n_workers <= 1 or len(items) <= 1 or b is None:
+    if n_workers <= 1 or len(items) <= 1 or b is None or getattr(_local, "inside", False):
         return [body(item) for item in items]
 
-    def task(item: T) -> R:
+    total = len(items)
+    results: list[Any] = [None] * total
+    errors: list[BaseException | None] = [None] * total
+    claim, claiming = iter(range(total)), threading.Lock()
+    done = threading.Semaphore(0)
+
+    def runner() -> None:
         _local.inside = True
         try:
-            return body(item)
+            while True:
+                with claiming:
+                    i = next(claim, total)
+                if i == total:
+                    return
+                try:
+                    results[i] = body(items[i])
+                except BaseException as err:  # raised by the caller, in item order
+                    errors[i] = err
+                done.release()
         finally:
             _local.inside = False
 
     with one_blas_thread(b):
         pool = _executor(n_workers)
-        futures = [pool.submit(task, item) for item in items]
-        wait(futures)
-    return [f.result() for f in futures]
+        for _ in range(min(n_workers, total)):
+            pool.submit(runner)
+        for _ in range(total):
+            done.acquire()
+    for err in errors:
+        if err is not None:
+            raise err
+    return results
 
 
 class Accumulators:
