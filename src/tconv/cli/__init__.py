@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
+        print("tconv: error: give a COMMAND (the list above)", file=sys.stderr)
         return 2
     command = getattr(args, "parser", parser).prog
     try:

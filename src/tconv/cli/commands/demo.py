@@ -141,6 +141,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
+    print("tconv demo: error: give a DEMO (the list above)", file=sys.stderr)
     return 2
 
 

@@ -230,7 +230,9 @@ def run(args: argparse.Namespace) -> int:
     if args.list or not args.name:
         for name, spec in FIGURES.items():
             print(f"{name:<24} {'(GIF) ' if spec.animation else ''}{spec.caption}")
-        return 0 if args.list else 2
+        if args.list:
+            return 0
+        return error("figure", "give a figure's name (the list above)")
     if args.name not in FIGURES:
         return error("figure", f"unknown figure {args.name!r}; 'tconv figure --list' lists them")
     spec = FIGURES[args.name]
