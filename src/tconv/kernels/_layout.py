@@ -16,6 +16,12 @@ from .tuning import CHUNK_BYTES as _CHUNK_BYTES
 
 Ints = tuple[int, ...]
 
+# A strided call whose stride^nd phases outnumber its kernel taps this many
+# times over leaves most phases empty: the phase paths, which loop over every
+# phase in Python (or hold per-phase buffers), give way to per-tap paths whose
+# cost follows the output and the taps, not the stride.
+SPARSE_PHASES = 16
+
 _ALL2 = (slice(None), slice(None))  # batch and channel axes, before the spatial slices
 
 

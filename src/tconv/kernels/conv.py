@@ -41,7 +41,7 @@ from ._gemm import (
     depthwise_transpose_bytes,
     weight_row_shift_bytes,
 )
-from ._layout import Ints, _tap_slices
+from ._layout import SPARSE_PHASES, Ints, _tap_slices
 from .paths import Path
 from .phases import ConvPlan, _conv_phases, _conv_transpose_phases, conv_plan, transpose_plan
 
@@ -67,6 +67,7 @@ class _Call:
     only (so :func:`route` may pass shape-only stand-ins), the budget at call time."""
 
     x: Any
+    k: Ints
     stride: Ints
     dilation: Ints
     groups: int
@@ -95,10 +96,12 @@ class _Call:
 
     @cached_property
     def jit(self) -> bool:
-        """The numba kernels take the call: installed, enabled, float, and large
-        enough to pay their first call's compile."""
+        """The numba kernels take the call: installed, enabled, float, large
+        enough to pay their first call's compile, and not sparse (their loops and
+        buffers run over every phase)."""
         return (
-            math.prod(self.x.shape) >= tuning.JIT_MIN_SIZE
+            not self.sparse
+            and math.prod(self.x.shape) >= tuning.JIT_MIN_SIZE
             and np.dtype(self.x.dtype) in (np.float32, np.float64)
             and settings.get_jit()
         )
@@ -106,6 +109,12 @@ class _Call:
     @cached_property
     def strided(self) -> bool:
         return any(s > 1 for s in self.stride)
+
+    @cached_property
+    def sparse(self) -> bool:
+        """The stride's ``s^nd`` phases outnumber the kernel's taps SPARSE_PHASES
+        times over: most are empty, and a path that loops over them costs the stride."""
+        return math.prod(self.stride) > SPARSE_PHASES * math.prod(self.k)
 
 
 # --------------------------------------------------------------------------
@@ -234,6 +243,15 @@ def _ct_phases(c: TransposeCall) -> np.ndarray:
     return c.done(y)
 
 
+def _ct_sparse(c: TransposeCall) -> np.ndarray:
+    y = c.empty_y()
+    if c.depthwise:
+        _conv_transpose_depthwise_strided(c.x, c.w, y, c.taps, c.bias)
+    else:
+        _conv_transpose_gemm(c.x, c.w, y, c.taps, c.by, False, c.fold)
+    return c.done(y)
+
+
 def _ct_gemm(c: TransposeCall) -> np.ndarray:
     y = c.empty_y()
     _conv_transpose_gemm(c.x, c.w, y, c.taps, c.by, c.exact, c.fold)
@@ -243,6 +261,9 @@ def _ct_gemm(c: TransposeCall) -> np.ndarray:
 CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
     Path("conv_transpose.empty", lambda c: not c.taps or c.n == 0,
          "no tap reaches the output, or no sample: the bias alone", _ct_empty),
+    Path("conv_transpose.sparse_taps", lambda c: c.sparse,
+         "stride^nd far above the taps: the output filled once, each tap added to its "
+         "strided share (cost follows the output and the taps, not the stride)", _ct_sparse),
     Path("conv_transpose.depthwise_jit", lambda c: c.depthwise and c.jit,
          "one channel per group, numba on, input large enough: a compiled loop", _ct_depthwise_jit),
     Path("conv_transpose.depthwise",
@@ -344,6 +365,7 @@ class ConvCall(_Call):
         """Strided, the phase grid pads the output by less than CL_PADDING, and fits."""
         return (
             self.strided
+            and not self.sparse
             and self.plan.plane <= tuning.CL_PADDING * self.p_out
             and self.plan.least <= _budget()
         )
@@ -487,6 +509,7 @@ class WeightCall(_Call):
     def phase_split(self) -> bool:
         return (
             self.strided
+            and not self.sparse
             and self.plan.plane <= tuning.CL_PADDING * self.p_out
             and self.plan.least <= _budget()
         )
