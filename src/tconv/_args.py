@@ -43,7 +43,7 @@ def ntuple(
     """
     is_item, kind, one = (_is_int, "int", "an int") if of is int else (_is_real, "float", "a float")
     if is_item(value):
-        return (of(value),) * n
+        value = (value,) * n
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         raise TypeError(
             f"{fn}: {name} must be {one} or a tuple of {n} {kind}s, "
@@ -64,7 +64,16 @@ def ntuple(
             f"{fn}: {name} must contain {kind}s, got {type(bad[0]).__name__} {bad[0]!r} "
             f"in {value!r}"
         )
-    return tuple(of(v) for v in items)
+    result = tuple(of(v) for v in items)
+    if of is int and any(abs(v) > _INT64_MAX for v in result):
+        raise ValueError(
+            f"{fn}: {name} must fit in an int64 (at most 2**63 - 1 in absolute value, as in "
+            f"PyTorch), got {name}={_show(result)}"
+        )
+    return result
+
+
+_INT64_MAX = 2**63 - 1
 
 
 def _is_real(v: Any) -> bool:
@@ -110,6 +119,11 @@ def positive_int(value: Any, name: str, fn: str) -> int:
         raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__} {value!r}")
     if value <= 0:
         raise ValueError(f"{fn}: {name} must be positive, got {name}={value}")
+    if value > _INT64_MAX:
+        raise ValueError(
+            f"{fn}: {name} must fit in an int64 (at most 2**63 - 1, as in PyTorch), "
+            f"got {name}={value}"
+        )
     return int(value)
 
 
@@ -204,20 +218,47 @@ def _human(nbytes: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def available_memory() -> int | None:
-    """Bytes of memory the machine can still give (``MemAvailable``, else the physical
-    memory), or None when the platform does not say."""
+def _read_int(path: str, key: str = "") -> int | None:
+    """The integer in a one-line file, or on the ``key:`` line of ``/proc/meminfo``."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
+        with open(path, encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("MemAvailable:"):
+                if not key:
+                    return None if line.strip() == "max" else int(line)
+                if line.startswith(key):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still get, or None when the platform does not say.
+
+    The smallest of: the machine's ``MemAvailable`` (else its physical memory), the
+    address-space limit (``ulimit -v``), and the cgroup v2 limit less its usage.
+    """
+    limits = []
+    free = _read_int("/proc/meminfo", "MemAvailable:")
+    if free is None:
+        try:
+            free = int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, OSError, ValueError):  # pragma: no cover - not POSIX
+            free = None
+    if free is not None:
+        limits.append(free)
     try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, OSError, ValueError):  # pragma: no cover - not POSIX
-        return None
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            limits.append(int(soft))
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        pass
+    cap = _read_int("/sys/fs/cgroup/memory.max")
+    if cap is not None:
+        limits.append(max(0, cap - (_read_int("/sys/fs/cgroup/memory.current") or 0)))
+    return min(limits) if limits else None
 
 
 def check_output_size(

@@ -430,7 +430,7 @@ def _resize_plans(
     exact_factor = False
     for f, k in itertools.product(range(2, f_max + 1), range(1, k_max + 1)):
         # conv_output_size(L f, k, 1, p) = L f - k + 1 + 2p must equal out
-        twice_p = out - cast(int, shapes.conv_output_size(L * f, k))
+        twice_p = out - shapes._conv_out(L * f, k, 1, 0, 1)
         if twice_p < 0 or twice_p % 2 or twice_p // 2 > k - 1:
             continue
         exact_factor |= L * f == out

@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Any, Union, cast
+from typing import Any, Union
 
 import numpy as np
 
@@ -132,32 +132,62 @@ def _output_shape(
     return out
 
 
-def _padded(
-    x: np.ndarray,
+def _because(
+    k: tuple[int, ...], s: tuple[int, ...], p: tuple[int, ...], d: tuple[int, ...], ceil: Any
+) -> str:
+    return (
+        f"kernel_size={_show(k)}, stride={_show(s)}, padding={_show(p)}, "
+        f"dilation={_show(d)}, ceil_mode={bool(ceil)}"
+    )
+
+
+def _axis_taps(i: int, o: int, k: int, s: int, p: int, d: int) -> list[tuple[int, slice, slice]]:
+    """The taps of one spatial axis that read the input, as ``(t, outputs, inputs)``.
+
+    Tap ``t`` of output ``j`` reads input ``j s + t d - p``. Only the outputs whose read
+    lands in ``[0, i)`` are listed (a slice of the output axis, and the strided slice of
+    the input it reads); taps that read padding only are left out, so the cost follows
+    the input and the output, never ``kernel_size`` or ``padding`` (padding reads a
+    zero for the average, ``-inf`` for the maximum: neither changes the result).
+
+    >>> _axis_taps(5, 2, 3, 2, 1, 1)
+    [(0, slice(1, 2, None), slice(1, 2, 2)), (1, slice(0, 2, None), slice(0, 3, 2)), \
+(2, slice(0, 2, None), slice(1, 4, 2))]
+    """
+    t_lo = max(0, -((((o - 1) * s) - p) // d))  # t d >= p - (o - 1) s
+    t_hi = min(k - 1, (p + i - 1) // d)  # t d <= p + i - 1
+    taps = []
+    for t in range(t_lo, t_hi + 1):
+        first = t * d - p  # the input output 0 reads
+        j_lo = max(0, -(first // s))
+        j_hi = min(o - 1, (i - 1 - first) // s)
+        if j_lo <= j_hi:
+            taps.append(
+                (t, slice(j_lo, j_hi + 1), slice(first + j_lo * s, first + j_hi * s + 1, s))
+            )
+    return taps
+
+
+def _taps(
+    spatial: tuple[int, ...],
     out: tuple[int, ...],
     k: tuple[int, ...],
     s: tuple[int, ...],
     p: tuple[int, ...],
     d: tuple[int, ...],
-    value: float,
-) -> np.ndarray:
-    """``x`` padded with ``value``: ``p`` on the left, and on the right as far as the
-    last window reaches (beyond ``p`` with ceil_mode)."""
-    widths = [(0, 0), (0, 0)]
-    for i, o, ki, si, pi, di in zip(x.shape[2:], out, k, s, p, d):
-        # The windows span what a transposed conv of the output, unpadded, covers.
-        span = cast(int, shapes.conv_transpose_output_size(o, ki, si, 0, 0, di))
-        widths.append((pi, max(0, span - i - pi)))
-    return np.pad(x, widths, constant_values=value)
-
-
-def _tap_slices(
-    tap: tuple[int, ...], out: tuple[int, ...], s: tuple[int, ...], d: tuple[int, ...]
-) -> tuple[slice, ...]:
-    """The strided slice of the padded input that kernel tap ``tap`` reads for every output."""
-    return (slice(None), slice(None)) + tuple(
-        slice(t * di, t * di + (o - 1) * si + 1, si) for t, o, si, di in zip(tap, out, s, d)
-    )
+) -> list[tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]]:
+    """The kernel taps that read the input, in row-major tap order, each with the
+    (N, C, *out) slice it writes and the (N, C, *spatial) slice it reads."""
+    axes = [_axis_taps(*a) for a in zip(spatial, out, k, s, p, d)]
+    both = (slice(None), slice(None))
+    return [
+        (
+            tuple(t for t, _, _ in combo),
+            both + tuple(o for _, o, _ in combo),
+            both + tuple(i for _, _, i in combo),
+        )
+        for combo in itertools.product(*axes)
+    ]
 
 
 def _flat_index(coords: Sequence[np.ndarray], spatial: tuple[int, ...]) -> np.ndarray:
@@ -172,7 +202,7 @@ def _flat_index(coords: Sequence[np.ndarray], spatial: tuple[int, ...]) -> np.nd
 
 
 def _finish(y: np.ndarray, batched: bool, result: np.dtype, input: Any, vjp: Any) -> Any:
-    y = (y if batched else y[0]).astype(result, copy=False)
+    y = _args.owned((y if batched else y[0]).astype(result, copy=False), input)
     if not isinstance(input, Tensor):
         return y
 
@@ -240,18 +270,18 @@ def _avg_pool(
             f"spatial size {spatial} with kernel_size={_show(k)}"
         )
     out = _output_shape(spatial, k, s, p, d, bool(ceil_mode), fn)
-    xp = _padded(x, out, k, s, p, d, 0.0)
-    taps = list(itertools.product(*(range(ki) for ki in k)))
+    _args.check_output_size(fn, x.shape[:2] + out, result, _because(k, s, p, d, ceil_mode))
+    taps = _taps(spatial, out, k, s, p, d)
     acc = np.zeros(x.shape[:2] + out, dtype=x.dtype)
-    for tap in taps:
-        acc += xp[_tap_slices(tap, out, s, d)]
+    for _, osl, isl in taps:
+        acc[osl] += x[isl]
     if divisor_override is not None:
         div: Any = x.dtype.type(divisor_override)
     else:
         div = np.ones((1,) * n, dtype=x.dtype)
         for axis, (i, o, ki, si, pi) in enumerate(zip(spatial, out, k, s, p)):
             start = np.arange(o) * si - pi
-            end = np.minimum(start + ki, i + pi)
+            end = np.minimum(start, i + pi - ki) + ki  # no int64 overflow for huge kernels
             count = end - start if count_include_pad else np.minimum(end, i) - np.maximum(start, 0)
             div = div * _on_axis(count, axis, n).astype(x.dtype)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -259,12 +289,11 @@ def _avg_pool(
 
     def vjp(g: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            gd = g.astype(x.dtype, copy=False) / div
-        gp = np.zeros(xp.shape, dtype=x.dtype)
-        for tap in taps:
-            gp[_tap_slices(tap, out, s, d)] += gd
-        crop = (slice(None), slice(None)) + tuple(slice(pi, pi + i) for pi, i in zip(p, spatial))
-        return gp[crop]
+            gd = np.broadcast_to(g.astype(x.dtype, copy=False) / div, acc.shape)
+        gx = np.zeros(x.shape, dtype=x.dtype)
+        for _, osl, isl in taps:
+            gx[isl] += gd[osl]
+        return gx
 
     return _finish(y, batched, result, input, vjp)
 
@@ -380,10 +409,12 @@ def _max_pool(
     k, s, p, d = _window_args(n, fn, kernel_size, stride, padding, dilation)
     spatial = tuple(x.shape[2:])
     out = _output_shape(spatial, k, s, p, d, bool(ceil_mode), fn)
-    xp = _padded(x, out, k, s, p, d, -np.inf)
+    _args.check_output_size(fn, x.shape[:2] + out, result, _because(k, s, p, d, ceil_mode))
     starts = [np.arange(o) * si - pi for o, si, pi in zip(out, s, p)]
     # PyTorch starts each window's arg-max at its first in-bounds tap.
-    first = [np.where(st < 0, st + (-st + di - 1) // di * di, st) for st, di in zip(starts, d)]
+    # (-(st // d)) * d + st, not st + ceil(-st / d) * d: the products may wrap in int64
+    # for huge dilations, the sums then wrap back to the exact result.
+    first = [np.where(st < 0, st - (st // di) * di, st) for st, di in zip(starts, d)]
     idx = np.broadcast_to(_flat_index(first, spatial), x.shape[:2] + out).copy()
     # With dilation, a window can hold padding only: its output is -inf, its index
     # PyTorch's (outside the input), and it passes no gradient.
@@ -393,12 +424,13 @@ def _max_pool(
         for axis, (f, i) in enumerate(zip(first, spatial)):
             valid = valid & _on_axis(f < i, axis, n)
     best = np.full(x.shape[:2] + out, -np.inf, dtype=x.dtype)
-    for tap in itertools.product(*(range(ki) for ki in k)):
-        v = xp[_tap_slices(tap, out, s, d)]
-        take = (v > best) | np.isnan(v)
-        best = np.where(take, v, best)
-        coords = [st + t * di for st, t, di in zip(starts, tap, d)]
-        idx = np.where(take, _flat_index(coords, spatial), idx)
+    for tap, osl, isl in _taps(spatial, out, k, s, p, d):
+        v = x[isl]
+        b = best[osl]
+        take = (v > b) | np.isnan(v)
+        np.copyto(b, v, where=take)
+        coords = [st[o] + t * di for st, o, t, di in zip(starts, osl[2:], tap, d)]
+        np.copyto(idx[osl], _flat_index(coords, spatial), where=take)
 
     def vjp(g: np.ndarray) -> np.ndarray:
         return _scatter(g, idx, x.shape, x.dtype, valid)
@@ -519,6 +551,7 @@ def _adaptive_avg_pool(fn: str, n: int, input: Any, output_size: Any) -> Any:
     x, batched, result = _prepare(input, n, fn)
     spatial = tuple(x.shape[2:])
     out = _adaptive_size(output_size, spatial, fn)
+    _args.check_output_size(fn, x.shape[:2] + out, result, f"output_size={output_size!r}")
     mats, count = [], np.ones((1,) * n, dtype=x.dtype)
     for axis, (i, o) in enumerate(zip(spatial, out)):
         start, end = _adaptive_windows(i, o)
@@ -580,6 +613,7 @@ def _adaptive_max_pool(fn: str, n: int, input: Any, output_size: Any, return_ind
     x, batched, result = _prepare(input, n, fn)
     spatial = tuple(x.shape[2:])
     out = _adaptive_size(output_size, spatial, fn)
+    _args.check_output_size(fn, x.shape[:2] + out, result, f"output_size={output_size!r}")
     windows = [_adaptive_windows(i, o) for i, o in zip(spatial, out)]
     widths = [int((end - start).max(initial=0)) for start, end in windows]
     idx = np.broadcast_to(_flat_index([st for st, _ in windows], spatial), x.shape[:2] + out)
