@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _args
+from ..autograd import Tensor
 from ..functional import activation as A
 from . import init
 from .conv import _dtype
@@ -48,6 +49,12 @@ class Linear(Module):
         init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, input: Any) -> Any:
+        if not isinstance(input, Tensor):
+            # tconv's dtype rule (:func:`tconv._args.compute_dtype`): ints and bools
+            # compute in the parameters' float dtype; complex and object are refused.
+            x = _args.as_array(input, "input", "Linear")
+            params = [self.weight.data, None if self.bias is None else self.bias.data]
+            input = x.astype(_args.compute_dtype(x, *params)[1], copy=False)
         return A.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
