@@ -344,8 +344,37 @@ def test_every_path_matches_the_reference(name, strategy, budgets, jit, with_w) 
     _path_test(name, strategy, budgets, jit, with_w, 8 if jit else 20)()
 
 
+def _classes(a: np.ndarray) -> np.ndarray:
+    """0 finite, 1 NaN, 2 +inf, 3 -inf."""
+    return np.select([np.isnan(a), np.isposinf(a), np.isneginf(a)], [1, 2, 3], 0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(geo=geometries(T, c_out_g=(2, 3)), where=st.integers(0, 2**31 - 1),
+       value=st.sampled_from([np.nan, np.inf, -np.inf]), in_w=st.booleans())  # fmt: skip
+def test_nonfinite_path_matches_the_reference(geo: Geo, where: int, value: float,
+                                              in_w: bool) -> None:  # fmt: skip
+    """A NaN or an inf in x or w sends a transposed convolution that is not
+    depthwise to ``conv_transpose.nonfinite``; NaN, +inf and -inf land where the
+    definition puts them, the finite values agree."""
+    assume(kernels.route("conv_transpose", *_call("conv_transpose", geo, np.float64, False)[0])
+           != "conv_transpose.empty")  # fmt: skip
+    for dtype, n_threads in itertools.product((np.float64, np.float32), (1, 2)):
+        x, w, b, _ = geo.arrays(dtype)
+        target = w if in_w else x
+        target.reshape(-1)[where % target.size] = value
+        ref = R.conv_transpose_nd(x.astype(np.float64), w.astype(np.float64), *geo.args(),
+                                  b.astype(np.float64))  # fmt: skip
+        with _threads_on(n_threads), kernels.trace() as names, np.errstate(invalid="ignore"):
+            got = K.conv_transpose_nd(x, w, *geo.args(), b)
+        assert names[0] == "conv_transpose.nonfinite", names
+        np.testing.assert_array_equal(_classes(got), _classes(ref))
+        finite = np.isfinite(ref)
+        assert rel_err(got[finite], ref[finite]) <= TOL[dtype]
+
+
 def test_every_path_of_every_table_is_tested() -> None:
-    tested = {c[0] for c in CASES + JIT_CASES}
+    tested = {c[0] for c in CASES + JIT_CASES} | {"conv_transpose.nonfinite"}
     for table in kernels.TABLES.values():
         names = [p.name for p in table]
         assert len(set(names)) == len(names)

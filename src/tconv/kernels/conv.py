@@ -116,6 +116,18 @@ class _Call:
         times over: most are empty, and a path that loops over them costs the stride."""
         return math.prod(self.stride) > SPARSE_PHASES * math.prod(self.k)
 
+    #: set by :func:`route`, whose arrays may be stand-ins: their values are not read
+    shape_only = False
+
+    @cached_property
+    def nonfinite(self) -> bool:
+        """``x`` or ``w`` holds a NaN or an inf (one pass over each, only for the
+        paths after the first condition that asks)."""
+        if self.shape_only:
+            return False
+        w = getattr(self, "w", None)
+        return not (np.isfinite(self.x).all() and (w is None or np.isfinite(w).all()))
+
 
 # --------------------------------------------------------------------------
 # conv_transpose_nd
@@ -264,8 +276,9 @@ CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
     Path("conv_transpose.sparse_taps", lambda c: c.sparse,
          "stride^nd far above the taps: the output filled once, each tap added to its "
          "strided share (cost follows the output and the taps, not the stride)", _ct_sparse),
-    Path("conv_transpose.depthwise_jit", lambda c: c.depthwise and c.jit,
-         "one channel per group, numba on, input large enough: a compiled loop", _ct_depthwise_jit),
+    Path("conv_transpose.depthwise_jit", lambda c: c.depthwise and c.jit and not c.nonfinite,
+         "one channel per group, numba on, input large enough, finite: a compiled loop",
+         _ct_depthwise_jit),
     Path("conv_transpose.depthwise",
          lambda c: c.depthwise and depthwise_transpose_bytes(
              c.n_in, c.out_size, c.stride, c.groups, c.itemsize) <= _budget(),
@@ -274,6 +287,9 @@ CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
     Path("conv_transpose.depthwise_strided", lambda c: c.depthwise,
          "one channel per group, no room for phase buffers: strided adds in place",
          _ct_depthwise_strided),
+    Path("conv_transpose.nonfinite", lambda c: c.nonfinite,
+         "a NaN or an inf in x or w: per-tap col2im of real products only, as PyTorch "
+         "(a padded grid or a flipped conv would multiply its zeros by the inf)", _ct_gemm),
     Path("conv_transpose.stride1_flipped", lambda c: c.flipped,
          "stride 1: conv with the flipped kernel, whose row-shifted columns copy less",
          _ct_flipped),
@@ -425,8 +441,9 @@ def _c_im2col(c: ConvCall) -> np.ndarray:
 CONV: tuple[Path[ConvCall], ...] = (
     Path("conv.empty", lambda c: c.n == 0 or c.p_out == 0,
          "no sample or no output position: nothing to compute", _c_empty),
-    Path("conv.depthwise_jit", lambda c: c.depthwise and c.jit,
-         "one channel per group, numba on, input large enough: a compiled loop", _c_depthwise_jit),
+    Path("conv.depthwise_jit", lambda c: c.depthwise and c.jit and not c.nonfinite,
+         "one channel per group, numba on, input large enough, finite (its loop skips the "
+         "padding, PyTorch multiplies it): a compiled loop", _c_depthwise_jit),
     Path("conv.depthwise", lambda c: c.depthwise,
          "one channel per group: channels-last scaled adds per tap, no GEMM", _c_depthwise),
     Path("conv.row_shift", lambda c: c.row_shift,
@@ -633,12 +650,15 @@ def route(op: str, *args: Any, **kwargs: Any) -> str:
     without computing: ``op`` is ``"conv_transpose"``, ``"conv"`` or
     ``"conv_weight"``, the arguments those of :func:`conv_transpose_nd`,
     :func:`conv_nd` or :func:`conv_and_weight_grad_nd`. Arrays may be stand-ins
-    with ``shape`` and ``dtype`` only. Reads the current memory budget and jit setting.
+    with ``shape`` and ``dtype`` only: their values are not read, so the route is
+    that of finite values. Reads the current memory budget and jit setting.
 
     >>> import numpy as np
     >>> route("conv_transpose", np.empty((1, 2, 4, 4)), np.empty((2, 3, 2, 2)),
     ...       (2, 2), (1, 1), 1, (0, 0), (8, 8))
     'conv_transpose.exact_cover'
     """
-    return paths.choose(TABLES[op], _CALLS[op](*args, **kwargs)).name
+    call = _CALLS[op](*args, **kwargs)
+    call.shape_only = True
+    return paths.choose(TABLES[op], call).name
 

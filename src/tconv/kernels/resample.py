@@ -16,6 +16,12 @@ pass is ``M`` applied along the axis and the backward pass (the adjoint) is
 ``taps`` columns (forward) or sum them back with a sort + ``np.add.reduceat``
 (adjoint): no per-pixel Python loops either way.
 
+Non-finite values: a dense matrix multiplies its zeros by an inf (NaN across
+the axis), so an axis whose operand holds a NaN or an inf is applied as the
+gathers instead, over the taps PyTorch reads: its kernels multiply a linear or
+cubic tap of weight 0 too (``0 * inf`` is NaN there as well), but never the
+slots past a window's end (``live``) of ``area`` and the anti-aliased modes.
+
 The coordinate maps follow ``aten/src/ATen/native/UpSample.h`` and the CPU
 kernels of ``UpSampleKernel.cpp`` (PyTorch 2.x), including their float32
 arithmetic where it decides an index (nearest modes).
@@ -43,12 +49,19 @@ class AxisTable:
     """Index/weight table of one axis: ``y[o] = sum_t weight[o, t] x[index[o, t]]``.
 
     ``weight`` is None for a pure gather (the nearest modes, one tap of weight 1).
+    ``live`` marks the taps PyTorch reads when windows differ in length (the
+    rest pad the table with weight 0 and must not meet a NaN or an inf); None:
+    every tap.
     """
 
     in_size: int
     out_size: int
     index: np.ndarray  # (out, taps) int64, each in [0, in_size)
     weight: np.ndarray | None  # (out, taps) float64, or None
+    live: np.ndarray | None = None  # (out, taps) bool, or None
+    #: the table computes ``1 x[o] + 0 x[o]``: a copy of a finite ``x`` (PyTorch's
+    #: linear modes when the size is unchanged; an inf there gives NaN)
+    copies: bool = False
 
     @property
     def is_identity(self) -> bool:
@@ -113,7 +126,14 @@ def _source_coord(
     dst = np.arange(n_out, dtype=np.float64)
     if align_corners:
         src = (dtype(scale) * dst.astype(dtype)).astype(np.float64)
-    else:
+    elif dtype == np.float64:
+        # PyTorch's kernels are built with FMA: ``scale (dst + 0.5) - 0.5`` rounds
+        # once (a source index of exactly 0 or just above decides 0 * inf)
+        fused = np.longdouble(scale) * (dst + 0.5).astype(np.longdouble) - 0.5
+        src = fused.astype(np.float64)
+        if not cubic:
+            src = np.maximum(src, 0.0)
+    else:  # float32: the float64 product is exact, one rounding as the fused op
         src = np.asarray(scale * (dst + 0.5) - 0.5, dtype=dtype).astype(np.float64)
         if not cubic:
             src = np.maximum(src, 0.0)
@@ -178,8 +198,9 @@ def linear_table(
            [0.25, 0.75],
            [0.  , 1.  ]])
     """
-    if n_out == n_in and not align_corners:  # PyTorch copies when the size is unchanged
-        return identity_table(n_in)
+    if n_out == n_in:  # PyTorch's "copy": both taps at o, weights 1 and 0
+        idx = np.repeat(np.arange(n_in)[:, None], 2, axis=1)
+        return AxisTable(n_in, n_out, idx, np.array([[1.0, 0.0]] * n_in), copies=True)
     s = _area_scale(n_in, n_out, align_corners, scale, dtype)
     src = _source_coord(n_out, s, align_corners, False, dtype)
     i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
@@ -234,7 +255,7 @@ def area_table(n_in: int, n_out: int) -> AxisTable:
     valid = offs < length[:, None]
     idx = np.where(valid, start[:, None] + offs, start[:, None])
     w = np.where(valid, 1.0 / length[:, None], 0.0)
-    return AxisTable(n_in, n_out, idx, w)
+    return AxisTable(n_in, n_out, idx, w, None if valid.all() else valid)
 
 
 def _triangle(x: np.ndarray) -> np.ndarray:
@@ -250,8 +271,16 @@ def _keys_half(x: np.ndarray) -> np.ndarray:
     return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
 
 
+def _sinc(x: np.ndarray) -> np.ndarray:
+    """PyTorch's ``sin(x pi) / (x pi)``, 1 at 0, in ``x``'s precision: near the
+    zeros the sign of a tiny weight decides the sign of an inf it meets."""
+    px = np.asarray(x.astype(np.float64) * np.pi, dtype=x.dtype)
+    safe = np.where(x == 0, x.dtype.type(1), px)
+    return np.where(x == 0, x.dtype.type(1), np.sin(safe) / safe)
+
+
 def _lanczos3(x: np.ndarray) -> np.ndarray:
-    return np.where(np.abs(x) < 3.0, np.sinc(x) * np.sinc(x / 3.0), 0.0)
+    return np.where(np.abs(x) < 3.0, _sinc(x) * _sinc(x / x.dtype.type(3)), 0.0)
 
 
 # mode -> (filter, interp_size): the filter's support is interp_size / 2
@@ -285,20 +314,28 @@ def aa_table(
         return identity_table(n_in)
     filt, interp_size = AA_FILTERS[mode]
     s = _area_scale(n_in, n_out, align_corners, scale, dtype)
-    support = interp_size * 0.5 * s if s >= 1.0 else interp_size * 0.5
+    # center, support and the window bounds rounded to ``dtype`` as PyTorch's
+    # scalar_t arithmetic does: they decide which taps are read (live)
+    support = float(dtype(interp_size * 0.5 * s if s >= 1.0 else interp_size * 0.5))
     max_taps = math.ceil(support) * 2 + 1
-    invscale = 1.0 / s if s >= 1.0 else 1.0
-    center = s * (np.arange(n_out) + 0.5)
-    xmin = np.maximum((center - support + 0.5).astype(np.int64), 0)
-    xmax = np.minimum((center + support + 0.5).astype(np.int64), n_in)
+    invscale = float(dtype(1.0 / s)) if s >= 1.0 else 1.0
+    center = np.asarray(s * (np.arange(n_out) + 0.5), dtype=dtype)
+    sup = dtype(support)
+    lo = np.asarray(center - sup, dtype=dtype).astype(np.float64)
+    hi = np.asarray(center + sup, dtype=dtype).astype(np.float64)
+    xmin = np.maximum((lo + 0.5).astype(np.int64), 0)
+    xmax = np.minimum((hi + 0.5).astype(np.int64), n_in)
     xsize = np.clip(xmax - xmin, 0, max_taps)
     offs = np.arange(max_taps)[None, :]
     valid = offs < xsize[:, None]
     idx = np.minimum(xmin[:, None] + offs, n_in - 1)
-    w = np.where(valid, filt((xmin[:, None] + offs - center[:, None] + 0.5) * invscale), 0.0)
+    # (j + xmin) - center in dtype, then + 0.5 and * invscale in double
+    arg = np.asarray((xmin[:, None] + offs).astype(dtype) - center[:, None], dtype=dtype)
+    arg = np.asarray((arg.astype(np.float64) + 0.5) * invscale, dtype=dtype)
+    w = np.where(valid, filt(arg).astype(np.float64), 0.0)
     total = w.sum(axis=1, keepdims=True)
     w = np.divide(w, total, out=np.zeros_like(w), where=total != 0)
-    return AxisTable(n_in, n_out, idx, w)
+    return AxisTable(n_in, n_out, idx, w, None if valid.all() else valid)
 
 
 # ---------------------------------------------------------------------------
@@ -336,28 +373,51 @@ def _bshape(ndim: int, axis: int, n: int) -> tuple[int, ...]:
     return tuple(n if a == axis else 1 for a in range(ndim))
 
 
-def apply_axis(x: np.ndarray, t: AxisTable, axis: int) -> np.ndarray:
-    """``y[..., o, ...] = sum_t weight[o, t] x[..., index[o, t], ...]`` along ``axis``."""
+def _finite(a: np.ndarray) -> bool:
+    return bool(np.isfinite(a).all())
+
+
+def apply_axis(x: np.ndarray, t: AxisTable, axis: int, finite: bool | None = None) -> np.ndarray:
+    """``y[..., o, ...] = sum_t weight[o, t] x[..., index[o, t], ...]`` along ``axis``.
+
+    ``finite``: whether ``x`` holds no NaN or inf, if known (else checked where
+    it matters). A non-finite ``x`` takes the gathers over the live taps only.
+    """
     if t.is_identity:
         return x
     if t.weight is None:
         return np.take(x, t.index[:, 0], axis=axis)
-    if _use_dense(t):
+    if finite is None and (_use_dense(t) or t.live is not None or t.copies):
+        finite = _finite(x)
+    if t.copies and finite:
+        return x
+    if finite is None and (_use_dense(t) or t.live is not None):
+        finite = _finite(x)
+    if _use_dense(t) and finite:
         return _matmul_axis(x, t.matrix(x.dtype), axis)
     y: np.ndarray | None = None
     for k in range(t.taps):
         w = t.weight[:, k].astype(x.dtype).reshape(_bshape(x.ndim, axis, t.out_size))
         term = np.take(x, t.index[:, k], axis=axis)
         term *= w
+        if t.live is not None and not finite and not t.live[:, k].all():
+            # slots past their window's end: PyTorch reads nothing there
+            dead = ~t.live[:, k].reshape(_bshape(x.ndim, axis, t.out_size))
+            term = np.where(dead, x.dtype.type(0), term)
         y = term if y is None else np.add(y, term, out=y)
     assert y is not None
     return y
 
 
-def apply_axis_adjoint(g: np.ndarray, t: AxisTable, axis: int) -> np.ndarray:
+def apply_axis_adjoint(
+    g: np.ndarray, t: AxisTable, axis: int, finite: bool | None = None
+) -> np.ndarray:
     """The adjoint of :func:`apply_axis`:
-    ``x[..., i, ...] = sum over index[o, t] = i of weight[o, t] g[..., o, ...]``."""
+    ``x[..., i, ...] = sum over index[o, t] = i of weight[o, t] g[..., o, ...]``
+    (over the live taps; ``finite`` as for :func:`apply_axis`)."""
     if t.is_identity:
+        return g
+    if t.copies and (finite if finite is not None else _finite(g)):
         return g
     s = t.repeat_factor
     if s:  # the adjoint of repeating each sample s times: add the s strided phases
@@ -368,15 +428,20 @@ def apply_axis_adjoint(g: np.ndarray, t: AxisTable, axis: int) -> np.ndarray:
             sl[axis] = slice(j, None, s)
             acc += g[tuple(sl)]
         return acc
-    if _use_dense(t):
+    if _use_dense(t) and (finite if finite is not None else _finite(g)):
         return _matmul_axis(g, np.ascontiguousarray(t.matrix(g.dtype).T), axis)
     src = t.index.ravel()
     rows = np.repeat(np.arange(t.out_size), t.taps)
+    weight = None if t.weight is None else t.weight.ravel()
+    if t.live is not None:  # the padding slots add 0 where g is finite, NaN where not
+        keep = t.live.ravel()
+        src, rows = src[keep], rows[keep]
+        weight = None if weight is None else weight[keep]
     order = np.argsort(src, kind="stable")
     src, rows = src[order], rows[order]
     gathered = np.take(g, rows, axis=axis)
-    if t.weight is not None:
-        w = t.weight.ravel()[order].astype(g.dtype)
+    if weight is not None:
+        w = weight[order].astype(g.dtype)
         gathered *= w.reshape(_bshape(g.ndim, axis, w.size))
     present, starts = np.unique(src, return_index=True)
     sums = np.add.reduceat(gathered, starts, axis=axis)
@@ -427,8 +492,10 @@ def resample(x: np.ndarray, tables: Sequence[AxisTable]) -> np.ndarray:
     def fn(a: np.ndarray) -> np.ndarray:
         first = a.ndim - len(tables)
         y = a
+        # one pass: a finite input keeps the dense GEMMs on every axis
+        finite = True if _finite(a) else None
         for i in _order(tables):
-            y = apply_axis(y, tables[i], first + i)
+            y = apply_axis(y, tables[i], first + i, finite)
         return y if y is not a else y.copy()
 
     return _by_planes(fn, x, len(tables), tuple(t.out_size for t in tables))
@@ -440,8 +507,9 @@ def resample_adjoint(g: np.ndarray, tables: Sequence[AxisTable]) -> np.ndarray:
     def fn(a: np.ndarray) -> np.ndarray:
         first = a.ndim - len(tables)
         x = a
+        finite = True if _finite(a) else None
         for i in reversed(_order(tables)):
-            x = apply_axis_adjoint(x, tables[i], first + i)
+            x = apply_axis_adjoint(x, tables[i], first + i, finite)
         return x if x is not a else x.copy()
 
     return _by_planes(fn, g, len(tables), tuple(t.in_size for t in tables))
