@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import tconv.functional as F
@@ -189,3 +190,134 @@ def test_nd_sizes_against_torch(torch, nd, data) -> None:
             torch.zeros((1, 1, *out)), w, stride=s, padding=p, dilation=d, output_padding=a
         )
         assert tuple(back.shape[2:]) == size
+
+
+def _outcome(call: Any) -> tuple[str, Any]:
+    """('ok', result) or (exception type name, message without the function's name)."""
+    try:
+        return "ok", call()
+    except (ValueError, TypeError) as exc:
+        msg = str(exc)
+        return type(exc).__name__, msg.split(": ", 1)[1] if ": " in msg else msg
+
+
+# Arguments as users pass them: mostly small ints, sometimes zero, negative, bools,
+# floats, or huge.
+ARG = st.one_of(
+    st.integers(-2, 6),
+    st.integers(-2, 6),
+    st.integers(-2, 6),
+    st.sampled_from([True, False, 1.5, 2.0, 10**9, 2**63]),
+)
+SIZE = st.integers(1, 12)
+KERNEL = st.integers(1, 5)
+
+
+@settings(max_examples=300)
+@given(
+    nd=st.integers(1, 2),
+    size=SIZE,
+    k=KERNEL,
+    s=ARG,
+    p=st.one_of(ARG, st.sampled_from(["same", "valid", "full"])),
+    d=ARG,
+)
+def test_conv_output_size_raises_iff_the_op_raises(nd, size, k, s, p, d) -> None:
+    conv = getattr(F, f"conv{nd}d")
+    mine = _outcome(lambda: shapes.conv_output_size((size,) * nd, (k,) * nd, s, p, d))
+    # shapes computes any size; the op would allocate it (or refuse it for memory)
+    assume(mine[0] != "ok" or np.prod(mine[1]) < 10**6)
+    op = _outcome(
+        lambda: conv(
+            np.zeros((1, 1) + (size,) * nd), np.zeros((1, 1) + (k,) * nd), None, s, p, d
+        ).shape[2:]
+    )
+    if op[0] == "ok":
+        assert mine == ("ok", tuple(op[1]))
+    else:
+        assert mine == op
+
+
+@settings(max_examples=300)
+@given(
+    nd=st.integers(1, 2),
+    size=SIZE,
+    k=KERNEL,
+    s=ARG,
+    p=ARG,
+    a=ARG,
+    d=ARG,
+)
+def test_conv_transpose_output_size_raises_iff_the_op_raises(nd, size, k, s, p, a, d) -> None:
+    tconv_ = getattr(F, f"conv_transpose{nd}d")
+    mine = _outcome(lambda: shapes.conv_transpose_output_size((size,) * nd, k, s, p, a, d))
+    assume(mine[0] != "ok" or np.prod(mine[1]) < 10**6)
+    op = _outcome(
+        lambda: tconv_(
+            np.zeros((1, 1) + (size,) * nd), np.zeros((1, 1) + (k,) * nd), None, s, p, a, 1, d
+        ).shape[2:]
+    )
+    if op[0] == "ok":
+        assert mine == ("ok", tuple(op[1]))
+    else:
+        assert mine == op
+
+
+@settings(max_examples=200)
+@given(size=SIZE, target=st.integers(-1, 40), k=KERNEL, s=ARG, p=ARG, d=ARG)
+def test_output_padding_for_and_range_agree_with_the_op(size, target, k, s, p, d) -> None:
+    assume(not any(isinstance(v, int) and v > 6 for v in (s, d)))
+    x, w = np.zeros((1, 1, size)), np.zeros((1, 1, k))
+    op = _outcome(
+        lambda: F.conv_transpose1d(x, w, None, s, p, 0, 1, d, output_size=[target]).shape[-1]
+    )
+    mine = _outcome(lambda: shapes.output_padding_for(size, target, k, s, p, d))
+    assert (op[0] == "ok") == (mine[0] == "ok"), (op, mine)
+    if op[0] == "ok":
+        assert op[1] == target
+        y = F.conv_transpose1d(x, w, None, s, p, mine[1], 1, d)
+        assert y.shape[-1] == target
+        lo, hi = shapes.output_size_range(size, k, s, p, d)
+        assert lo <= target <= hi
+    else:
+        assert mine == op
+
+
+def test_issue_13_output_padding_not_below_stride() -> None:
+    """``conv_transpose_output_size(16, 3, stride=2, output_padding=5)`` returned 38."""
+    with pytest.raises(ValueError) as mine:
+        shapes.conv_transpose_output_size(16, 3, stride=2, output_padding=5)
+    with pytest.raises(ValueError) as op:
+        F.conv_transpose1d(np.zeros((1, 1, 16)), np.zeros((1, 1, 3)), stride=2, output_padding=5)
+    assert str(mine.value).split(": ", 1)[1] == str(op.value).split(": ", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: shapes.conv_output_size(0, 3),
+        lambda: shapes.conv_output_size(-4, 3),
+        lambda: shapes.conv_output_size(5, 0),
+        lambda: shapes.conv_output_size(True, 3),
+        lambda: shapes.conv_output_size(5.0, 3),
+        lambda: shapes.conv_transpose_output_size(5, 3, padding=5),
+        lambda: shapes.observed_size(5, 3, stride=True),
+        lambda: shapes.preserves_size(5, 7),
+        lambda: shapes.ignored_inputs(5, 3, dilation=0),
+        lambda: shapes.same_padding(0),
+        lambda: shapes.same_padding(3, dilation=1.5),
+        lambda: shapes.output_size_range(1, 1, 1, 3),
+        lambda: shapes.suggest_transpose_params(0, 4, 3, 2),
+        lambda: shapes.suggest_transpose_params(4, 8, 3, False),
+    ],
+)
+def test_every_function_refuses_bad_arguments(call) -> None:
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    name = str(info.value).split(":", 1)[0]
+    assert name in shapes.__all__, info.value
+
+
+def test_suggest_is_constant_time_for_huge_strides() -> None:
+    hint = shapes.suggest_transpose_params(16, 32, 3, 10**18)
+    assert "out of reach" in hint or "use padding" in hint
