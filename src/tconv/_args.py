@@ -325,7 +325,7 @@ def shares(out: np.ndarray, inp: Any) -> bool:
     if not isinstance(a, np.ndarray) or not np.may_share_memory(out, a):
         return False
     try:
-        return bool(np.shares_memory(out, a, max_work=10**6))
+        return bool(np.shares_memory(out, a))
     except np.exceptions.TooHardError:  # pragma: no cover - pathological strides
         return True
 
