@@ -30,7 +30,9 @@ def test_coverage_is_conv_transpose_of_ones_1d_grid() -> None:
         range(1, 7), range(1, 5), range(1, 4), range(3), range(1, 3)
     ):
         for a in range(max(s, d)):
-            if shapes.conv_transpose_output_size(L, k, s, p, a, d) < 1:
+            try:  # an empty output is refused by shapes as by the op
+                shapes.conv_transpose_output_size(L, k, s, p, a, d)
+            except ValueError:
                 continue
             ref = F.conv_transpose1d(
                 np.ones((1, 1, L)),

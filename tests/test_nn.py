@@ -134,7 +134,9 @@ def test_dropout_statistics_and_eval():
     np.testing.assert_allclose(y.data[kept], 1 / 0.75)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, y.data)  # gradient uses the same mask
-    assert d.eval()(x) is x
+    y = d.eval()(x)  # the identity, as a copy: results never alias inputs
+    assert y is not x and not np.shares_memory(y.data, x.data)
+    np.testing.assert_array_equal(y.data, x.data)
     with pytest.raises(ValueError, match="probability"):
         nn.Dropout(1.5)
 
