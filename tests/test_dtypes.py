@@ -112,8 +112,17 @@ def test_linear_float_weights(xd, wd) -> None:
     assert y.dtype == want
     ref = x.astype(np.float64) @ w.astype(np.float64).T + 1
     np.testing.assert_allclose(y.data.astype(np.float64), ref, **tol(want))
-    if np.dtype(xd).kind == "f":
-        assert F.linear(x, w).dtype == want
+    y = F.linear(x, w, np.ones(2, dtype=xd))
+    assert y.dtype == want
+    np.testing.assert_allclose(y.astype(np.float64), ref, **tol(want))
+
+
+def test_linear_integers_compute_in_float64_and_complex_is_refused() -> None:
+    y = F.linear([[1, 2]], [[3, 4]])
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y, [[11.0]])
+    with pytest.raises(TypeError, match=r"linear.*weight"):
+        F.linear(np.ones((1, 2)), np.ones((1, 2), complex))
 
 
 @pytest.mark.parametrize("xd", OK)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _args
 from ..autograd import (  # relu, sigmoid, tanh: the Tensor methods' primitives
     Tensor,
     any_tensor,
@@ -157,7 +158,12 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
     array([[3., 4., 5., 6.],
            [3., 4., 5., 6.]])
     """
-    x, w, b = unwrap(input), unwrap(weight), unwrap(bias)
+    fn = "linear"
+    x, w = _args.as_array(unwrap(input), "input", fn), _args.as_array(unwrap(weight), "weight", fn)
+    b = None if bias is None else _args.as_array(unwrap(bias), "bias", fn)
+    dtype, out_dtype = _args.compute_dtype(x, w, b)  # the ops' one dtype rule
+    x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
+    b = None if b is None else b.astype(dtype, copy=False)
     if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
         raise ValueError(
             f"linear: input's last dim must equal weight.shape[1] with a 2-D weight "
@@ -168,6 +174,7 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
     y = _threads.matmul(x, w.T)
     if b is not None:
         y = y + b
+    y = y.astype(out_dtype, copy=False)
     if not any_tensor(input, weight, bias):
         return y
 
