@@ -41,7 +41,7 @@ from ._gemm import (
     depthwise_transpose_bytes,
     weight_row_shift_bytes,
 )
-from ._layout import SPARSE_PHASES, Ints, _tap_slices
+from ._layout import GATHER_RATIO, SPARSE_PHASES, Ints, _span, _tap_slices, gather_windows
 from .paths import Path
 from .phases import ConvPlan, _conv_phases, _conv_transpose_phases, conv_plan, transpose_plan
 
@@ -111,6 +111,19 @@ class _Call:
         return any(s > 1 for s in self.stride)
 
     @cached_property
+    def gather(self) -> bool:
+        """A convolution whose padded span exceeds its columns (output x taps)
+        GATHER_RATIO times over: a path that pads the span costs the stride."""
+        span = math.prod(_span(self.k, self.stride, self.dilation, self.out_size))
+        return span > GATHER_RATIO * self.p_out * math.prod(self.k)
+
+    def gathered(self) -> tuple[np.ndarray, Ints, Ints, Ints]:
+        """The windows' input (see gather_windows) and its stride, dilation, offset."""
+        nd = len(self.k)
+        xg = gather_windows(self.x, self.k, self.stride, self.dilation, self.lo, self.out_size)
+        return xg, self.k, (1,) * nd, (0,) * nd
+
+    @cached_property
     def sparse(self) -> bool:
         """The stride's ``s^nd`` phases outnumber the kernel's taps SPARSE_PHASES
         times over: most are empty, and a path that loops over them costs the stride."""
@@ -121,12 +134,12 @@ class _Call:
 
     @cached_property
     def nonfinite(self) -> bool:
-        """``x`` or ``w`` holds a NaN or an inf (one pass over each, only for the
-        paths after the first condition that asks)."""
+        """``x``, ``w`` or ``gy`` holds a NaN or an inf (one pass over each, only
+        for the calls that reach a condition that asks)."""
         if self.shape_only:
             return False
-        w = getattr(self, "w", None)
-        return not (np.isfinite(self.x).all() and (w is None or np.isfinite(w).all()))
+        operands = (self.x, getattr(self, "w", None), getattr(self, "gy", None))
+        return not all(a is None or np.isfinite(a).all() for a in operands)
 
 
 # --------------------------------------------------------------------------
@@ -400,6 +413,11 @@ class ConvCall(_Call):
         return y.reshape(self.n, self.c_out, *self.out_size)
 
 
+def _c_gathered(c: ConvCall) -> np.ndarray:
+    xg, s, d, lo = c.gathered()
+    return conv_nd(xg, c.w, s, d, c.groups, lo, c.out_size, c.bias)
+
+
 def _c_empty(c: ConvCall) -> np.ndarray:
     return c.done(c.y())
 
@@ -441,6 +459,9 @@ def _c_im2col(c: ConvCall) -> np.ndarray:
 CONV: tuple[Path[ConvCall], ...] = (
     Path("conv.empty", lambda c: c.n == 0 or c.p_out == 0,
          "no sample or no output position: nothing to compute", _c_empty),
+    Path("conv.gathered", lambda c: c.gather,
+         "the padded span far exceeds output x taps: the windows gathered first, then a "
+         "conv of stride k over them (cost follows the output, not the stride)", _c_gathered),
     Path("conv.depthwise_jit", lambda c: c.depthwise and c.jit and not c.nonfinite,
          "one channel per group, numba on, input large enough, finite (its loop skips the "
          "padding, PyTorch multiplies it): a compiled loop", _c_depthwise_jit),
@@ -542,6 +563,11 @@ class WeightCall(_Call):
 _Pair = tuple[np.ndarray, np.ndarray | None]
 
 
+def _w_gathered(c: WeightCall) -> _Pair:
+    xg, s, d, lo = c.gathered()
+    return conv_and_weight_grad_nd(xg, c.gy, c.k, s, d, c.groups, lo, c.w)
+
+
 def _w_empty(c: WeightCall) -> _Pair:
     gw = np.zeros((c.c_out, c.c_in // c.groups, *c.k), dtype=c.x.dtype)
     return gw, c.y
@@ -574,14 +600,18 @@ def _w_im2col(c: WeightCall) -> _Pair:
 CONV_WEIGHT: tuple[Path[WeightCall], ...] = (
     Path("conv_weight.empty", lambda c: c.n == 0 or c.p_out == 0,
          "no sample or no output position: a zero gradient", _w_empty),
+    Path("conv_weight.gathered", lambda c: c.gather,
+         "the padded span far exceeds output x taps: the windows gathered first, then "
+         "stride k over them (cost follows the output, not the stride)", _w_gathered),
     Path("conv_weight.row_shift", lambda c: c.row_shift,
          "stride 1 along the first dim: its taps read shifted views of shared columns",
          _w_row_shift),
     Path("conv_weight.depthwise_jit", lambda c: c.depthwise and c.jit,
          "one channel per group, numba on, input large enough: a compiled loop",
          _w_depthwise_jit),
-    Path("conv_weight.phase_split", lambda c: c.phase_split,
-         "strided: each tap's columns one contiguous copy from the input's phases",
+    Path("conv_weight.phase_split", lambda c: c.phase_split and not c.nonfinite,
+         "strided, finite: each tap's columns one contiguous copy from the input's phases "
+         "(their GEMM meets the input's unread tail)",
          _w_phase_split),
     Path("conv_weight.im2col", lambda c: True,
          "one strided copy per tap (taps chunked to the budget), the batch folded in",
@@ -661,4 +691,3 @@ def route(op: str, *args: Any, **kwargs: Any) -> str:
     call = _CALLS[op](*args, **kwargs)
     call.shape_only = True
     return paths.choose(TABLES[op], call).name
-

@@ -319,7 +319,7 @@ def aa_table(
     support = float(dtype(interp_size * 0.5 * s if s >= 1.0 else interp_size * 0.5))
     max_taps = math.ceil(support) * 2 + 1
     invscale = float(dtype(1.0 / s)) if s >= 1.0 else 1.0
-    center = np.asarray(s * (np.arange(n_out) + 0.5), dtype=dtype)
+    center: np.ndarray = np.asarray(s * (np.arange(n_out) + 0.5), dtype=dtype)
     sup = dtype(support)
     lo = np.asarray(center - sup, dtype=dtype).astype(np.float64)
     hi = np.asarray(center + sup, dtype=dtype).astype(np.float64)
@@ -330,7 +330,8 @@ def aa_table(
     valid = offs < xsize[:, None]
     idx = np.minimum(xmin[:, None] + offs, n_in - 1)
     # (j + xmin) - center in dtype, then + 0.5 and * invscale in double
-    arg = np.asarray((xmin[:, None] + offs).astype(dtype) - center[:, None], dtype=dtype)
+    taps_at: np.ndarray = (xmin[:, None] + offs).astype(dtype)
+    arg: np.ndarray = np.asarray(taps_at - center[:, None], dtype=dtype)
     arg = np.asarray((arg.astype(np.float64) + 0.5) * invscale, dtype=dtype)
     w = np.where(valid, filt(arg).astype(np.float64), 0.0)
     total = w.sum(axis=1, keepdims=True)
