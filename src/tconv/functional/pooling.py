@@ -35,6 +35,7 @@ import numpy as np
 from .. import _args, shapes
 from .._args import _show
 from ..autograd import Tensor, record
+from ..kernels import resample as _r
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -547,6 +548,26 @@ def _apply_along(x: np.ndarray, matrices: Sequence[np.ndarray]) -> np.ndarray:
     return x
 
 
+def _window_table(i: int, o: int) -> _r.AxisTable:
+    """The adaptive windows of one axis as weight-1 taps (``live``: inside a window)."""
+    start, end = _adaptive_windows(i, o)
+    length = end - start
+    offs = np.arange(int(length.max()))[None, :]
+    valid = offs < length[:, None]
+    idx = np.where(valid, start[:, None] + offs, start[:, None])
+    return _r.AxisTable(i, o, idx, valid.astype(np.float64), None if valid.all() else valid)
+
+
+def _sum_windows(x: np.ndarray, shape: Sequence[tuple[int, int]], adjoint: bool) -> np.ndarray:
+    """The window sums (or their adjoint) of (N, C, *spatial) for ``shape`` (in, out)
+    per axis, over each window's taps only: a NaN or an inf stays in the windows
+    that hold it, where the dense matrices would multiply it by their zeros."""
+    apply = _r.apply_axis_adjoint if adjoint else _r.apply_axis
+    for axis, (i, o) in enumerate(shape):
+        x = apply(x, _window_table(i, o), axis + 2, False)
+    return x
+
+
 def _adaptive_avg_pool(fn: str, n: int, input: Any, output_size: Any) -> Any:
     x, batched, result = _prepare(input, n, fn)
     spatial = tuple(x.shape[2:])
@@ -558,10 +579,16 @@ def _adaptive_avg_pool(fn: str, n: int, input: Any, output_size: Any) -> Any:
         pos = np.arange(i)
         mats.append(((pos >= start[:, None]) & (pos < end[:, None])).astype(x.dtype))
         count = count * _on_axis(end - start, axis, n).astype(x.dtype)
-    y = _apply_along(x, mats) / count
+    # dense matrices for finite values; sums over the windows where a NaN or an inf is
+    axes = list(zip(spatial, out))
+    finite = 0 in out or bool(np.isfinite(x).all())  # (no window: nothing to read)
+    y = (_apply_along(x, mats) if finite else _sum_windows(x, axes, False)) / count
 
     def vjp(g: np.ndarray) -> np.ndarray:
-        return _apply_along(g.astype(x.dtype, copy=False) / count, [m.T for m in mats])
+        gc = g.astype(x.dtype, copy=False) / count
+        if 0 in out or np.isfinite(gc).all():
+            return _apply_along(gc, [m.T for m in mats])
+        return _sum_windows(gc, axes, True)
 
     return _finish(y, batched, result, input, vjp)
 
