@@ -19,7 +19,7 @@ from helpers import rel_err
 from tconv.kernels import route
 
 SECONDS = 1.0
-PEAK = 10 * 2**20  # bytes of temporaries (tracemalloc), inputs excluded
+PEAK = 10 * 2**20  # bytes of temporaries (tracemalloc) of a forward call, inputs excluded
 
 rng = np.random.default_rng(11)
 
@@ -50,6 +50,10 @@ CONVS: list[tuple[str, str, np.ndarray, np.ndarray, dict[str, Any]]] = [
      dict(stride=10**6)),
     ("conv_transpose3d depthwise stride 10^5", "conv_transpose3d", _r(2, 2, 1, 1, 1),
      _r(2, 1, 2, 2, 2), dict(stride=10**5, groups=2)),
+    ("conv1d input 2*10^6 stride 10^6", "conv1d", _r(1, 1, 2 * 10**6), _r(2, 1, 3),
+     dict(stride=10**6)),
+    ("conv2d input 1500^2 stride 700", "conv2d", _r(1, 1, 1500, 1500), _r(2, 1, 3, 3),
+     dict(stride=700, padding=1)),
     ("conv1d dilation 5*10^4", "conv1d", _r(1, 2, 100_001), _r(3, 2, 3), dict(dilation=50_000)),
     ("conv1d dilation and stride 5*10^4", "conv1d", _r(1, 2, 100_001), _r(3, 2, 3),
      dict(dilation=50_000, stride=50_000)),
@@ -90,9 +94,13 @@ def _warm() -> None:
 
 @pytest.mark.parametrize(("op", "x", "w", "kw"), [c[1:] for c in CONVS], ids=[c[0] for c in CONVS])
 def test_huge_strides_and_dilations_cost_the_output(op, x, w, kw, torch) -> None:
+    _, seconds, peak = _timed(lambda: getattr(F, op)(x, w, **kw))
+    assert seconds < SECONDS, f"forward: {seconds:.2f} s"
+    assert peak < PEAK, f"forward: {peak / 2**20:.1f} MiB"
     got, seconds, peak = _timed(lambda: _forward_backward(op, x, w, kw))
-    assert seconds < SECONDS, f"{seconds:.2f} s"
-    assert peak < PEAK, f"{peak / 2**20:.1f} MiB"
+    assert seconds < SECONDS, f"forward and backward: {seconds:.2f} s"
+    # the input's gradient is the input's size, and the autograd holds a few of it
+    assert peak < PEAK + 4 * x.nbytes, f"forward and backward: {peak / 2**20:.1f} MiB"
     X = torch.tensor(x, requires_grad=True)
     W = torch.tensor(w, requires_grad=True)
     y = getattr(torch.nn.functional, op)(X, W, **kw)
@@ -112,6 +120,10 @@ def test_a_huge_stride_takes_a_path_whose_cost_is_bounded() -> None:
     assert route("conv_transpose", np.empty((1, 2, 8)), w, (2,), (1,), 1, (0,), (17,)) != (
         "conv_transpose.sparse_taps"
     )
+    assert route("conv", np.empty((1, 1, 2 * 10**6)), np.empty((2, 1, 3)), (10**6,), (1,), 1,
+                 (0,), (2,)) == "conv.gathered"  # fmt: skip
+    assert route("conv_weight", np.empty((1, 1, 2 * 10**6)), np.empty((1, 2, 2)), (3,),
+                 (10**6,), (1,), 1, (0,)) == "conv_weight.gathered"  # fmt: skip
     assert route("conv", np.empty((1, 2, 5, 5)), np.empty((3, 2, 3, 3)), (10**6,) * 2,
                  (1, 1), 1, (0, 0), (1, 1)) != "conv.phase_split"  # fmt: skip
 

@@ -22,6 +22,11 @@ Ints = tuple[int, ...]
 # cost follows the output and the taps, not the stride.
 SPARSE_PHASES = 16
 
+# A convolution whose padded input span exceeds its im2col columns (output x
+# taps) this many times over reads only a sliver of it: its windows are
+# gathered first (see gather_windows), so cost follows the output, not the span.
+GATHER_RATIO = 16
+
 _ALL2 = (slice(None), slice(None))  # batch and channel axes, before the spatial slices
 
 
@@ -139,3 +144,19 @@ def _phase_block(dst: tuple[slice, ...], stride: Ints) -> tuple[int, tuple[slice
         phase = phase * si + r
         block.append(slice(q, q + len(range(sl.start, sl.stop, si))))
     return phase, tuple(block)
+
+
+def gather_windows(x: np.ndarray, k: Ints, s: Ints, d: Ints, lo: Ints, out: Ints) -> np.ndarray:
+    """``g[..., o k + t] = x[..., o s + t d - lo]`` per spatial dim (zero outside ``x``):
+    what the windows of a convolution read, laid side by side, so that the
+    convolution of ``x`` equals that of ``g`` with stride ``k``, dilation 1 and
+    no padding. Its size is the output's times the taps' (per channel)."""
+    g = x
+    for axis, (kk, si, di, li, no) in enumerate(zip(k, s, d, lo, out), start=2):
+        n = g.shape[axis]
+        idx = (np.arange(no)[:, None] * si + np.arange(kk)[None, :] * di - li).ravel()
+        inside = (idx >= 0) & (idx < n)
+        g = np.take(g, np.clip(idx, 0, n - 1), axis=axis)
+        if not inside.all():  # padding: zeros written, not multiplied in (a NaN stays put)
+            g[(slice(None),) * axis + (~inside,)] = 0
+    return g
