@@ -40,6 +40,10 @@ from . import _threads
 # An axis whose input is at most this long (or 64 per tap, up to 8 taps) is
 # resampled with a dense (out, in) matrix and GEMMs.
 _DENSE_MAX_IN = 192
+# Above this many taps per output (an area or anti-aliased window of a large
+# down-scale), one gather of all taps and a reduction per window replace the
+# loop over taps.
+_MANY_TAPS = 64
 # Below this many columns, a GEMM per slice is too thin; transpose instead.
 _MIN_GEMM_WIDTH = 32
 
@@ -396,6 +400,8 @@ def apply_axis(x: np.ndarray, t: AxisTable, axis: int, finite: bool | None = Non
         finite = _finite(x)
     if _use_dense(t) and finite:
         return _matmul_axis(x, t.matrix(x.dtype), axis)
+    if t.taps > _MANY_TAPS:
+        return _window_sums(x, t, axis)
     y: np.ndarray | None = None
     for k in range(t.taps):
         w = t.weight[:, k].astype(x.dtype).reshape(_bshape(x.ndim, axis, t.out_size))
@@ -407,6 +413,33 @@ def apply_axis(x: np.ndarray, t: AxisTable, axis: int, finite: bool | None = Non
             term = np.where(dead, x.dtype.type(0), term)
         y = term if y is None else np.add(y, term, out=y)
     assert y is not None
+    return y
+
+
+def _window_sums(x: np.ndarray, t: AxisTable, axis: int) -> np.ndarray:
+    """:func:`apply_axis` over the live taps only, as one gather of them all and
+    one ``np.add.reduceat`` per output window: a reduction whose cost follows the
+    table (output x live taps), where a loop over the taps pays a Python step
+    and a pass over the output per tap (an area window of 2**20 inputs)."""
+    keep = None if t.live is None else t.live.ravel()
+    src = t.index.ravel() if keep is None else t.index.ravel()[keep]
+    rows = np.repeat(np.arange(t.out_size), t.taps)
+    rows = rows if keep is None else rows[keep]
+    assert t.weight is not None
+    w = t.weight.ravel() if keep is None else t.weight.ravel()[keep]
+    terms = np.take(x, src, axis=axis)
+    terms *= w.astype(x.dtype).reshape(_bshape(x.ndim, axis, w.size))
+    starts = np.flatnonzero(np.diff(rows, prepend=-1))  # rows ascend: where each begins
+    present = rows[starts]
+    sums = np.add.reduceat(terms, starts, axis=axis)
+    if present.size == t.out_size:
+        return sums
+    shape = list(x.shape)
+    shape[axis] = t.out_size
+    y = np.zeros(shape, dtype=sums.dtype)  # a window without a live tap reads nothing
+    where: list[slice | np.ndarray] = [slice(None)] * x.ndim
+    where[axis] = present
+    y[tuple(where)] = sums
     return y
 
 
