@@ -520,16 +520,39 @@ def _by_planes(
     return y.reshape(*lead, *out_sp)
 
 
+def _checked(
+    run: Callable[[np.ndarray, bool | None], np.ndarray],
+    a: np.ndarray,
+    tables: Sequence[AxisTable],
+    adjoint: bool,
+) -> np.ndarray:
+    """``run(a, finite)`` with one finiteness pass over the smaller of its operand
+    and its result: the dense GEMMs are exact when ``a`` is finite, and they
+    multiply every input by every weight (zeros too), so a result without a NaN
+    or an inf came from a finite ``a`` or never read its NaNs and infs. Otherwise
+    the axes are applied again as gathers over the taps PyTorch reads."""
+    n_in = math.prod(t.in_size for t in tables)
+    n_out = math.prod(t.out_size for t in tables)
+    if adjoint:
+        n_in, n_out = n_out, n_in
+    if n_out < n_in:
+        y = run(a, True)
+        return y if _finite(y) else run(a, None)
+    return run(a, True if _finite(a) else None)
+
+
 def resample(x: np.ndarray, tables: Sequence[AxisTable]) -> np.ndarray:
     """Apply one table per trailing axis of ``x`` (N, C, *spatial) -> (N, C, *out)."""
 
-    def fn(a: np.ndarray) -> np.ndarray:
+    def run(a: np.ndarray, finite: bool | None) -> np.ndarray:
         first = a.ndim - len(tables)
         y = a
-        # one pass: a finite input keeps the dense GEMMs on every axis
-        finite = True if _finite(a) else None
         for i in _order(tables):
             y = apply_axis(y, tables[i], first + i, finite)
+        return y
+
+    def fn(a: np.ndarray) -> np.ndarray:
+        y = _checked(run, a, tables, adjoint=False)
         return y if y is not a else y.copy()
 
     return _by_planes(fn, x, len(tables), tuple(t.out_size for t in tables))
@@ -538,12 +561,15 @@ def resample(x: np.ndarray, tables: Sequence[AxisTable]) -> np.ndarray:
 def resample_adjoint(g: np.ndarray, tables: Sequence[AxisTable]) -> np.ndarray:
     """The gradient of :func:`resample` with respect to its input, given ``g`` = dL/dy."""
 
-    def fn(a: np.ndarray) -> np.ndarray:
+    def run(a: np.ndarray, finite: bool | None) -> np.ndarray:
         first = a.ndim - len(tables)
         x = a
-        finite = True if _finite(a) else None
         for i in reversed(_order(tables)):
             x = apply_axis_adjoint(x, tables[i], first + i, finite)
+        return x
+
+    def fn(a: np.ndarray) -> np.ndarray:
+        x = _checked(run, a, tables, adjoint=True)
         return x if x is not a else x.copy()
 
     return _by_planes(fn, g, len(tables), tuple(t.in_size for t in tables))
