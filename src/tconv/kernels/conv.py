@@ -606,9 +606,9 @@ CONV_WEIGHT: tuple[Path[WeightCall], ...] = (
     Path("conv_weight.row_shift", lambda c: c.row_shift,
          "stride 1 along the first dim: its taps read shifted views of shared columns",
          _w_row_shift),
-    Path("conv_weight.depthwise_jit", lambda c: c.depthwise and c.jit,
-         "one channel per group, numba on, input large enough: a compiled loop",
-         _w_depthwise_jit),
+    Path("conv_weight.depthwise_jit", lambda c: c.depthwise and c.jit and not c.nonfinite,
+         "one channel per group, numba on, input large enough, finite (its loops skip the "
+         "padding, PyTorch multiplies it): a compiled loop", _w_depthwise_jit),
     Path("conv_weight.phase_split", lambda c: c.phase_split and not c.nonfinite,
          "strided, finite: each tap's columns one contiguous copy from the input's phases "
          "(their GEMM meets the input's unread tail)",
