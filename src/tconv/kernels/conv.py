@@ -345,7 +345,35 @@ def conv_transpose_nd(
 # conv_nd
 
 
-class ConvCall(_Call):
+class _ConvCall(_Call):
+    """What a convolution and its weight gradient share: the channel counts and
+    the phase-split plan of the im2col over the input."""
+
+    c_out: int
+
+    @cached_property
+    def depthwise(self) -> bool:
+        return self.c_in == self.groups and self.c_out == self.groups
+
+    @cached_property
+    def plan(self) -> ConvPlan:
+        return conv_plan(
+            self.n_in, self.k, self.stride, self.dilation, self.lo, self.out_size,
+            self.c_in, self.c_out, self.itemsize,
+        )  # fmt: skip
+
+    @cached_property
+    def phase_split(self) -> bool:
+        """Strided, the phase grid pads the output by less than CL_PADDING, and fits."""
+        return (
+            self.strided
+            and not self.sparse
+            and self.plan.plane <= tuning.CL_PADDING * self.p_out
+            and self.plan.least <= _budget()
+        )
+
+
+class ConvCall(_ConvCall):
     """One call of :func:`conv_nd`: its arguments and derived geometry."""
 
     def __init__(
@@ -357,10 +385,6 @@ class ConvCall(_Call):
         self.lo, self.out_size = tuple(lo), tuple(out_size)
         self.k: Ints = tuple(w.shape[2:])
         self.c_out = int(w.shape[0])
-
-    @cached_property
-    def depthwise(self) -> bool:
-        return self.c_in == self.groups and self.c_out == self.groups
 
     @cached_property
     def fold(self) -> bool:
@@ -381,23 +405,6 @@ class ConvCall(_Call):
                 self.itemsize,
             ) <= _budget()
         )  # fmt: skip
-
-    @cached_property
-    def plan(self) -> ConvPlan:
-        return conv_plan(
-            self.n_in, self.k, self.stride, self.dilation, self.lo, self.out_size,
-            self.c_in, self.c_out, self.itemsize,
-        )  # fmt: skip
-
-    @cached_property
-    def phase_split(self) -> bool:
-        """Strided, the phase grid pads the output by less than CL_PADDING, and fits."""
-        return (
-            self.strided
-            and not self.sparse
-            and self.plan.plane <= tuning.CL_PADDING * self.p_out
-            and self.plan.least <= _budget()
-        )
 
     def y(self) -> np.ndarray:
         """The output (N, g, C_out/g, P), uninitialised."""
@@ -503,7 +510,7 @@ def conv_nd(
 # conv_weight_grad_nd / conv_and_weight_grad_nd
 
 
-class WeightCall(_Call):
+class WeightCall(_ConvCall):
     """One call of :func:`conv_and_weight_grad_nd`: its arguments and geometry."""
 
     def __init__(
@@ -515,10 +522,6 @@ class WeightCall(_Call):
         self.stride, self.dilation, self.groups = tuple(stride), tuple(dilation), groups
         self.lo, self.out_size = tuple(lo), tuple(gy.shape[2:])
         self.c_out = int(gy.shape[1])
-
-    @cached_property
-    def depthwise(self) -> bool:
-        return self.c_in == self.groups and self.c_out == self.groups
 
     @cached_property
     def row_shift(self) -> bool:
@@ -535,22 +538,6 @@ class WeightCall(_Call):
                 self.itemsize,
             ) <= _budget()
         )  # fmt: skip
-
-    @cached_property
-    def plan(self) -> ConvPlan:
-        return conv_plan(
-            self.n_in, self.k, self.stride, self.dilation, self.lo, self.out_size,
-            self.c_in, self.c_out, self.itemsize,
-        )  # fmt: skip
-
-    @cached_property
-    def phase_split(self) -> bool:
-        return (
-            self.strided
-            and not self.sparse
-            and self.plan.plane <= tuning.CL_PADDING * self.p_out
-            and self.plan.least <= _budget()
-        )
 
     @cached_property
     def y(self) -> np.ndarray | None:
