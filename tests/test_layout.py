@@ -23,7 +23,19 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # and its bridges to transposed convolutions, which nn's resize-convolutions use
     ("functional", ("tconv.functional", "tconv.upsampling")),
     ("grad, nn, optim, io", ("tconv.grad", "tconv.nn", "tconv.optim", "tconv.io")),
-    ("analysis", ("tconv.matrix", "tconv.artifacts")),
+    # the faces: analysis, other frameworks' conventions, ONNX files, Dask tiles, the
+    # explorer page; each a thin layer over functional, nn and shapes
+    (
+        "faces",
+        (
+            "tconv.matrix",
+            "tconv.artifacts",
+            "tconv.compat",
+            "tconv.onnx",
+            "tconv.dask",
+            "tconv.explore",
+        ),
+    ),
     ("lecture", ("tconv.lecture", "tconv.data")),
     ("cli and the package's front door", ("tconv.cli", "tconv.__main__", "tconv")),
 ]

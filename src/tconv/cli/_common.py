@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from .. import shapes
+
 # --- The caps -------------------------------------------------------------------------
 # Sizes and geometry of `shape` and `plan`: plain integer arithmetic, so large is cheap.
 MAX_SIZE = 10**6
@@ -233,13 +235,15 @@ def geometry(args: argparse.Namespace, n: int, *names: str) -> list[list[int]]:
 
 
 def check_output_padding(a: Sequence[int], s: Sequence[int], d: Sequence[int]) -> None:
-    """PyTorch's rule: output_padding < max(stride, dilation), per dim."""
-    for ai, si, di in zip(a, s, d, strict=True):
-        if ai >= max(si, di):
-            raise UsageError(
-                f"argument -a/--output-padding: must be < max(stride, dilation) = "
-                f"{max(si, di)}, got {ai}"
-            )
+    """:func:`tconv.shapes.check_output_padding`'s rule, as a usage error of the option."""
+    try:
+        shapes.check_output_padding(tuple(a), tuple(s), tuple(d), "output_padding")
+    except ValueError:
+        bound = [max(si, di) for si, di in zip(s, d)]
+        raise UsageError(
+            f"argument -a/--output-padding: must be smaller than stride or dilation "
+            f"(max {bound}), got {list(a)}"
+        ) from None
 
 
 def error(command: str, message: object) -> int:
