@@ -177,9 +177,9 @@ WC = np.zeros((2, 4, 3, 3))  # conv: (C_out, C_in/g, kH, kW)
             r"padding string must be 'same' or 'valid', got padding='full'",
         ),
         (
-            lambda: F.conv_transpose2d(X2, WT, padding="same"),
+            lambda: F.conv_transpose2d(X2, WT, padding="full"),
             ValueError,
-            r"string paddings exist only for convolutions",
+            r"conv_transpose2d: padding string must be 'same' or 'valid', got padding='full'",
         ),
         # non-numeric input
         (

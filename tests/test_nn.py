@@ -192,7 +192,7 @@ def test_constructor_errors():
         nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(ValueError, match="padding_mode"):
         nn.Conv2d(3, 4, 3, padding_mode="mirror")
-    with pytest.raises(ValueError, match='only "zeros" padding mode'):
+    with pytest.raises(ValueError, match="padding_mode must be 'zeros' or 'circular'"):
         nn.ConvTranspose2d(3, 4, 3, padding_mode="reflect")
     with pytest.raises(ValueError, match="output_padding must be smaller"):
         nn.ConvTranspose1d(1, 1, 3, stride=2, output_padding=2)

@@ -44,15 +44,16 @@ __all__ = [
 ]
 
 
-def _coverage_1d(size: int, k: int, s: int, p: int, a: int, d: int) -> np.ndarray:
-    """Overlap-add of ones: ``full[i s + t d] += 1``, then ``y[j] = full[j + p]``."""
+def _coverage_1d(size: int, k: int, s: int, lo: int, out: int, d: int) -> np.ndarray:
+    """Overlap-add of ones: ``full[i s + t d] += 1``, then ``y[j] = full[j + lo]`` (zero
+    outside ``full``: a negative ``lo`` of ``(lo, hi)`` padding puts zeros first)."""
     full = np.zeros(cast(int, shapes.conv_transpose_output_size(size, k, s, 0, 0, d)), np.int64)
     for t in range(k):
         full[t * d : t * d + (size - 1) * s + 1 : s] += 1
-    out = cast(int, shapes.conv_transpose_output_size(size, k, s, p, a, d))
     y = np.zeros(out, dtype=np.int64)
-    n = min(out, full.size - p)
-    y[:n] = full[p : p + n]
+    j0, j1 = max(0, -lo), min(out, full.size - lo)
+    if j1 > j0:
+        y[j0:j1] = full[j0 + lo : j1 + lo]
     return y
 
 
@@ -88,7 +89,7 @@ def coverage(
     k = _args.positive_ntuple(kernel_size, n, "kernel_size", fn)
     # the transposed convolution's own validation: output_padding rule, non-empty output
     g = shapes.conv_transpose_geometry(fn, L, k, stride, padding, output_padding, 1, dilation)
-    per_dim = zip(L, k, g.stride, g.lo, g.output_padding, g.dilation, strict=True)
+    per_dim = zip(L, k, g.stride, g.lo, g.out_size, g.dilation, strict=True)
     maps = [_coverage_1d(*args) for args in per_dim]
     result = maps[0]
     for m in maps[1:]:

@@ -17,6 +17,11 @@ Shapes, per spatial dim, as in :mod:`tconv.functional`::
 
     conv:            L_out = floor((L_in + 2p - d(k-1) - 1) / s) + 1
     conv_transpose:  L_out = (L_in - 1) s - 2p + d(k-1) + a + 1
+
+``padding`` takes what the ops take: per-dim ``(lo, hi)`` pairs (``2p`` becomes
+``lo + hi``), and ``'same'``/``'valid'``; the transposed ones also take
+``padding_mode='circular'`` (keyword only), whose input gradient convolves the
+output gradient tiled periodically.
 """
 
 from __future__ import annotations
@@ -223,6 +228,8 @@ def conv_transpose1d_input(
     output_padding: Any = 0,
     groups: int = 1,
     dilation: Any = 1,
+    *,
+    padding_mode: str = "zeros",
 ) -> np.ndarray:
     """Gradient of ``conv_transpose1d`` with respect to its input: a ``conv1d``.
 
@@ -231,6 +238,8 @@ def conv_transpose1d_input(
     >>> w = np.array([[[1.0, 2.0, 3.0]]])
     >>> conv_transpose1d_input((1, 1, 7), w, np.array([[[0., 0., 1., 0., 0., 0., 0., 0., 0.]]]))
     array([[[3., 2., 1., 0., 0., 0., 0.]]])
+    >>> conv_transpose1d_input((1, 1, 3), w, np.array([[[1., 0., 0.]]]), padding_mode="circular")
+    array([[[1., 3., 2.]]])
     """
     return _grad(
         True,
@@ -244,6 +253,8 @@ def conv_transpose1d_input(
         output_padding,
         groups,
         dilation,
+        None,
+        padding_mode,
     )
 
 
@@ -256,6 +267,8 @@ def conv_transpose2d_input(
     output_padding: Any = 0,
     groups: int = 1,
     dilation: Any = 1,
+    *,
+    padding_mode: str = "zeros",
 ) -> np.ndarray:
     """Gradient of ``conv_transpose2d`` with respect to its input (a ``conv2d``).
 
@@ -275,6 +288,8 @@ def conv_transpose2d_input(
         output_padding,
         groups,
         dilation,
+        None,
+        padding_mode,
     )
 
 
@@ -287,6 +302,8 @@ def conv_transpose3d_input(
     output_padding: Any = 0,
     groups: int = 1,
     dilation: Any = 1,
+    *,
+    padding_mode: str = "zeros",
 ) -> np.ndarray:
     """Gradient of ``conv_transpose3d`` with respect to its input (a ``conv3d``).
 
@@ -306,6 +323,8 @@ def conv_transpose3d_input(
         output_padding,
         groups,
         dilation,
+        None,
+        padding_mode,
     )
 
 
@@ -318,6 +337,8 @@ def conv_transpose1d_weight(
     output_padding: Any = 0,
     groups: int = 1,
     dilation: Any = 1,
+    *,
+    padding_mode: str = "zeros",
 ) -> np.ndarray:
     """Gradient of ``conv_transpose1d`` with respect to its weight (C_in, C_out/g, k).
 
@@ -336,6 +357,8 @@ def conv_transpose1d_weight(
         output_padding,
         groups,
         dilation,
+        None,
+        padding_mode,
     )
 
 
@@ -348,6 +371,8 @@ def conv_transpose2d_weight(
     output_padding: Any = 0,
     groups: int = 1,
     dilation: Any = 1,
+    *,
+    padding_mode: str = "zeros",
 ) -> np.ndarray:
     """Gradient of ``conv_transpose2d`` with respect to its weight.
 
@@ -367,6 +392,8 @@ def conv_transpose2d_weight(
         output_padding,
         groups,
         dilation,
+        None,
+        padding_mode,
     )
 
 
@@ -379,6 +406,8 @@ def conv_transpose3d_weight(
     output_padding: Any = 0,
     groups: int = 1,
     dilation: Any = 1,
+    *,
+    padding_mode: str = "zeros",
 ) -> np.ndarray:
     """Gradient of ``conv_transpose3d`` with respect to its weight.
 
@@ -398,4 +427,6 @@ def conv_transpose3d_weight(
         output_padding,
         groups,
         dilation,
+        None,
+        padding_mode,
     )

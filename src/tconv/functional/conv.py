@@ -10,6 +10,11 @@ a output_padding; see :mod:`tconv.shapes`)::
 
     conv:            L_out = floor((L_in + 2p - d(k-1) - 1) / s) + 1
     conv_transpose:  L_out = (L_in - 1) s - 2p + d(k-1) + a + 1
+
+``padding`` also takes per-dim ``(lo, hi)`` pairs (``2p`` becomes ``lo + hi``; a
+transposed convolution's may be negative: zeros appended), and the transposed
+convolutions take ``padding='same'`` (``L_out = L_in s``), ``'valid'`` and
+``padding_mode='circular'`` (keyword only; Flax's periodic fold).
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ import numpy as np
 from .. import _args, shapes
 from ..autograd import Tensor, any_tensor, record
 from ..kernels import conv as _k
+from ..kernels._layout import fold_periods, tile_periods
 from ..shapes import ConvGeometry
 
 ArrayLike = Any
 IntOrTuple = Union[int, Sequence[int]]
-Padding = Union[int, Sequence[int], str]
+#: an int, one int per dim (symmetric), per-dim ``(lo, hi)`` pairs, 'same' or 'valid'
+Padding = shapes.Padding
 
 __all__ = [
     "conv1d",
@@ -171,11 +178,12 @@ def prepare_conv_transpose(
     weight: ArrayLike,
     bias: ArrayLike | None,
     stride: IntOrTuple,
-    padding: IntOrTuple,
+    padding: Padding,
     output_padding: IntOrTuple,
     groups: int,
     dilation: IntOrTuple,
     output_size: Sequence[int] | int | None = None,
+    padding_mode: str = "zeros",
 ) -> _Prepared:
     """Validate a transposed-convolution call (:func:`tconv.shapes.conv_transpose_geometry`)
     and return arrays plus geometry."""
@@ -192,6 +200,7 @@ def prepare_conv_transpose(
         dilation,
         output_size,
         non_spatial_dims=2 if batched else 1,
+        padding_mode=padding_mode,
     )
     _check_channels(fn, x, w, b, geom.groups, transposed=True)
     c_out = w.shape[1] * geom.groups
@@ -200,7 +209,7 @@ def prepare_conv_transpose(
         fn,
         shape,
         out_dtype,
-        f"stride={geom.stride}, padding={geom.lo}, output_padding={geom.output_padding}, "
+        f"stride={geom.stride}, padding={padding!r}, output_padding={geom.output_padding}, "
         f"dilation={geom.dilation}, kernel_size={k}"
         + ("" if output_size is None else f", output_size={output_size!r}")
         + f" for input of shape {x.shape if batched else x.shape[1:]}",
@@ -219,6 +228,14 @@ def conv_forward(prep: _Prepared) -> np.ndarray:
 
 def conv_transpose_forward(prep: _Prepared) -> np.ndarray:
     g = prep.geom
+    if g.padding_mode == "circular":
+        # the full output (in whole periods), then each period summed onto the output
+        u = g.unwrapped()
+        y = _k.conv_transpose_nd(prep.x, prep.w, u.stride, u.dilation, u.groups, u.lo, u.out_size)
+        y = fold_periods(y, g.out_size)
+        if prep.b is not None:
+            y += prep.b.reshape((1, -1) + (1,) * len(g.out_size))
+        return prep.finish(y)
     y = _k.conv_transpose_nd(
         prep.x, prep.w, g.stride, g.dilation, g.groups, g.lo, g.out_size, prep.b
     )
@@ -251,9 +268,15 @@ def conv_vjp(prep: _Prepared, gy: Any, need: Sequence[bool]) -> tuple[Any, Any, 
 
 def conv_transpose_vjp(prep: _Prepared, gy: Any, need: Sequence[bool]) -> tuple[Any, Any, Any]:
     """(dx, dw, db) of a prepared transposed convolution: dx is the convolution of ``gy``,
-    dw the correlation of ``gy`` with the input (the roles of :func:`conv_vjp` swapped)."""
+    dw the correlation of ``gy`` with the input (the roles of :func:`conv_vjp` swapped).
+    A circular one's fold sums periods; its adjoint tiles ``gy`` over them first."""
     g, gy = prep.geom, prep.batch(gy)
     gx = gw = gb = None
+    if len(need) > 2 and need[2]:
+        gb = _bias_grad(gy)
+    if g.padding_mode == "circular":
+        g = g.unwrapped()
+        gy = tile_periods(gy, tuple(u // p for u, p in zip(g.out_size, prep.geom.out_size)))
     if need[0] and need[1]:
         # Both read the same im2col columns of gy: build them once.
         gw, both = _k.conv_and_weight_grad_nd(
@@ -266,8 +289,6 @@ def conv_transpose_vjp(prep: _Prepared, gy: Any, need: Sequence[bool]) -> tuple[
     elif need[1]:
         # The transposed conv is the adjoint of a conv from its output to its input.
         gw = _k.conv_weight_grad_nd(gy, prep.x, g.kernel_size, g.stride, g.dilation, g.groups, g.lo)
-    if len(need) > 2 and need[2]:
-        gb = _bias_grad(gy)
     return gx, gw, gb
 
 
@@ -368,12 +389,13 @@ def conv_transpose1d(
     weight: ArrayLike,
     bias: ArrayLike | None = None,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: Padding = 0,
     output_padding: IntOrTuple = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,
     *,
     output_size: Sequence[int] | int | None = None,
+    padding_mode: str = "zeros",
 ) -> Any:
     """1-D transposed convolution, as ``torch.nn.functional.conv_transpose1d``.
 
@@ -383,6 +405,22 @@ def conv_transpose1d(
     ``nn.ConvTranspose1d.forward`` takes it) picks ``a``; it must lie in
     ``[L_min, L_min + s - 1]``. As there, it may lead with the non-spatial sizes:
     (N, C, *spatial) for a batched input, (C, *spatial) for an unbatched one.
+
+    Beyond PyTorch (:mod:`tconv.shapes` has the sizes):
+
+    * ``padding`` may be per-dim ``(lo, hi)`` pairs, ``((lo, hi),)`` in 1-d: the full
+      output ``full[i s + t d] += x[i] w[t]`` is cropped by ``lo`` at the start and
+      ``hi`` at the end, ``y[j] = full[j + lo]``, ``L_out = (L - 1) s + d(k-1) + a + 1
+      - lo - hi``; a negative value appends that many zeros on its side.
+    * ``padding='same'`` gives ``L_out = L s``: the crop ``total = d(k-1) + 1 - s`` is
+      split ``lo = total // 2``, the odd one at the end, as TF, JAX and ONNX SAME_UPPER
+      do; when ``d(k-1) + 1 < s``, ``s - d(k-1) - 1`` zeros are appended at the end
+      (as TF and JAX; see :func:`tconv.shapes.conv_transpose_same_padding`). It takes
+      no output_padding, and an ``output_size`` only of ``L s``. ``'valid'`` is 0.
+    * ``padding_mode='circular'`` (keyword only; Flax's ``padding='CIRCULAR'``): the
+      full output is folded periodically onto ``L_out = L s``,
+      ``y[j] = sum_m full[j + lo + m L s]``, with ``lo`` the int padding (or the
+      'same' split's); it takes no pairs and no output_padding.
 
     Each input sample adds a scaled copy of the kernel to the output (the
     lecture's "weighted sum of translated kernels"):
@@ -397,10 +435,20 @@ def conv_transpose1d(
     >>> conv_transpose1d(np.ones((1, 16)), np.ones((1, 1, 3)), stride=2, padding=1,
     ...                  output_size=(1, 32)).shape
     (1, 32)
+    >>> x, w = [[[1., 2., 3.]]], [[[1., 1., 1.]]]
+    >>> conv_transpose1d(x, w, stride=2)                      # the full output
+    array([[[1., 1., 3., 2., 5., 3., 3.]]])
+    >>> conv_transpose1d(x, w, stride=2, padding=((2, -1),))  # crop 2, one zero appended
+    array([[[3., 2., 5., 3., 3., 0.]]])
+    >>> conv_transpose1d(x, w, stride=2, padding="same")      # crop (0, 1): 3 * 2 outputs
+    array([[[1., 1., 3., 2., 5., 3.]]])
+    >>> conv_transpose1d(x, w, stride=2, padding_mode="circular")  # the last 3 wraps to 0
+    array([[[4., 1., 3., 2., 5., 3.]]])
     """
     return _conv_transpose(
-        1, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size
-    )
+        1, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size,
+        padding_mode,
+    )  # fmt: skip
 
 
 def conv_transpose2d(
@@ -408,12 +456,13 @@ def conv_transpose2d(
     weight: ArrayLike,
     bias: ArrayLike | None = None,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: Padding = 0,
     output_padding: IntOrTuple = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,
     *,
     output_size: Sequence[int] | int | None = None,
+    padding_mode: str = "zeros",
 ) -> Any:
     """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
 
@@ -429,8 +478,9 @@ def conv_transpose2d(
            [1., 1., 2., 1., 1.]])
     """
     return _conv_transpose(
-        2, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size
-    )
+        2, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size,
+        padding_mode,
+    )  # fmt: skip
 
 
 def conv_transpose3d(
@@ -438,12 +488,13 @@ def conv_transpose3d(
     weight: ArrayLike,
     bias: ArrayLike | None = None,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: Padding = 0,
     output_padding: IntOrTuple = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,
     *,
     output_size: Sequence[int] | int | None = None,
+    padding_mode: str = "zeros",
 ) -> Any:
     """3-D transposed convolution, as ``torch.nn.functional.conv_transpose3d``.
 
@@ -455,5 +506,6 @@ def conv_transpose3d(
     (2, 3, 16, 16, 16)
     """
     return _conv_transpose(
-        3, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size
-    )
+        3, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size,
+        padding_mode,
+    )  # fmt: skip

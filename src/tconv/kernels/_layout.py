@@ -160,3 +160,18 @@ def gather_windows(x: np.ndarray, k: Ints, s: Ints, d: Ints, lo: Ints, out: Ints
         if not inside.all():  # padding: zeros written, not multiplied in (a NaN stays put)
             g[(slice(None),) * axis + (~inside,)] = 0
     return g
+
+
+def fold_periods(y: np.ndarray, periods: Ints) -> np.ndarray:
+    """``out[..., j] = sum_m y[..., j + m p]`` per spatial dim: each dim of ``y``
+    (N, C, *(m p)) cut into its ``m`` blocks of length ``p`` and the blocks summed
+    (a circular transposed convolution's wrap). One reshape and one sum."""
+    nd = len(periods)
+    split = tuple(v for n, p in zip(y.shape[2:], periods) for v in (n // p, p))
+    return y.reshape(y.shape[:2] + split).sum(axis=tuple(range(2, 2 + 2 * nd, 2)))
+
+
+def tile_periods(gy: np.ndarray, reps: Ints) -> np.ndarray:
+    """The adjoint of :func:`fold_periods`: ``gy`` repeated ``reps`` times along each
+    spatial dim."""
+    return np.tile(gy, (1, 1) + tuple(reps))

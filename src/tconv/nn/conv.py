@@ -71,12 +71,10 @@ class _ConvNd(Module):
         for label, c in (("in_channels", in_channels), ("out_channels", out_channels)):
             if c % groups:
                 raise ValueError(f"{name}: {label}={c} must be divisible by groups={groups}")
-        if padding_mode not in _MODES:
+        if self._transposed:
+            shapes.check_padding_mode(padding_mode, name)
+        elif padding_mode not in _MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_MODES}, got {padding_mode!r}")
-        if self._transposed and padding_mode != "zeros":
-            raise ValueError(
-                f'{name}: only "zeros" padding mode is supported, got {padding_mode!r}'
-            )
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = _args.positive_ntuple(kernel_size, n, "kernel_size", name)
         self.stride = _args.positive_ntuple(stride, n, "stride", name)
@@ -90,11 +88,11 @@ class _ConvNd(Module):
             self.dilation,
             name,
         )
+        if self._transposed:
+            shapes.check_transpose_padding(self.padding, self.output_padding, padding_mode, name)
         # F.pad's (left_last, right_last, ...) for the non-zero padding modes, once (PyTorch)
-        if self.padding == "same":
-            pairs: Any = shapes.same_padding(self.kernel_size, self.dilation)
-        else:
-            pairs = [(p, p) for p in ((0,) * n if self.padding == "valid" else self.padding)]
+        lo, hi = shapes._conv_pads(self.padding, self.kernel_size, self.dilation)
+        pairs = list(zip(lo, hi))
         self._reversed_padding_repeated_twice = tuple(v for pair in reversed(pairs) for v in pair)
         self.padding_mode = padding_mode
         shape = (
@@ -225,6 +223,7 @@ class _ConvTranspose(_ConvNd):
             self.groups,
             self.dilation,
             output_size=output_size,
+            padding_mode=self.padding_mode,
         )
 
 
@@ -264,9 +263,15 @@ class Conv3d(_Conv):
 class ConvTranspose1d(_ConvTranspose):
     """1-D transposed convolution layer, as ``torch.nn.ConvTranspose1d``.
 
+    Beyond PyTorch, as :func:`tconv.functional.conv_transpose1d`: ``padding`` may be
+    ``(lo, hi)`` pairs (negative: zeros appended), ``'same'`` (output ``L s``) or
+    ``'valid'``, and ``padding_mode`` may be ``'circular'`` (Flax's periodic fold).
+
     >>> m = ConvTranspose1d(1, 1, kernel_size=3)
     >>> m.weight.shape    # (in_channels, out_channels/groups, k)
     (1, 1, 3)
+    >>> ConvTranspose1d(2, 4, 3, stride=2, padding="same", padding_mode="circular")
+    ConvTranspose1d(2, 4, kernel_size=(3,), stride=(2,), padding=same, padding_mode=circular)
     """
 
     _n = 1
@@ -278,6 +283,8 @@ class ConvTranspose2d(_ConvTranspose):
     >>> m = ConvTranspose2d(16, 8, kernel_size=3, stride=2, padding=1)
     >>> m(np.zeros((1, 16, 16, 16)), output_size=(32, 32)).shape
     (1, 8, 32, 32)
+    >>> ConvTranspose2d(16, 8, 3, stride=2, padding=((0, 1), (1, 0)))(np.zeros((1, 16, 5, 5))).shape
+    (1, 8, 10, 10)
     """
 
     _n = 2
