@@ -521,8 +521,9 @@ def conv_transpose_same_padding(
     start, the odd one at the end (``hi = total - lo``), as TF's and JAX's 'SAME' and
     ONNX's SAME_UPPER crop. When ``k_eff < s`` the total is negative: nothing is
     cropped at the start and ``s - k_eff`` zeros are appended at the end
-    (``lo = 0, hi = k_eff - s``), as TF and JAX do (ONNX's SAME_UPPER spec would put
-    ``ceil((s - k_eff) / 2)`` of them at the start instead).
+    (``lo = 0, hi = k_eff - s``), as TF and JAX do (ONNX's SAME_UPPER, as onnx's
+    reference evaluator splits a negative total, puts ``ceil((s - k_eff) / 2)`` of them
+    at the start instead).
 
     >>> conv_transpose_same_padding(4, stride=2)      # k4 s2: crop 1 at each end
     (1, 1)
