@@ -373,7 +373,8 @@ def test_nonfinite_path_matches_the_reference(geo: Geo, where: int, value: float
                                   b.astype(np.float64))  # fmt: skip
         with _threads_on(n_threads), kernels.trace() as names, np.errstate(invalid="ignore"):
             got = K.conv_transpose_nd(x, w, *geo.args(), b)
-        assert names[0] == "conv_transpose.nonfinite", names
+        # the result's path; a check deferred to the result may have tried a fast one
+        assert names[-1] == "conv_transpose.nonfinite", names
         np.testing.assert_array_equal(_classes(got), _classes(ref))
         finite = np.isfinite(ref)
         assert rel_err(got[finite], ref[finite]) <= TOL[dtype]

@@ -133,13 +133,46 @@ class _Call:
     shape_only = False
 
     @cached_property
+    def operands(self) -> tuple[np.ndarray, ...]:
+        """The arrays whose NaN or inf the non-finite paths are for."""
+        found = (self.x, getattr(self, "w", None), getattr(self, "gy", None))
+        return tuple(a for a in found if a is not None)
+
+    #: elements of the call's result (set by each op's call class)
+    result_size = 0
+
+    @cached_property
     def nonfinite(self) -> bool:
-        """``x``, ``w`` or ``gy`` holds a NaN or an inf (one pass over each, only
-        for the calls that reach a condition that asks)."""
+        """``x``, ``w`` or ``gy`` holds a NaN or an inf: one pass over each (asked only
+        by the calls that reach a condition that asks)."""
         if self.shape_only:
             return False
-        operands = (self.x, getattr(self, "w", None), getattr(self, "gy", None))
-        return not all(a is None or np.isfinite(a).all() for a in operands)
+        return not all(np.isfinite(a).all() for a in self.operands)
+
+    @cached_property
+    def nonfinite_lazy(self) -> bool:
+        """:attr:`nonfinite`, or, when the result is smaller than the operands, an
+        optimistic False that :meth:`retry` checks on the result. Only for paths whose
+        sums hold every product PyTorch makes (they may add products with zeros): a
+        finite result then means finite products, and only a non-finite one can
+        differ from PyTorch's."""
+        if self.shape_only or "nonfinite" in self.__dict__:
+            return self.nonfinite
+        if self.result_size < sum(a.size for a in self.operands):
+            self._deferred = True
+            return False
+        return self.nonfinite
+
+    def retry(self, result: Any) -> bool:
+        """After a path ran: whether the call must run again, because its finiteness
+        check was deferred to the result, which is not finite, and an operand is not."""
+        if not self.__dict__.pop("_deferred", False):
+            return False
+        parts = result if isinstance(result, tuple) else (result,)
+        if all(a is None or np.isfinite(a).all() for a in parts):
+            return False
+        self.__dict__["nonfinite_lazy"] = self.nonfinite
+        return self.nonfinite
 
 
 # --------------------------------------------------------------------------
@@ -159,6 +192,7 @@ class TransposeCall(_Call):
         self.k: Ints = tuple(w.shape[2:])
         self.c_out_g = int(w.shape[1])
         self.c_out = self.c_out_g * groups
+        self.result_size = int(x.shape[0]) * self.c_out * math.prod(self.out_size)
 
     @cached_property
     def taps(self) -> list[tuple[int, tuple[slice, ...], tuple[slice, ...]]]:
@@ -300,7 +334,7 @@ CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
     Path("conv_transpose.depthwise_strided", lambda c: c.depthwise,
          "one channel per group, no room for phase buffers: strided adds in place",
          _ct_depthwise_strided),
-    Path("conv_transpose.nonfinite", lambda c: c.nonfinite,
+    Path("conv_transpose.nonfinite", lambda c: c.nonfinite_lazy,
          "a NaN or an inf in x or w: per-tap col2im of real products only, as PyTorch "
          "(a padded grid or a flipped conv would multiply its zeros by the inf)", _ct_gemm),
     Path("conv_transpose.stride1_flipped", lambda c: c.flipped,
@@ -385,6 +419,7 @@ class ConvCall(_ConvCall):
         self.lo, self.out_size = tuple(lo), tuple(out_size)
         self.k: Ints = tuple(w.shape[2:])
         self.c_out = int(w.shape[0])
+        self.result_size = int(x.shape[0]) * self.c_out * math.prod(self.out_size)
 
     @cached_property
     def fold(self) -> bool:
@@ -522,6 +557,9 @@ class WeightCall(_ConvCall):
         self.stride, self.dilation, self.groups = tuple(stride), tuple(dilation), groups
         self.lo, self.out_size = tuple(lo), tuple(gy.shape[2:])
         self.c_out = int(gy.shape[1])
+        dw = self.c_out * (int(x.shape[1]) // groups) * math.prod(self.k)
+        y = 0 if w is None else int(x.shape[0]) * self.c_out * math.prod(self.out_size)
+        self.result_size = dw + y
 
     @cached_property
     def row_shift(self) -> bool:
@@ -596,7 +634,7 @@ CONV_WEIGHT: tuple[Path[WeightCall], ...] = (
     Path("conv_weight.depthwise_jit", lambda c: c.depthwise and c.jit and not c.nonfinite,
          "one channel per group, numba on, input large enough, finite (its loops skip the "
          "padding, PyTorch multiplies it): a compiled loop", _w_depthwise_jit),
-    Path("conv_weight.phase_split", lambda c: c.phase_split and not c.nonfinite,
+    Path("conv_weight.phase_split", lambda c: c.phase_split and not c.nonfinite_lazy,
          "strided, finite: each tap's columns one contiguous copy from the input's phases "
          "(their GEMM meets the input's unread tail)",
          _w_phase_split),

@@ -39,11 +39,20 @@ _local = threading.local()  # .traces: the lists of the trace() blocks open on t
 
 
 def run(table: Sequence[Path[C]], call: C) -> Any:
-    """Run the path :func:`choose` picks, recording its name in the open traces."""
-    path = choose(table, call)
-    for names in getattr(_local, "traces", ()):
-        names.append(path.name)
-    return path.run(call)
+    """Run the path :func:`choose` picks, recording its name in the open traces.
+
+    A call whose ``retry(result)`` says so (its operands' NaN or inf was checked on
+    the result, see ``_Call.retry``) runs again through the table, and the traces
+    record both paths, in order.
+    """
+    while True:
+        path = choose(table, call)
+        for names in getattr(_local, "traces", ()):
+            names.append(path.name)
+        result = path.run(call)
+        retry = getattr(call, "retry", None)
+        if retry is None or not retry(result):
+            return result
 
 
 @contextlib.contextmanager
