@@ -332,12 +332,16 @@ def conv1d(
 
     input (N, C_in, L) or (C_in, L); weight (C_out, C_in/groups, k); bias (C_out,).
     Output (N, C_out, L_out) with ``L_out = floor((L + 2p - d(k-1) - 1) / s) + 1``.
-    ``padding`` may be an int, a 1-tuple, ``'same'`` (stride 1 only) or ``'valid'``.
+    ``padding`` may be an int, a 1-tuple, ``'same'`` (stride 1 only) or ``'valid'``,
+    or (beyond PyTorch) one ``(lo, hi)`` pair per spatial dim, ``((lo, hi),)`` in 1-d:
+    ``lo`` zeros before the input, ``hi`` after (``2p`` becomes ``lo + hi``).
 
     The lecture's example, ``y_i = sum_a x_{i+a-1} k_a``:
 
     >>> conv1d([[[0., 0., 1., 0., 0., 0., 0.]]], [[[1., 2., 3.]]])
     array([[[3., 2., 1., 0., 0.]]])
+    >>> conv1d([[[1., 2., 3.]]], [[[1., 1.]]], padding=((1, 0),))   # causal
+    array([[[1., 3., 5.]]])
     """
     return _conv(1, input, weight, bias, stride, padding, dilation, groups)
 
