@@ -16,7 +16,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "tconv"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("arguments and sizes", ("tconv._args", "tconv.shapes")),
+    ("arguments and sizes", ("tconv._args", "tconv.shapes", "tconv._window")),
     ("kernels", ("tconv.kernels",)),
     ("autograd", ("tconv.autograd",)),
     # tconv.upsampling: the up-scaling family's public path (interpolate, pixel shuffle)

@@ -936,3 +936,7 @@ def conv_transpose_geometry(
             "padding crops the output, so use a smaller padding"
         )
     return ConvGeometry(s, d, g, lo, size, k, out, a, hi, mode)
+
+
+# The window an output range of a chain of layers reads (windows, not sizes: tconv._window).
+from ._window import *  # noqa: E402, F403
