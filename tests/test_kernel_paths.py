@@ -361,8 +361,9 @@ def _classes(a: np.ndarray) -> np.ndarray:
 def test_nonfinite_path_matches_the_reference(geo: Geo, where: int, value: float,
                                               in_w: bool) -> None:  # fmt: skip
     """A NaN or an inf in x or w sends a transposed convolution that is not
-    depthwise to ``conv_transpose.nonfinite``; NaN, +inf and -inf land where the
-    definition puts them, the finite values agree."""
+    depthwise to ``conv_transpose.nonfinite`` (unless its check, deferred to a smaller
+    result, finds none there); NaN, +inf and -inf land where the definition puts
+    them, the finite values agree."""
     assume(kernels.route("conv_transpose", *_call("conv_transpose", geo, np.float64, False)[0])
            != "conv_transpose.empty")  # fmt: skip
     for dtype, n_threads in itertools.product((np.float64, np.float32), (1, 2)):
@@ -373,8 +374,10 @@ def test_nonfinite_path_matches_the_reference(geo: Geo, where: int, value: float
                                   b.astype(np.float64))  # fmt: skip
         with _threads_on(n_threads), kernels.trace() as names, np.errstate(invalid="ignore"):
             got = K.conv_transpose_nd(x, w, *geo.args(), b)
-        # the result's path; a check deferred to the result may have tried a fast one
-        assert names[-1] == "conv_transpose.nonfinite", names
+        # the result's path. A check deferred to the result (smaller than the operands)
+        # runs a fast path first, and keeps its result when no NaN or inf reaches it
+        if names[-1] != "conv_transpose.nonfinite":
+            assert len(names) == 1 and np.isfinite(ref).all(), names
         np.testing.assert_array_equal(_classes(got), _classes(ref))
         finite = np.isfinite(ref)
         assert rel_err(got[finite], ref[finite]) <= TOL[dtype]

@@ -249,6 +249,19 @@ def test_deferred_check_on_a_smaller_result(seed: int, where: int, value: float,
     assert_same(got, ref.numpy(), np.float64)
 
 
+@pytest.mark.parametrize("c_out", [1, 8])
+def test_finite_values_whose_squares_overflow(c_out: int) -> None:
+    """The finiteness check sums squares: finite float32 values near 1e20 overflow it,
+    which may only send the call down an exact path; the values stay PyTorch's."""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((2, 8, 8, 8)) * 1e20).astype(np.float32)
+    w = rng.standard_normal((8, c_out, 4, 4)).astype(np.float32)
+    got = F.conv_transpose2d(x, w, stride=2, padding=1)
+    ref = TF.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), stride=2, padding=1)
+    assert np.isfinite(got).all()
+    assert_same(got, ref.numpy(), np.float32)
+
+
 @pytest.mark.skipif(not tconv.jit_available(), reason="numba is not installed")
 @pytest.mark.parametrize("transposed", [True, False])
 def test_depthwise_jit_keeps_finite_calls(transposed: bool, monkeypatch) -> None:

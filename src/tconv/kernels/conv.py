@@ -62,6 +62,16 @@ def _budget() -> int:
     return settings.get_memory_budget()
 
 
+def _finite(a: np.ndarray) -> bool:
+    """No NaN or inf in ``a``: for a contiguous float array, one BLAS dot of it with
+    itself, which reads it once and allocates nothing (a sum of squares that overflows
+    only takes a finite call down an exact path); else ``np.isfinite``."""
+    if a.size and a.flags.c_contiguous and a.dtype in (np.float32, np.float64):
+        flat = a.reshape(-1)
+        return bool(np.isfinite(np.dot(flat, flat)))
+    return bool(np.isfinite(a).all())
+
+
 class _Call:
     """What every op's conditions ask of a call: sizes from ``x``'s shape and dtype
     only (so :func:`route` may pass shape-only stand-ins), the budget at call time."""
@@ -147,7 +157,7 @@ class _Call:
         by the calls that reach a condition that asks)."""
         if self.shape_only:
             return False
-        return not all(np.isfinite(a).all() for a in self.operands)
+        return not all(_finite(a) for a in self.operands)
 
     @cached_property
     def nonfinite_lazy(self) -> bool:
@@ -169,7 +179,7 @@ class _Call:
         if not self.__dict__.pop("_deferred", False):
             return False
         parts = result if isinstance(result, tuple) else (result,)
-        if all(a is None or np.isfinite(a).all() for a in parts):
+        if all(a is None or _finite(a) for a in parts):
             return False
         self.__dict__["nonfinite_lazy"] = self.nonfinite
         return self.nonfinite
