@@ -24,7 +24,17 @@ from .. import __version__
 from ._common import Parser, UsageError
 
 # Module names under tconv.commands, in the order `tconv --help` lists them.
-COMMANDS = ["examples", "tour", "figure", "shape", "plan", "coverage", "matrix", "demo"]
+COMMANDS = [
+    "examples",
+    "tour",
+    "figure",
+    "shape",
+    "plan",
+    "coverage",
+    "matrix",
+    "onnx",
+    "demo",
+]
 
 # The errors a command may raise on a bad input: tconv's own checks raise ValueError
 # and TypeError; memory and the file system, MemoryError and OSError. Anything else
