@@ -192,8 +192,8 @@ _TCONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 def _edges(y: np.ndarray, pairs: Pairs, sign: int) -> np.ndarray:
     """``result[j] = y[j + sign * lo]`` along each spatial dim, of size ``L - sign * (lo +
-    hi)``, zeros where that index falls outside ``y``: a crop where positive, zeros
-    where negative."""
+    hi)``, zeros where that index falls outside ``y``: with ``sign = -1``, an input
+    padded by the pairs (elements dropped where negative)."""
     shape, src, dst = list(y.shape[:2]), [slice(None)] * 2, [slice(None)] * 2
     for (lo, hi), L in zip(pairs, y.shape[2:]):
         lo, hi = sign * lo, sign * hi
@@ -224,19 +224,20 @@ def run(low: Lowering, x: Any, w: Any, b: Any = None, fn: str = "compat") -> np.
     n = len(low.spatial)
     xt = np.ascontiguousarray(x.transpose(permutation(low.data_format, "NC" + low.spatial)))
     wt = torch_weight(low, w)
+    bias = None if b is None else _args.as_array(b, "bias", fn)
     if low.transposed:
-        # The full output, then the crop; the bias is added after the zeros are appended,
-        # as every framework adds it to every output element.
-        y = _TCONV[n](xt, wt, None, low.stride, 0, 0, low.groups, low.dilation)
-        y = _edges(y, low.padding, 1)
+        # tconv's pairs crop the full output; negative ones append zeros, and the bias
+        # is added everywhere, as every framework adds it
+        y = _TCONV[n](xt, wt, bias, low.stride, low.padding, 0, low.groups, low.dilation)
     else:
-        xt = _edges(xt, low.padding, -1)
-        y = _CONV[n](xt, wt, None, low.stride, 0, low.dilation, low.groups)
+        # tconv's pairs pad the input with zeros; a negative pad (JAX's) drops elements,
+        # so the input is then cut and padded here (it may drop every original element)
+        pads: Any = low.padding
+        if any(v < 0 for p in pads for v in p):
+            xt, pads = _edges(xt, pads, -1), 0
+        y = _CONV[n](xt, wt, bias, low.stride, pads, low.dilation, low.groups)
     if low.subsample and any(s != 1 for s in low.subsample):
         y = y[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in low.subsample)]
-    if b is not None:
-        bias = _args.as_array(b, "bias", fn)
-        y = y + bias.reshape((-1,) + (1,) * n).astype(y.dtype, copy=False)
     return np.ascontiguousarray(y.transpose(permutation("NC" + low.spatial, low.out_format)))
 
 

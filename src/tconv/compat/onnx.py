@@ -18,16 +18,23 @@ Per spatial dim (``k_eff = d(k - 1) + 1``, ``a`` the output_padding)::
                     (``//`` rounds down, as onnx's reference implementation does:
                     the node test ``test_convtranspose_output_shape`` needs it)
 
-Where onnxruntime 1.32 differs from the spec, this module follows the spec (the
-README's disagreement table shows both, measured):
+Where onnxruntime 1.32 differs from the spec, this module follows the spec (measured;
+the README's disagreement table shows both; tests pin each difference):
 
-- ``ConvTranspose`` SAME_UPPER/SAME_LOWER with ``k_eff < s``: the spec's size is
-  ``L s``; onnxruntime returns ``s(L - 1) + k_eff + a`` (no padding at all).
-- ``ConvTranspose`` with ``output_shape`` and ``auto_pad`` NOTSET: the spec puts the
-  odd element of the crop at the start; onnxruntime at the end.
-- ``output_padding >= stride``: the spec allows it (zeros appended); onnxruntime
-  refuses it. ``Conv`` with SAME_* and a dilation: the spec allows it; onnxruntime
-  refuses it.
+- ``ConvTranspose`` SAME_UPPER/SAME_LOWER with ``k_eff + a < s``: the spec's size is
+  ``L s``; onnxruntime returns the full output ``s(L - 1) + k_eff + a``, uncropped.
+- ``output_shape`` past the full output: SAME_UPPER's spec split ``total // 2`` puts a
+  zero at the start, onnxruntime at the end; an ``output_shape`` whose convolution does
+  not give back the input (two or more past the full output at stride 2) onnxruntime
+  refuses, the spec does not.
+- ``output_padding >= max(stride, dilation)``: the spec allows it (zeros appended);
+  onnxruntime refuses it. ``Conv`` with SAME_* and a dilation: the spec allows it;
+  onnxruntime refuses it. onnxruntime computes neither op in float64.
+
+onnx's reference implementation (``onnx.reference``) is the spec's except for
+``group > 1`` (it fails or adds the bias wrongly) and for ``output_shape`` with
+``auto_pad`` NOTSET (it crops nothing at the start and refuses sizes below the full
+output).
 """
 
 from __future__ import annotations
