@@ -10,9 +10,9 @@ every timed call), the interpolate suite (float32 and float64), and the large-in
 (`conv_transpose2d`, (8, 64, 256, 256) -> 32, k4 s2 p1, float32: time and peak
 temporary memory under tracemalloc). Tables give times, ratios tconv/torch
 (below 1: tconv is faster), GFLOP/s and the share of the GEMM peak, and the
-kernel path each case took (``tconv.kernels.trace()``). The hand-written section
-"## Kernel paths: the measurements behind the constants" of the old RESULTS.md
-is kept as it was.
+kernel path each case took (``tconv.kernels.trace()``). The sections listed in
+``KEPT`` of the old RESULTS.md (the hand-written "## Kernel paths" and the ONNX
+section that ``bench_onnx.py`` writes) are kept as they were.
 """
 
 from __future__ import annotations
@@ -97,19 +97,29 @@ def threads() -> str:
             f"one-thread BLAS ({blas.name}); `TCONV_NUM_THREADS=1` runs them serially.")
 
 
-KEPT = "## Kernel paths: the measurements behind the constants"
+# Hand-written or separately measured sections of the old RESULTS.md, kept as they were.
+KEPT = (
+    "## Kernel paths: the measurements behind the constants",
+    "## ONNX: tconv sessions, onnxruntime and onnx's reference evaluator",  # bench_onnx.py
+    "## Dask: `tconv.dask.apply` on a 2-process LocalCluster vs `module(x)`",  # bench_dask.py
+)
 
 
 def kept_section(path: Path) -> list[str]:
-    """The hand-written section of the old RESULTS.md (up to the next ``## ``), if any."""
+    """The kept sections of the old RESULTS.md (each up to the next ``## ``), if any."""
     if not path.exists():
         return []
     text = path.read_text(encoding="utf-8")
-    if KEPT not in text:
-        return []
-    rest = text[text.index(KEPT) :]
-    end = rest.find("\n## ", len(KEPT))
-    return (rest if end < 0 else rest[:end]).rstrip("\n").split("\n")
+    lines: list[str] = []
+    for heading in KEPT:
+        if heading not in text:
+            continue
+        rest = text[text.index(heading) :]
+        end = rest.find("\n## ", len(heading))
+        if lines:
+            lines.append("")
+        lines += (rest if end < 0 else rest[:end]).rstrip("\n").split("\n")
+    return lines
 
 
 def paths_taken(case: bench_conv.Case, dtype: str) -> tuple[list[str], list[str]]:
