@@ -15,7 +15,8 @@ read from the layer; nothing is re-derived):
   wrap), then ``Conv`` without padding; 'same' and asymmetric padding: ``pads``.
 - ``ConvTranspose``: ``pads`` = the crop at each end and ``output_padding`` the
   extension past the crop, so that onnxruntime's ``output_padding < stride`` rule
-  holds whenever PyTorch's output is inside the full output.
+  holds whenever PyTorch's output is inside the full output; zeros prepended (a
+  negative crop) or appended past a stride become a ``Pad`` node, then the bias.
 - ``Upsample``: ``Resize`` with nearest -> (asymmetric, floor), nearest-exact ->
   (half_pixel, round_prefer_ceil), linear modes -> half_pixel or align_corners,
   bicubic -> cubic with ``cubic_coeff_a=-0.75``; ``scale_factor`` as ``scales`` (the
@@ -248,26 +249,33 @@ def _conv_transpose(
         lo = [a for a, _ in _pair_list(same(m.kernel_size, m.stride, m.dilation))]
     else:
         lo = [int(a) if np.ndim(a) == 0 else int(a[0]) for a in m.padding]
-    if any(a < 0 for a in lo):
-        raise _refuse(m, path, "zeros prepended to the output (a negative crop at the start) "
-                               "have no ONNX ConvTranspose form")  # fmt: skip
     spatial_in, spatial_out = v.shape[-n:], y_value.shape[-n:]
     end, extra = [], []
     for L, o, k, s, d, a in zip(spatial_in, spatial_out, m.kernel_size, m.stride, m.dilation, lo):
         e = (L - 1) * s + d * (k - 1) + 1 - a - o  # cropped at the end (< 0: appended zeros)
         end.append(max(e, 0))
         extra.append(max(-e, 0))
-    inputs = [x, _param(g, m, "weight", path), _param(g, m, "bias", path)]
     attrs: dict[str, Any] = {
         "kernel_shape": list(m.kernel_size),
         "strides": list(m.stride),
         "dilations": list(m.dilation),
         "group": m.groups,
-        "pads": lo + end,
+        "pads": [max(a, 0) for a in lo] + end,
     }
-    if any(extra):
-        attrs["output_padding"] = extra
-    y = g.node("ConvTranspose", [i for i in inputs if i], path, **attrs)
+    weight, bias = _param(g, m, "weight", path) or "", _param(g, m, "bias", path)
+    if all(a >= 0 for a in lo) and all(e < s for e, s in zip(extra, m.stride)):
+        if any(extra):
+            attrs["output_padding"] = extra
+        inputs = [x, weight] + ([bias] if bias else [])
+        return g.node("ConvTranspose", inputs, path, **attrs), y_value
+    # Zeros prepended (a negative start crop) or output_padding >= stride (onnxruntime
+    # refuses it): the zeros as a Pad node, then the bias, which covers them too
+    y = g.node("ConvTranspose", [x, weight], path, **attrs)
+    pads = [0, 0] + [max(-a, 0) for a in lo] + [0, 0] + extra
+    y = g.node("Pad", [y, g.ints(f"{path}.pads", pads)], path)
+    if bias:
+        b = unwrap(m.bias).reshape((-1,) + (1,) * n)
+        y = g.node("Add", [y, g.const(f"{path}.bias_nd", b)], path)
     return y, y_value
 
 
