@@ -9,6 +9,7 @@ Point-wise layers (activations, BatchNorm and Dropout in eval) run block by bloc
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -60,18 +61,41 @@ def _pointwise(block: np.ndarray, module: Any) -> np.ndarray:
     return np.asarray(unwrap(module(block)))
 
 
-def _layer(m: Any, x: Any) -> Any:
+def _chain(block: np.ndarray, modules: tuple[Any, ...]) -> np.ndarray:
+    for m in modules:
+        block = _pointwise(block, m)
+    return block
+
+
+def _is_pointwise(m: Any) -> bool:
+    """Whether ``m`` acts point by point (refusing BatchNorm and Dropout in training)."""
+    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        if m.training:
+            raise _refuse(
+                m, "in training mode it normalises with the batch's statistics (call module.eval())"
+            )
+        return True
+    if isinstance(m, nn.Dropout):
+        if m.training and m.p > 0:
+            raise _refuse(m, "in training mode it drops random elements (call module.eval())")
+        return True
+    return isinstance(m, _POINTWISE)
+
+
+def _layer(m: Any, x: Any, post: Any = None) -> Any:
+    """``m`` on ``x``; ``post`` (point-wise layers after a convolution) in the same tasks."""
     if isinstance(m, nn.conv._ConvTranspose):
         b = None if m.bias is None else m.bias.data
         return _ops._conv_transpose(
             m._n, x, m.weight.data, b, m.stride, m.padding, m.output_padding, m.groups,
-            m.dilation, padding_mode=m.padding_mode,
+            m.dilation, padding_mode=m.padding_mode, post=post,
         )  # fmt: skip
     if isinstance(m, nn.conv._Conv):
         b = None if m.bias is None else m.bias.data
         return _ops._conv(
-            m._n, x, m.weight.data, b, m.stride, m.padding, m.dilation, m.groups, m.padding_mode
-        )
+            m._n, x, m.weight.data, b, m.stride, m.padding, m.dilation, m.groups,
+            m.padding_mode, post=post,
+        )  # fmt: skip
     if isinstance(m, nn.Upsample):
         if m.align_corners:
             raise _refuse(m, "align_corners=True moves every tap with the array's size")
@@ -82,18 +106,7 @@ def _layer(m: Any, x: Any) -> Any:
         return _ops.pixel_shuffle(x, m.upscale_factor)
     if isinstance(m, nn.PixelUnshuffle):
         return _ops.pixel_unshuffle(x, m.downscale_factor)
-    pointwise = isinstance(m, _POINTWISE)
-    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        if m.training:
-            raise _refuse(
-                m, "in training mode it normalises with the batch's statistics (call module.eval())"
-            )
-        pointwise = True
-    if isinstance(m, nn.Dropout):
-        if m.training and m.p > 0:
-            raise _refuse(m, "in training mode it drops random elements (call module.eval())")
-        pointwise = True
-    if not pointwise:
+    if not _is_pointwise(m):
         raise _refuse(
             m,
             "it is not translation-consistent (its output at a point depends on "
@@ -103,6 +116,19 @@ def _layer(m: Any, x: Any) -> Any:
         x = x.rechunk({1: -1})  # BatchNorm and friends act per channel: whole channels
     probe = _pointwise(np.zeros((1,) + x.shape[1:2] + (1,) * (x.ndim - 2), x.dtype), m)
     return x.map_blocks(_pointwise, m, dtype=probe.dtype, meta=np.empty((0,) * x.ndim, probe.dtype))
+
+
+def _fusable(conv: Any, after: list[Any]) -> tuple[Any, ...]:
+    """The point-wise layers right after a convolution: they run in its tasks (fewer
+    tasks, no intermediate block held in memory)."""
+    if not isinstance(conv, (nn.conv._Conv, nn.conv._ConvTranspose)):
+        return ()
+    run: list[Any] = []
+    for m in after:
+        if not _is_pointwise(m):
+            break
+        run.append(m)
+    return tuple(run)
 
 
 def apply(module: Any, x: Any) -> Any:
@@ -133,6 +159,11 @@ def apply(module: Any, x: Any) -> Any:
         )
     if not isinstance(module, nn.Module):
         raise TypeError(f"tconv.dask.apply: module must be a tconv.nn.Module, got {module!r}")
-    for m in _leaves(module):
-        x = _layer(m, x)
+    leaves = list(_leaves(module))
+    i = 0
+    while i < len(leaves):
+        m = leaves[i]
+        run = _fusable(m, leaves[i + 1 :])
+        x = _layer(m, x, partial(_chain, modules=run) if run else None)
+        i += 1 + len(run)
     return x

@@ -65,6 +65,7 @@ def _conv(
     dilation: Any,
     groups: int,
     padding_mode: str = "zeros",
+    post: Any = None,
 ) -> Any:
     fn = f"conv{n}d"
     x, unbatched = _dask_input(input, n + 2, fn, "(N, C_in, *spatial)")
@@ -93,7 +94,7 @@ def _conv(
 
         axes.append(axis_plan(layer, i, n, x.chunks[2 + i], g.out_size[i], gather))
     local = partial(op, weight=w, bias=None, stride=s, padding=0, dilation=d, groups=groups)
-    y = tiled(x, axes, local, w.shape[0], dtype, b, f"tconv-{fn}")
+    y = tiled(x, axes, local, w.shape[0], dtype, b, f"tconv-{fn}", post)
     return y[0] if unbatched else y
 
 
@@ -109,6 +110,7 @@ def _conv_transpose(
     dilation: Any,
     output_size: Any = None,
     padding_mode: str = "zeros",
+    post: Any = None,
 ) -> Any:
     fn = f"conv_transpose{n}d"
     x, unbatched = _dask_input(input, n + 2, fn, "(N, C_in, *spatial)")
@@ -150,7 +152,7 @@ def _conv_transpose(
         op, weight=w, bias=None, stride=s, padding=0, output_padding=0, groups=groups, dilation=d
     )
     channels = w.shape[1] * groups
-    y = tiled(x, axes, local, channels, dtype, b, f"tconv-{fn}")
+    y = tiled(x, axes, local, channels, dtype, b, f"tconv-{fn}", post)
     return y[0] if unbatched else y
 
 

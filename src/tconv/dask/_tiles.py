@@ -123,9 +123,26 @@ def _run_tile(
     in_dtype: np.dtype,
     dtype: np.dtype,
     channels: int,
+    post: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """One task: assemble the tile from its cells (zeros where the padding is zero),
-    run the op on it alone, keep the block's outputs, add the bias."""
+    run the op on it alone, keep the block's outputs, add the bias, then ``post`` (the
+    point-wise layers that follow, fused into the same task)."""
+    y = _tile(local, lead, parts, cells, crops, bias, in_dtype, dtype, channels)
+    return y if post is None else post(y)
+
+
+def _tile(
+    local: Callable[[np.ndarray], np.ndarray],
+    lead: tuple[int, int],
+    parts: list[list[tuple[int, slice | None, int]]],
+    cells: list[Any],
+    crops: list[tuple[int, int]],
+    bias: np.ndarray | None,
+    in_dtype: np.dtype,
+    dtype: np.dtype,
+    channels: int,
+) -> np.ndarray:
     y = np.zeros((lead[0], channels, *(b - a for a, b in crops)), dtype)
     if any(not ax for ax in parts):  # no input lands on these outputs: bias only
         return _biased(y, bias, dtype)
@@ -180,9 +197,11 @@ def tiled(
     dtype: np.dtype,
     bias: np.ndarray | None,
     name: str,
+    post: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Any:
     """The lazy result: per batch chunk and output block, one task running ``local`` on
-    the gathered tile (cropped to the block, ``bias`` added)."""
+    the gathered tile (cropped to the block, ``bias`` added, then ``post``, which must
+    keep the block's shape and ``dtype``)."""
     dask_array()
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
@@ -195,6 +214,10 @@ def tiled(
     if bias is not None:
         bias_key = f"{name}-bias-{token}"
         dsk[bias_key] = bias
+    post_key = None
+    if post is not None:
+        post_key = f"{name}-post-{token}"
+        dsk[post_key] = post
     edges = [np.cumsum((0, *c)) for c in x.chunks[2:]]
     batch = x.chunks[0]
     channels_in = x.shape[1]
@@ -220,7 +243,10 @@ def tiled(
                 x.dtype,
                 dtype,
                 channels,
+                post_key,
             )
     chunks = (batch, (channels,), *(tuple(np.diff(a.bounds).tolist()) for a in axes))
+    if post is not None:  # the result's dtype is post's on the op's
+        dtype = post(np.zeros((1, channels) + (1,) * len(axes), dtype)).dtype
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[x])
     return da.Array(graph, out_name, chunks, meta=np.empty((0,) * x.ndim, dtype))
