@@ -32,6 +32,7 @@ COMMANDS = [
     "plan",
     "coverage",
     "matrix",
+    "port",
     "onnx",
     "demo",
 ]

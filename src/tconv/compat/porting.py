@@ -192,7 +192,7 @@ def _convert(src: str, src_sp: str, dst: str, dst_sp: str, flip: bool, var: str)
     if flip:
         idx = ", ".join("::-1" if c in "xyz" else ":" for c in b)
         expr = f"{expr}[{idx}]"
-    return f"np.ascontiguousarray({expr})" if expr != var else var
+    return f"{expr}.copy()" if expr != var else var  # .copy(): positive strides, as torch needs
 
 
 def _list(values: Sequence[int]) -> str:
@@ -278,12 +278,8 @@ def _keras_target(low: Lowering, ci: int, co: int) -> tuple[str, bool, Lowering]
     options: list[tuple[str, Any]] = [("same", None), ("valid", None)]
     options += [(p, a) for p in ("same", "valid") for a in range(max(low.stride))]
     layer = (
-        f"layer = keras.layers.Conv{n}DTranspose({co}, {low.kernel_size}, strides={low.stride}, "
-        "padding={pad!r}, output_padding={op}, dilation_rate="
-        f"{low.dilation}, use_bias=False)\n"
-        f"layer.build((None, {_list(L)}, {ci}))\n"
-        "layer.set_weights([w])\n"
-        "y = layer(x)"
+        f"y = keras.ops.conv_transpose(x, w, strides={low.stride}, padding={{pad!r}}, "
+        f"output_padding={{op}}, dilation_rate={low.dilation})"
     )
     for pad, a in options:
         if a is not None and any(a >= si for si in low.stride):
@@ -418,7 +414,7 @@ def port(layer: Layer, to: str | Sequence[str] | None = None) -> Port:
     layer = torch.nn.ConvTranspose1d(1, 1, kernel_size=(4,), stride=(2,), padding=(1,), \
 output_padding=(0,), dilation=(1,), bias=False)
     >>> p.targets["torch"].weight
-    'np.ascontiguousarray(np.transpose(w, (2, 1, 0)))'
+    'np.transpose(w, (2, 1, 0)).copy()'
     >>> print(port(Layer("tf", 3, 2, "SAME", 7), to="torch").targets["torch"].code)
     layer = torch.nn.ConvTranspose1d(1, 1, kernel_size=(3,), stride=(2,), padding=(0,), \
 output_padding=(0,), dilation=(1,), bias=False)
@@ -503,8 +499,14 @@ def as_transposed(low: Lowering) -> Lowering:
 
 
 def _note(name: str, low: Lowering) -> str:
-    if name in ("tf", "keras") and any(d > 1 for d in low.dilation):
-        return "TensorFlow's CPU kernels refuse dilated transposed convolutions (GPU only)"
+    if name == "keras":
+        n = len(low.stride)
+        text = (
+            f"as a layer: keras.layers.Conv{n}DTranspose(filters, kernel_size, ..., use_bias=False)"
+        )
+        if any(d > 1 for d in low.dilation) and any(s > 1 for s in low.stride):
+            text += ", which refuses strides > 1 with dilation_rate > 1 (keras.ops does not)"
+        return text
     if name == "onnx" and any(lo < 0 or hi < 0 for lo, hi in low.padding):
         return (
             "zeros come from a Pad node: SAME_* auto_pad differs between the spec and onnxruntime"
