@@ -96,6 +96,11 @@ CASES: dict[str, tuple[Any, tuple[int, ...]]] = {
                                                          output_padding=2), (2, 2, 4)),
     "convT2d-same": (lambda: nn.ConvTranspose2d(2, 2, (3, 1), stride=(2, 3), padding="same"),
                      (1, 2, 4, 3)),
+    "convT1d-circular": (lambda: nn.ConvTranspose1d(2, 3, 5, stride=2, padding=3, dilation=2,
+                                                   padding_mode="circular"), (2, 2, 3)),
+    "convT2d-circular-same": (lambda: nn.ConvTranspose2d(2, 2, 4, stride=(2, 3),
+                                                        padding="same",
+                                                        padding_mode="circular"), (1, 2, 3, 4)),
     "convT3d": (lambda: nn.ConvTranspose3d(2, 2, 3, stride=2, padding=1, output_padding=1),
                 (1, 2, 3, 4, 3)),
     # dense and normalisation

@@ -16,7 +16,8 @@ read from the layer; nothing is re-derived):
 - ``ConvTranspose``: ``pads`` = the crop at each end and ``output_padding`` the
   extension past the crop, so that onnxruntime's ``output_padding < stride`` rule
   holds whenever PyTorch's output is inside the full output; zeros prepended (a
-  negative crop) or appended past a stride become a ``Pad`` node, then the bias.
+  negative crop) or appended past a stride become a ``Pad`` node, then the bias;
+  ``padding_mode='circular'`` is the full output folded by Pad, Slice, Add, Concat.
 - ``Upsample``: ``Resize`` with nearest -> (asymmetric, floor), nearest-exact ->
   (half_pixel, round_prefer_ceil), linear modes -> half_pixel or align_corners,
   bicubic -> cubic with ``cubic_coeff_a=-0.75``; ``scale_factor`` as ``scales`` (the
@@ -237,8 +238,9 @@ def _conv(g: _Graph, m: Any, path: str, x: str, v: np.ndarray) -> Any:
 def _conv_transpose(
     g: _Graph, m: Any, path: str, x: str, v: np.ndarray, output_size: Any = None
 ) -> Any:
-    if getattr(m, "padding_mode", "zeros") != "zeros":
-        raise _refuse(m, path, f"padding_mode={m.padding_mode!r} has no ONNX ConvTranspose form")
+    mode = getattr(m, "padding_mode", "zeros")
+    if mode not in ("zeros", "circular"):
+        raise _refuse(m, path, f"padding_mode={mode!r} has no ONNX ConvTranspose form")
     y_value = _run(m, v, output_size=output_size)
     n = len(m.kernel_size)
     # ONNX's begin crop is the layer's; the end adjustment follows from the output size.
@@ -249,6 +251,11 @@ def _conv_transpose(
         lo = [a for a, _ in _pair_list(same(m.kernel_size, m.stride, m.dilation))]
     else:
         lo = [int(a) if np.ndim(a) == 0 else int(a[0]) for a in m.padding]
+    if mode == "circular":
+        periods = tuple(L * s for L, s in zip(v.shape[2:], m.stride))
+        if tuple(y_value.shape[2:]) != periods:  # the fold makes L s outputs, no more
+            raise _refuse(m, path, f"circular output {y_value.shape[2:]} is not input x stride")
+        return _circular(g, m, path, x, v, lo), y_value
     spatial_in, spatial_out = v.shape[-n:], y_value.shape[-n:]
     end, extra = [], []
     for L, o, k, s, d, a in zip(spatial_in, spatial_out, m.kernel_size, m.stride, m.dilation, lo):
@@ -277,6 +284,42 @@ def _conv_transpose(
         b = unwrap(m.bias).reshape((-1,) + (1,) * n)
         y = g.node("Add", [y, g.const(f"{path}.bias_nd", b)], path)
     return y, y_value
+
+
+def _circular(g: _Graph, m: Any, path: str, x: str, v: np.ndarray, lo: list[int]) -> str:
+    """tconv's circular transposed convolution (Flax's): the full output folded with
+    period ``P = L s`` per axis, ``y[j] = sum_m full[j + lo + m P]``: the full output
+    (ConvTranspose without padding), zeros to whole periods (Pad), the periods summed
+    (Slice, Add), the start rolled to ``lo mod P`` (Slice, Concat), then the bias."""
+    n = len(m.kernel_size)
+    weight = _param(g, m, "weight", path) or ""
+    y = g.node("ConvTranspose", [x, weight], path, kernel_shape=list(m.kernel_size),
+               strides=list(m.stride), dilations=list(m.dilation), group=m.groups,
+               pads=[0] * (2 * n))  # fmt: skip
+
+    def part(t: str, axis: int, start: int, stop: int) -> str:
+        ends = [g.ints(f"{path}.{name}", [val]) for name, val in (("start", start), ("stop", stop))]
+        return g.node("Slice", [t, *ends, g.ints(f"{path}.axis", [axis])], path)
+
+    for i, (L, k, s, d) in enumerate(zip(v.shape[2:], m.kernel_size, m.stride, m.dilation)):
+        axis, period, full = 2 + i, L * s, (L - 1) * s + d * (k - 1) + 1
+        count = -(-full // period)
+        if count * period > full:
+            pads = [0] * (2 * v.ndim)
+            pads[v.ndim + axis] = count * period - full
+            y = g.node("Pad", [y, g.ints(f"{path}.pads", pads)], path)
+        z = part(y, axis, 0, period) if count > 1 else y
+        for c in range(1, count):
+            z = g.node("Add", [z, part(y, axis, c * period, (c + 1) * period)], path)
+        r = lo[i] % period
+        if r:
+            halves = [part(z, axis, r, period), part(z, axis, 0, r)]
+            z = g.node("Concat", halves, path, axis=axis)
+        y = z
+    if m.bias is not None:
+        b = unwrap(m.bias).reshape((-1,) + (1,) * n)
+        y = g.node("Add", [y, g.const(f"{path}.bias_nd", b)], path)
+    return y
 
 
 # --- dense, normalisation, activations ------------------------------------------------------
