@@ -41,7 +41,7 @@ def _close(got: np.ndarray, ref, dtype) -> None:
     assert rel_err(got, ref) <= TOL[np.dtype(dtype)]
 
 
-@settings(max_examples=170)
+@settings(max_examples=165)
 @given(data=st.data())
 def test_conv_general_dilated_matches_jax(data):
     draw = data.draw

@@ -13,7 +13,9 @@ Per spatial dim (``k_eff = d(k - 1) + 1``, ``a`` the output_padding)::
                      'same':  out = L s, or (L-1)s + k_eff % 2 + a
                      and TF's 'SAME'/'VALID' crop for that size
 
-Where TensorFlow refuses Keras's size (for instance 'same' with an even kernel and
+Keras 3.15 refuses ``conv`` with strides > 1 together with a dilation (TF's
+``tf.nn.convolution`` does); this module computes it, with TF's 'SAME' rule. Where
+TensorFlow refuses Keras's size (for instance 'same' with an even kernel and
 ``output_padding=0``: ``(L-1)s`` is out of TF's range), this module raises the
 ValueError of :func:`tconv.compat.tf.lower`, which states the sizes that can come.
 """
