@@ -267,3 +267,27 @@ def test_node_tests_through_compat():
             np.testing.assert_allclose(
                 got, outputs[0], rtol=case.rtol, atol=case.atol, err_msg=case.name
             )
+
+
+def test_reference_group_bias_quirk():
+    """Measured: onnx's reference implementation adds the first group's bias to every
+    group's channels of a grouped ConvTranspose; onnxruntime and compat add each
+    channel's own (why the hypothesis test runs the reference one group at a time)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 2, 3)).astype(np.float32)
+    w = rng.standard_normal((2, 1, 2)).astype(np.float32)
+    b = np.array([1.0, 2.0], np.float32)
+    attrs = {"group": 2}
+    good = run_ort("ConvTranspose", x, w, b, attrs)
+    bad = run_reference("ConvTranspose", x, w, b, attrs)
+    assert rel_err(run_compat("ConvTranspose", x, w, b, attrs), good) < 1e-6
+    assert np.allclose(bad[:, 1] + 1.0, good[:, 1]) and np.allclose(bad[:, 0], good[:, 0])
+
+
+def test_onnxruntime_has_no_float64_convolutions():
+    """Why float64 cases are checked against onnx's reference only."""
+    x, w = np.ones((1, 1, 4)), np.ones((1, 1, 2))
+    for op in ("Conv", "ConvTranspose"):
+        with pytest.raises(Exception, match=r"NOT_IMPLEMENTED|Could not find an implementation"):
+            run_ort(op, x, w, None, {})
+        assert run_compat(op, x, w, None, {}).dtype == np.float64
