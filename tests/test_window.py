@@ -217,3 +217,30 @@ def test_per_dim_ranges_give_one_window_per_dim_and_lecture_arithmetic() -> None
 def test_bad_arguments_are_refused_by_name(call, match) -> None:
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+@pytest.mark.parametrize("pads", [((2, 0),), ((0, 3),), ((-2, 1),), ((1, -2),), ((-1, -1),)])
+@pytest.mark.parametrize("k, s, d", [(3, 2, 1), (4, 2, 1), (2, 3, 2), (1, 2, 1)])
+def test_padding_pairs_and_negative_crops_by_brute_force(pads, k, s, d) -> None:
+    """Transposed convs with (lo, hi) pairs, negative crops (zeros before the result)
+    included, by tconv.functional (PyTorch has no pairs): the window's start moves with
+    lo only, and it is the hull of what the outputs depend on."""
+    import tconv.functional as F
+
+    size = 9
+    w = np.linspace(0.5, 1.5, k)[None, None]
+    base = np.random.default_rng(0).standard_normal(size)
+    x = (base + np.vstack([np.zeros(size), np.eye(size)]))[:, None]
+    y = F.conv_transpose1d(x, w, stride=s, padding=pads, dilation=d)[:, 0]
+    dep = np.abs(y[1:] - y[0]) > 1e-9
+    layer = Layer.conv_transpose(k, s, pads, 0, d)
+    for a in range(y.shape[1]):
+        for b in range(a + 1, min(a + 4, y.shape[1]) + 1):
+            win = shapes.input_window(layer, a, b)
+            got = np.flatnonzero(dep[:, a:b].any(axis=1))
+            assert all(win.start <= i < win.stop for i in got)
+            if 0 <= win.start and win.stop <= size:
+                if got.size:
+                    assert (win.start, win.stop) == (got[0], got[-1] + 1)
+                else:
+                    assert win.start == win.stop
