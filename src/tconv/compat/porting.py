@@ -468,9 +468,15 @@ output_padding=(0,), dilation=(1,), bias=False)
             exact=exact,
             note=_note(name, low),
         )
-    conv = conventions(low.kernel_size[0], low.stride[0], low.dilation[0], low.in_size[0])
-    if len(low.stride) > 1:
-        conv = {}
+    # each dim on its own (every convention pads each spatial dim alike)
+    dims = [conventions(*v) for v in zip(low.kernel_size, low.stride, low.dilation, low.in_size)]
+    conv = {
+        name: (
+            tuple(o for d in dims for o in d[name][0]),
+            tuple(c for d in dims for c in d[name][1]),
+        )
+        for name in dims[0]
+    }
     return Port(layer, low, made, conv)
 
 
