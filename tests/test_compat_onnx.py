@@ -107,7 +107,7 @@ def _ort_agrees(x, w, attrs) -> bool:
     """Where onnxruntime 1.32 computes the spec (measured; the quirk tests below pin the
     rest): explicit pads and VALID; SAME_* where the total crop ``s(L-1) + a + k_eff -
     L s`` is not negative; output_shape where the total ``s(L-1) + a + k_eff - out`` is
-    not negative, or is -1 with a stride of 2 or more outside SAME_UPPER."""
+    not negative, or is -1 outside SAME_UPPER where onnxruntime accepts the size."""
     n = x.ndim - 2
     mode = attrs.get("auto_pad", "NOTSET")
     if mode not in ("SAME_UPPER", "SAME_LOWER") and "output_shape" not in attrs:
@@ -116,8 +116,12 @@ def _ort_agrees(x, w, attrs) -> bool:
     a = attrs.get("output_padding", [0] * n)
     out = attrs.get("output_shape") or [Li * si for Li, si in zip(x.shape[2:], s)]
     for Li, si, ai, di, ki, o in zip(x.shape[2:], s, a, d, k, out):
-        t = si * (Li - 1) + ai + di * (ki - 1) + 1 - o
-        if t < 0 and not ("output_shape" in attrs and t == -1 and si >= 2 and mode != "SAME_UPPER"):
+        e = di * (ki - 1) + 1
+        t = si * (Li - 1) + ai + e - o
+        # onnxruntime's check of output_shape: the convolution of the output (output_padding
+        # left out) gives the input
+        checked = (o - e) // si + 1 == Li
+        if t < 0 and not ("output_shape" in attrs and t == -1 and checked and mode != "SAME_UPPER"):
             return False
     return True
 
