@@ -356,11 +356,12 @@ def run(
     keep_zarr: bool = False,
 ) -> tuple[dict[str, Any], str]:
     """Train both decoders, up-scale the mosaic, measure the seams; metrics and a table."""
-    # measured on the 2-core machine: 0.3-0.5 output MP/s for the whole pipeline (tconv's
+    # measured on the 2-core machine: 0.5-0.7 output MP/s for the whole pipeline (tconv's
     # small-channel kernels), workers idle at ~90 MiB and peak near 210 MiB on 128^2
     # tiles: a 256 MiB limit. Quick: a 2048^2 mosaic (16 MiB, under the limit) in about
-    # a minute; full: 8448^2 (272 MiB in, 1.1 GiB out), larger than a worker's limit.
-    steps, side, chunk = (600, 2048, 128) if quick else (1500, 8448, 128)
+    # a minute and a half. Full: 8448^2 (272 MiB in, 1.1 GiB out, beyond the limit); it
+    # did not finish in 15 minutes there (workers at the 80% pause threshold): open.
+    steps, side, chunk = (600, 2048, 128) if quick else (1000, 8448, 128)
     limit = 256 * 2**20
     images = load_images()
     out.mkdir(parents=True, exist_ok=True)
