@@ -217,7 +217,13 @@ def _blend(model: nn.Module, x: Any, chunk: int, r0: int, r1: int, c0: int, c1: 
 
 
 def _peak_rss() -> int:
-    import resource
+    """This process's peak resident memory in bytes: VmHWM (reset by exec, unlike
+    getrusage's ru_maxrss, which a spawned worker inherits from its parent)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    import resource  # not Linux: the getrusage figure
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
