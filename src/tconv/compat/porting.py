@@ -404,12 +404,16 @@ def conventions(
     return {name: (low.out_size, low.padding) for name, low in lows.items()}
 
 
-def port(layer: Layer, to: str | Sequence[str] | None = None) -> Port:
-    """``layer`` in the terms of the frameworks ``to`` (default: all the others).
+def port(layer: Layer | dict[str, Any], to: str | Sequence[str] | None = None) -> Port:
+    """``layer`` (a :class:`Layer`, or a dict of its fields) in the terms of the
+    frameworks ``to`` (default: all the others).
 
     >>> p = port(Layer("tf", 4, 2, "SAME", 7), to="torch")
     >>> p.out_size, p.crop
     ((14,), ((1, 1),))
+    >>> port({"framework": "onnx", "kernel_size": 1, "stride": 2, "padding": "SAME_UPPER",
+    ...       "input_size": 5}, to="jax").crop          # ONNX's spec: a zero first
+    ((-1, 0),)
     >>> print(p.targets["torch"].code.splitlines()[0])
     layer = torch.nn.ConvTranspose1d(1, 1, kernel_size=(4,), stride=(2,), padding=(1,), \
 output_padding=(0,), dilation=(1,), bias=False)
@@ -423,6 +427,8 @@ output_padding=(0,), dilation=(1,), bias=False)
         y = layer(torch.from_numpy(x))
         y = torch.nn.functional.pad(y, (0, -1))
     """
+    if isinstance(layer, dict):
+        layer = Layer(**layer)
     if layer.framework not in FRAMEWORKS:
         raise ValueError(
             f"compat.port: framework must be one of {', '.join(FRAMEWORKS)}, "
