@@ -164,7 +164,9 @@ def _runners() -> dict[str, Callable[..., np.ndarray]]:
     return dict(zip(COLUMNS, runs))
 
 
-def measure(grid: Sequence[tuple[int, int, int, int]] = GRID) -> list[list[str]]:
+def measure(
+    grid: Sequence[tuple[int, int, int, int]] = GRID, progress: bool = False
+) -> list[list[str]]:
     """One row per ``(k, s, d, L)``: the geometry, then ``out [lo, hi]`` per column (the
     crop at the start and at the end; negative: zeros), or why the framework refused."""
     runners = _runners()
@@ -184,6 +186,8 @@ def measure(grid: Sequence[tuple[int, int, int, int]] = GRID) -> list[list[str]]
             except Exception as exc:  # a framework's refusal is a measurement too
                 row.append(f"error ({type(exc).__name__})")
         rows.append(row)
+        if progress:
+            print(f"measured {len(rows)}/{len(grid)}: k={k} s={s} d={d} L={L}", file=sys.stderr)
     return rows
 
 
@@ -226,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--write", type=Path, help="replace the table in this README")
     group.add_argument("--check", type=Path, help="exit 1 if this README's table is stale")
     args = parser.parse_args(argv)
-    table = markdown(measure())
+    table = markdown(measure(progress=True))
     if args.write:
         args.write.write_text(_replace(args.write.read_text(), table))
     elif args.check:
