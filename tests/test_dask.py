@@ -306,11 +306,12 @@ def test_a_local_cluster_of_two_processes_computes_the_same() -> None:
 
 
 def test_out_of_core_zarr_larger_than_a_workers_memory_limit(tmp_path) -> None:
+    from tconv.kernels.settings import set_memory_budget
     from tconv.lecture.demos import superres
 
     distributed = pytest.importorskip("distributed")
     zarr = pytest.importorskip("zarr")
-    side, chunk, limit = 10_240, 1_024, 300 * 2**20  # 400 MiB of float32 > 300 MiB a worker
+    side, chunk, limit = 10_240, 512, 300 * 2**20  # 400 MiB of float32 > 300 MiB a worker
     w = np.random.default_rng(0).standard_normal((1, 1, 3, 3)).astype(np.float32)
     with (
         distributed.LocalCluster(
@@ -323,6 +324,7 @@ def test_out_of_core_zarr_larger_than_a_workers_memory_limit(tmp_path) -> None:
         distributed.Client(cluster) as client,
     ):
         pids = client.run(lambda: __import__("os").getpid())
+        client.run(set_memory_budget, 16 * 2**20)  # tconv's temporaries in a task
         src = da.random.default_rng(0).standard_normal(
             (1, 1, side, side), chunks=(1, 1, chunk, chunk), dtype=np.float32
         )
