@@ -52,7 +52,7 @@ def backend():
         )
 
 
-@settings(max_examples=120)
+@settings(max_examples=150)
 @given(data=st.data())
 def test_conv_matches_keras(data):
     draw = data.draw
