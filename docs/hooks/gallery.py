@@ -1,0 +1,111 @@
+"""mkdocs hook: the lecture's gallery, drawn by ``tconv tour`` during the docs build.
+
+The figures are computed when the site is built, never committed twice: the tour
+(:func:`tconv.lecture.tour.run`) writes them into a temporary folder, each file joins
+the site under ``gallery/``, and the marker ``<!-- tour-gallery -->`` in
+``docs/lecture.md`` becomes the gallery (figure, the lecture's sentence, PNG/SVG/GIF
+links, and the ``tconv explore`` state of the figure when the tour names one), while
+``<!-- tour-output -->`` becomes the tour's printed output (the worked examples and the
+identities, checked during the build). A failed check fails the build.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mkdocs.config.defaults import MkDocsConfig
+    from mkdocs.structure.files import Files
+    from mkdocs.structure.pages import Page
+
+log = logging.getLogger("mkdocs.hooks.gallery")
+
+GALLERY = "gallery"  # the figures' folder in the site
+PAGE = "lecture.md"
+_tour: dict[str, Any] = {}  # one tour per process (mkdocs serve rebuilds on every edit)
+
+
+def _run_tour() -> dict[str, Any]:
+    if _tour:
+        return _tour
+    from tconv.lecture import tour
+
+    out = Path(tempfile.mkdtemp(prefix="tconv-docs-tour-"))
+    lines: list[str] = []
+    failures = tour.run(out, echo=lines.append)
+    if failures:
+        raise RuntimeError(
+            f"docs/hooks/gallery.py: tconv tour reported {failures} failed check(s):\n"
+            + "\n".join(lines)
+        )
+    _tour.update(out=out, lines=lines)
+    log.info("tconv tour: %d figure files in %s", len(list(out.iterdir())), out)
+    return _tour
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    """Add the tour's figures to the site, under ``gallery/``."""
+    from mkdocs.structure.files import File
+
+    out = _run_tour()["out"]
+    for path in sorted(out.iterdir()):
+        if path.suffix in (".png", ".svg", ".gif"):
+            files.append(File.generated(config, f"{GALLERY}/{path.name}", abs_src_path=str(path)))
+    return files
+
+
+def _explore_state(name: str) -> str | None:
+    """The figure's ``tconv explore`` query, if the tour defines one."""
+    from tconv.lecture import tour
+
+    states = getattr(tour, "EXPLORE_STATES", None)
+    if isinstance(states, dict):
+        return states.get(name)
+    return None
+
+
+def gallery_markdown(out: Path) -> str:
+    """The gallery as Markdown: one figure per entry of ``tconv.lecture.figures.FIGURES``."""
+    from tconv.lecture.figures import FIGURES
+
+    parts: list[str] = []
+    for name, spec in FIGURES.items():
+        paths = sorted(p for p in out.iterdir() if p.stem == name)
+        if not paths:
+            raise RuntimeError(f"docs/hooks/gallery.py: the tour drew no file for {name!r}")
+        shown = next((p for p in paths if p.suffix in (".png", ".gif")), paths[0])
+        links = " · ".join(f"[{p.suffix[1:]}]({GALLERY}/{p.name})" for p in paths)
+        parts.append(f"### {name}\n")
+        parts.append(f"![{spec.caption}]({GALLERY}/{shown.name})\n")
+        parts.append(f"> “{spec.caption}”\n")
+        line = f"Files: {links}."
+        query = _explore_state(name)
+        if query is not None:
+            line += f" Turn the knobs: `tconv explore '{query}'`."
+        parts.append(line + "\n")
+    return "\n".join(parts)
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Replace the lecture page's markers with the tour's output and its gallery."""
+    if page.file.src_uri != PAGE:
+        return markdown
+    tour = _run_tour()
+    output = (
+        "```text\n"
+        + "\n".join(
+            line for line in tour["lines"] if not line.startswith(("Gallery:", "\n== The figures"))
+        ).rstrip()
+        + "\n```\n"
+    )
+    for marker, text in (
+        ("<!-- tour-output -->", output),
+        ("<!-- tour-gallery -->", gallery_markdown(tour["out"])),
+    ):
+        if marker not in markdown:
+            raise RuntimeError(f"docs/hooks/gallery.py: {PAGE} lacks the marker {marker}")
+        markdown = markdown.replace(marker, text)
+    return markdown

@@ -1,0 +1,44 @@
+"""A griffe extension for the API reference: doctests in docstrings become code blocks.
+
+tconv's docstrings carry their doctests in the text (``>>>`` lines and their output).
+Rendered as Markdown, an output such as ``[[0, 1], [2, 3]]`` would read as a link; this
+extension fences each doctest run (from its first ``>>>`` line to the next blank line)
+as a ``pycon`` block before mkdocstrings renders the docstring. Nothing in the source
+changes: pytest still runs the same doctests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import griffe
+
+
+def fence_doctests(text: str) -> str:
+    """Wrap each run of doctest lines (up to the next blank line) in a ``pycon`` fence."""
+    out: list[str] = []
+    lines = text.split("\n")
+    i, in_fence = 0, False
+    while i < len(lines):
+        line = lines[i]
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+        if not in_fence and line.lstrip().startswith(">>>"):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}```pycon")
+            while i < len(lines) and lines[i].strip():
+                out.append(lines[i])
+                i += 1
+            out.append(f"{indent}```")
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+class DoctestFences(griffe.Extension):
+    """Fence the doctests of every docstring griffe loads."""
+
+    def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
+        if obj.docstring is not None:
+            obj.docstring.value = fence_doctests(obj.docstring.value)
