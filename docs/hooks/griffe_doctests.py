@@ -3,15 +3,19 @@
 tconv's docstrings carry their doctests in the text (``>>>`` lines and their output).
 Rendered as Markdown, an output such as ``[[0, 1], [2, 3]]`` would read as a link; this
 extension fences each doctest run (from its first ``>>>`` line to the next blank line)
-as a ``pycon`` block before mkdocstrings renders the docstring. Nothing in the source
-changes: pytest still runs the same doctests.
+as a ``pycon`` block before mkdocstrings renders the docstring. It also renders the few
+Sphinx roles in the docstrings (``:func:`name```) as code, which is what they read as.
+Nothing in the source changes: pytest still runs the same doctests.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import griffe
+
+ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|obj|exc):`~?([^`]+)`")
 
 
 def fence_doctests(text: str) -> str:
@@ -36,9 +40,26 @@ def fence_doctests(text: str) -> str:
     return "\n".join(out)
 
 
+def comment_docstring(lines: list[str], lineno: int) -> str:
+    """The ``#:`` comment lines right above line ``lineno`` (1-based), joined."""
+    i, found = lineno - 2, []
+    while i >= 0 and lines[i].strip().startswith("#:"):
+        found.insert(0, lines[i].strip()[2:].strip())
+        i -= 1
+    return " ".join(found)
+
+
 class DoctestFences(griffe.Extension):
-    """Fence the doctests of every docstring griffe loads."""
+    """Fence the doctests of every docstring griffe loads; read ``#:`` attribute comments."""
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
+        if obj.docstring is None and obj.is_attribute and obj.lineno and obj.filepath:
+            # Sphinx's attribute comments (``#: text`` above ``NAME = value``)
+            lines = (
+                obj.lines_collection[obj.filepath] if obj.filepath in obj.lines_collection else []
+            )
+            text = comment_docstring(lines, obj.lineno)
+            if text:
+                obj.docstring = griffe.Docstring(text, lineno=obj.lineno, parent=obj)
         if obj.docstring is not None:
-            obj.docstring.value = fence_doctests(obj.docstring.value)
+            obj.docstring.value = fence_doctests(ROLE.sub(r"``\1``", obj.docstring.value))

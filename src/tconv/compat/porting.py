@@ -31,6 +31,7 @@ from ._lowering import Lowering
 __all__ = ["FRAMEWORKS", "Layer", "Port", "Target", "port"]
 
 FRAMEWORKS = ("torch", "tf", "keras", "jax", "onnx", "tconv")
+"""The frameworks ``port`` writes a layer for (its ``to=`` and ``Layer.framework`` values)."""
 _SP = {1: "W", 2: "HW", 3: "DHW"}
 _JAX_SP = {1: "H", 2: "HW", 3: "HWD"}
 

@@ -40,6 +40,8 @@ GRID: list[tuple[int, int, int, int]] = [
     (2, 3, 2, 5),
     (3, 2, 2, 5),
 ]
+"""The measured ``(k, s, d, L)`` cases: effective kernel below, equal to and above the
+stride, odd and even totals, a dilation."""
 COLUMNS = [
     "TF SAME",
     "TF VALID",
@@ -53,6 +55,7 @@ COLUMNS = [
     "ORT SAME_LOWER",
     "tconv 'same'",
 ]
+"""The table's measured columns: each framework's named paddings, and tconv's 'same'."""
 START, END = "<!-- compat-table:start -->", "<!-- compat-table:end -->"
 
 
@@ -222,6 +225,12 @@ def _replace(text: str, table: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m tconv.compat.table``: print the table, ``--write FILE`` or ``--check FILE``.
+
+    The table goes between the markers ``<!-- compat-table:start -->`` and
+    ``<!-- compat-table:end -->`` of FILE; ``--check`` exits 1 when FILE's table differs
+    from a fresh measurement. Needs the frameworks (the ``compat`` extra).
+    """
     parser = argparse.ArgumentParser(
         prog="python -m tconv.compat.table",
         description="Measure the frameworks' transposed-convolution sizes and crops.",

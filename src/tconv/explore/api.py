@@ -70,6 +70,7 @@ CAPS: dict[str, Any] = {
     "matrix_cells": 2**18,  # entries of M sent densely; beyond, "M" is null
     "piece_cells": 2**16,  # values of the scatter pieces sent; beyond, "values" are null
 }
+#: The frameworks whose padding conventions the ``convention`` field accepts.
 CONVENTIONS = ("pytorch", "tf", "keras", "jax", "onnx")
 #: The fields the API reads, in the canonical query's order; the page may add others.
 FIELDS = (

@@ -29,7 +29,9 @@ from . import api
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ExploreServer", "Handler", "make_server"]
 
+#: The address ``tconv explore`` listens on: this machine only (another needs --host).
 DEFAULT_HOST = "127.0.0.1"
+#: The port ``tconv explore`` tries first (EE-559).
 DEFAULT_PORT = 8559  # EE-559
 #: seconds a connection may stay silent (request line, headers) before it is closed
 TIMEOUT = 10.0

@@ -703,6 +703,7 @@ TABLES: dict[str, tuple[Path[Any], ...]] = {
     "conv": CONV,
     "conv_weight": CONV_WEIGHT,
 }
+"""The three tables of named paths, by kernel op; each is read top to bottom."""
 _CALLS: dict[str, type[_Call]] = {
     "conv_transpose": TransposeCall,
     "conv": ConvCall,

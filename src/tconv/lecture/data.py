@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 INSTALL_HINT = 'pip install -e ".[demo]"  (or: pip install "tconv[demo]")'
+"""The command that installs the ``demo`` extra, named in the error when scikit-learn or
+scikit-image is missing."""
 
 
 class Dataset(NamedTuple):
@@ -196,6 +198,7 @@ def synthetic(n: int = 64, size: int = 8, *, seed: int = 0, dtype: Any = np.floa
 
 
 DATASETS = ("digits", "faces", "synthetic")
+"""The names ``load`` accepts."""
 
 
 def load(name: str, *, dtype: Any = np.float32, **kwargs: Any) -> Dataset:

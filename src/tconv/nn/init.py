@@ -126,10 +126,20 @@ def constant_(t: Any, val: float) -> Any:
 
 
 def zeros_(t: Any) -> Any:
+    """Fill ``t`` (a Parameter, Tensor or array) with zeros, in place; return it.
+
+    >>> zeros_(np.ones(3))
+    array([0., 0., 0.])
+    """
     return _fill(t, 0)
 
 
 def ones_(t: Any) -> Any:
+    """Fill ``t`` (a Parameter, Tensor or array) with ones, in place; return it.
+
+    >>> ones_(np.zeros(3))
+    array([1., 1., 1.])
+    """
     return _fill(t, 1)
 
 

@@ -62,6 +62,7 @@ VARIANTS: dict[str, str] = {
     "resize_bilinear": "bilinear x2 + Conv2d(k=3, 'same')",
     "subpixel_icnr": "Conv2d(k=3) -> PixelShuffle(2), ICNR",
 }
+"""The compared up-sampling layers: name -> the decoder's up-sampler, in PyTorch's terms."""
 
 PERIOD = 2  # the stride of every up-sampling layer: the period of its artifacts
 CONSTANT_GRID = 12  # side of the constant latent image (output 4x larger)

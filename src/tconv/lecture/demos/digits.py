@@ -39,6 +39,7 @@ DEFINITIONS = {
     " image (per-channel mean held-out code on a 12x12 grid), 8-pixel border cropped;"
     " 0 = a constant input gives a constant output",
 }
+"""What each metric of ``metrics.json`` and the summary table measures."""
 
 
 def summary_table(results: Sequence[VariantResult], data_cb: float) -> str:

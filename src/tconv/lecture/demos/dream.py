@@ -41,6 +41,8 @@ from .progress import Progress
 __all__ = ["CLASSIFIERS", "AvgPool2", "classifier", "input_gradient", "optimise_input", "run"]
 
 CLASSIFIERS = ("strided", "pooled")
+"""The two classifiers: ``'strided'`` (stride-2 convolutions) and ``'pooled'`` (stride-1
+convolutions and average pooling)."""
 PERIOD = 2
 
 

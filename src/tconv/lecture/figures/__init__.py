@@ -21,6 +21,12 @@ __all__ = ["FIGURES", "FigureSpec", "draw"]
 
 @dataclass(frozen=True)
 class FigureSpec:
+    """One figure: the function that draws it, the lecture's sentence, its defaults.
+
+    ``function(**defaults)`` returns a matplotlib ``Figure``, or, when ``animation`` is
+    true, writes a GIF; ``tconv figure NAME`` passes the command line's values instead.
+    """
+
     function: Callable[..., Any]
     caption: str  # the lecture's sentence the figure illustrates
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -120,6 +126,7 @@ FIGURES: dict[str, FigureSpec] = {
         animation=True,
     ),
 }
+"""Every figure of the tour by name: its function, the lecture's sentence, its defaults."""
 
 
 def draw(name: str, out_dir: str | Path, **params: Any) -> list[Path]:
