@@ -248,6 +248,31 @@ def test_apply_equals_the_module(nd: int, data) -> None:
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10 * max(1.0, np.abs(want).max()))
 
 
+def test_apply_fuses_the_layers_into_one_task_per_block() -> None:
+    """The layers run fused: one graph layer beside the input's (no intermediate array is
+    stored or moved), one task per output block and batch chunk; a circular layer starts
+    a second chain. A k4 s2 p1 up-sampler maps chunks of c to chunks of 2c."""
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.ConvTranspose2d(4, 4, 4, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(4, 1, 3, padding=1, padding_mode="reflect"),
+    ).double()
+    x = np.random.default_rng(0).standard_normal((2, 1, 20, 24))
+    xd = da.from_array(x, chunks=(1, 1, 8, 6))
+    y = td.apply(net, xd)
+    assert len(y.dask.layers) == 2
+    blocks = [k for k in y.__dask_graph__().layers[y.name] if isinstance(k, tuple)]
+    assert len(blocks) == 2 * 3 * 4
+    assert y.chunks[2:] == ((16, 16, 8), (12, 12, 12, 12))
+    np.testing.assert_allclose(y.compute(), np.asarray(net(x)), rtol=0, atol=1e-12)
+    circ = nn.Sequential(net, nn.Conv2d(1, 1, 3, padding=1, padding_mode="circular")).double()
+    yc = td.apply(circ, xd)
+    assert len(yc.dask.layers) == 3
+    np.testing.assert_allclose(yc.compute(), np.asarray(circ(x)), rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "module, name",
     [

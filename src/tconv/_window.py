@@ -170,15 +170,16 @@ output_padding=0, factor=1)
 
     def split(self, index: int, dim: int = 0, n: int = 1) -> int:
         """The first output that input ``index`` starts: for a convolution the first
-        output whose window centre ``o s - p + floor((w-1)/2)`` is at ``index`` or after
-        (a 'same' convolution keeps the chunks), for pixel_unshuffle the first block at
-        or after it, otherwise the first output that input ``index`` lands on (before the
-        crop). Cutting the input before ``index`` cuts the output before this one: an
-        input chunk's image (for a transposed convolution, ``s c`` outputs per ``c``
-        inputs, less the crop in the first).
+        output whose window centre ``o s - p + d floor((k-1)/2)`` is at ``index`` or after,
+        for a transposed convolution the mirror rule, the first output ``o`` whose centre
+        input ``(o + p - d floor((k-1)/2)) / s`` is (so a 'same' layer keeps the chunks, and
+        an up-sampling one, such as k4 s2 p1, gives chunks of ``s c``), for pixel_unshuffle
+        the first block at or after it, otherwise the first output that input ``index``
+        lands on. Cutting the input before ``index`` cuts the output before this one: an
+        input chunk's image.
 
         >>> Layer.conv_transpose(4, stride=2, padding=1).split(5)
-        9
+        10
         >>> Layer.conv(3, stride=2, padding=1).split(5), Layer.conv(3, padding=1).split(5)
         (3, 5)
         """
@@ -186,12 +187,12 @@ output_padding=0, factor=1)
         s = _args.positive_ntuple(self.stride, n, "stride", fn)[dim]
         r = _args.positive_ntuple(self.factor, n, "factor", fn)[dim]
         p = _lo(self.padding, n, fn, self.kind == "conv_transpose")[dim]
-        if self.kind == "conv":
+        if self.kind in ("conv", "conv_transpose"):
             k = _args.positive_ntuple(self.kernel_size, n, "kernel_size", fn)[dim]
             d = _args.positive_ntuple(self.dilation, n, "dilation", fn)[dim]
-            return -((-(index + p - d * (k - 1) // 2)) // s)
-        if self.kind == "conv_transpose":
-            return index * s - p
+            if self.kind == "conv":
+                return -((-(index + p - d * (k - 1) // 2)) // s)
+            return index * s - p + d * ((k - 1) // 2)
         if self.kind == "pixel_unshuffle":
             return -((-index) // r)
         return index * r

@@ -1,23 +1,25 @@
 """``apply(module, x)``: a fully convolutional ``tconv.nn`` module, tile by tile.
 
 The module is walked into its layers (Sequential, ResizeConv, SubPixelConv2d open up);
-each layer becomes one tiled op whose tiles are the input windows of its output blocks
-(``tconv.shapes.input_window``), padding in its own mode at that layer's true edges.
-Point-wise layers (activations, BatchNorm and Dropout in eval) run block by block.
+each layer becomes a stage, and the stages run fused (:func:`tconv.dask._tiles.chain`):
+one task per output block, whose tile is the input window of the whole chain
+(``tconv.shapes.input_windows``), every layer padding in its own mode at its true edges.
+Point-wise layers (activations, BatchNorm and Dropout in eval) run inside the stage
+before them. A circular layer starts a new chain: its padding reads the far side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .. import nn
 from ..autograd.engine import unwrap
 from . import _ops
-from ._tiles import dask_array
+from ._tiles import chain, dask_array, whole_channels
 
 __all__ = ["apply"]
 
@@ -82,17 +84,25 @@ def _is_pointwise(m: Any) -> bool:
     return isinstance(m, _POINTWISE)
 
 
-def _layer(m: Any, x: Any, post: Any = None) -> Any:
-    """``m`` on ``x``; ``post`` (point-wise layers after a convolution) in the same tasks."""
+class _Like(NamedTuple):
+    """The shape and dtype of an intermediate: what a stage is built from."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    ndim: int
+
+
+def _stage(m: Any, x: Any, post: Any) -> Any:
+    """The stage of ``m`` on inputs shaped like ``x``; ``post`` runs in its tasks."""
     if isinstance(m, nn.conv._ConvTranspose):
         b = None if m.bias is None else m.bias.data
-        return _ops._conv_transpose(
+        return _ops.conv_transpose_stage(
             m._n, x, m.weight.data, b, m.stride, m.padding, m.output_padding, m.groups,
             m.dilation, padding_mode=m.padding_mode, post=post,
         )  # fmt: skip
     if isinstance(m, nn.conv._Conv):
         b = None if m.bias is None else m.bias.data
-        return _ops._conv(
+        return _ops.conv_stage(
             m._n, x, m.weight.data, b, m.stride, m.padding, m.dilation, m.groups,
             m.padding_mode, post=post,
         )  # fmt: skip
@@ -101,30 +111,37 @@ def _layer(m: Any, x: Any, post: Any = None) -> Any:
             raise _refuse(m, "align_corners=True moves every tap with the array's size")
         if m.mode not in ("nearest", *_LINEAR.values()):
             raise _refuse(m, f"mode={m.mode!r} is not tiled (nearest and the linear family are)")
-        return _ops.interpolate(x, m.size, m.scale_factor, m.mode)
+        r = _ops._factors(x, x.ndim - 2, m.size, m.scale_factor, "interpolate")
+        return _ops.interpolate_stage(x, r, m.mode, post=post)
     if isinstance(m, nn.PixelShuffle):
-        return _ops.pixel_shuffle(x, m.upscale_factor)
+        return _ops.shuffle_stage(x, m.upscale_factor, True, post=post)
     if isinstance(m, nn.PixelUnshuffle):
-        return _ops.pixel_unshuffle(x, m.downscale_factor)
-    if not _is_pointwise(m):
-        raise _refuse(
-            m,
-            "it is not translation-consistent (its output at a point depends on "
-            "more than a fixed window around it), or not a layer tconv.dask knows",
-        )
+        return _ops.shuffle_stage(x, m.downscale_factor, False, post=post)
+    raise _refuse(
+        m,
+        "it is not translation-consistent (its output at a point depends on "
+        "more than a fixed window around it), or not a layer tconv.dask knows",
+    )
+
+
+def _pointwise_blocks(x: Any, run: tuple[Any, ...]) -> Any:
+    """Point-wise layers with no layer before them: block by block."""
     if x.ndim > 2 and len(x.chunks[1]) > 1:
         x = x.rechunk({1: -1})  # BatchNorm and friends act per channel: whole channels
-    probe = _pointwise(np.zeros((1,) + x.shape[1:2] + (1,) * (x.ndim - 2), x.dtype), m)
-    return x.map_blocks(_pointwise, m, dtype=probe.dtype, meta=np.empty((0,) * x.ndim, probe.dtype))
+    probe = _chain(np.zeros((1,) + x.shape[1:2] + (1,) * (x.ndim - 2), x.dtype), run)
+    return x.map_blocks(
+        _chain, modules=run, dtype=probe.dtype, meta=np.empty((0,) * x.ndim, probe.dtype)
+    )
 
 
-def _fusable(conv: Any, after: list[Any]) -> tuple[Any, ...]:
-    """The point-wise layers right after a convolution: they run in its tasks (fewer
-    tasks, no intermediate block held in memory)."""
-    if not isinstance(conv, (nn.conv._Conv, nn.conv._ConvTranspose)):
-        return ()
+def _circular(m: Any) -> bool:
+    return getattr(m, "padding_mode", "zeros") == "circular"
+
+
+def _pointwise_run(leaves: list[Any]) -> tuple[Any, ...]:
+    """The point-wise layers at the start of ``leaves``."""
     run: list[Any] = []
-    for m in after:
+    for m in leaves:
         if not _is_pointwise(m):
             break
         run.append(m)
@@ -135,12 +152,13 @@ def apply(module: Any, x: Any) -> Any:
     """Run a fully convolutional ``tconv.nn`` module on a Dask array, tile by tile.
 
     ``x`` is (N, C, *spatial), chunked along N and the spatial dims; the result is the
-    lazy Dask array equal to ``module(x)`` to rounding, each layer's chunks the images
-    of its input's chunks. Each layer's tiles hold the input windows of their output
-    blocks (:func:`tconv.shapes.input_window`); every ``padding_mode`` acts at the
-    array's true edges only. A layer whose output is not a fixed window of its input
-    (Linear, ``align_corners=True``, adaptive pooling, BatchNorm in training, ...) is
-    refused by name.
+    lazy Dask array equal to ``module(x)`` to rounding, its chunks the images of the
+    input's chunks. The layers run fused: one task per output block, whose tile is the
+    input window of the whole chain (:func:`tconv.shapes.input_windows`), so no
+    intermediate array is stored or moved between workers; every ``padding_mode`` acts at
+    each layer's true edges only (a circular layer starts a new chain). A layer whose
+    output is not a fixed window of its input (Linear, ``align_corners=True``, adaptive
+    pooling, BatchNorm in training, ...) is refused by name.
 
     >>> import dask.array as da
     >>> from tconv import nn
@@ -160,10 +178,18 @@ def apply(module: Any, x: Any) -> Any:
     if not isinstance(module, nn.Module):
         raise TypeError(f"tconv.dask.apply: module must be a tconv.nn.Module, got {module!r}")
     leaves = list(_leaves(module))
-    i = 0
-    while i < len(leaves):
-        m = leaves[i]
-        run = _fusable(m, leaves[i + 1 :])
-        x = _layer(m, x, partial(_chain, modules=run) if run else None)
-        i += 1 + len(run)
+    lead = _pointwise_run(leaves)
+    if lead:
+        x = _pointwise_blocks(x, lead)
+    i = len(lead)
+    while i < len(leaves):  # one fused chain per run of layers up to a circular one
+        like = _Like(tuple(x.shape), x.dtype, x.ndim)
+        stages: list[Any] = []
+        while i < len(leaves) and not (stages and _circular(leaves[i])):
+            run = _pointwise_run(leaves[i + 1 :])
+            st = _stage(leaves[i], like, partial(_chain, modules=run) if run else None)
+            stages.append(st)
+            like = _Like((like.shape[0], st.channels, *st.out_size), st.out_dtype(), like.ndim)
+            i += 1 + len(run)
+        x = chain(whole_channels(x, "tconv.dask.apply"), stages, "tconv-apply")
     return x

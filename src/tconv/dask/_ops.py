@@ -2,8 +2,9 @@
 
 Each op validates its arguments as the NumPy op does (``tconv.shapes`` for the sizes,
 one call of the op itself on a kernel-sized zero input for weights, bias and groups),
-then lays out one task per output block (:func:`tconv.dask._tiles.tiled`) whose tile
-is the block's input window (:func:`tconv.shapes.input_window`).
+then describes itself as a :class:`~tconv.dask._tiles.Stage`; :func:`~tconv.dask._tiles.chain`
+lays out one task per output block whose tile is the block's input window
+(:func:`tconv.shapes.input_window`). ``tconv.dask.apply`` chains the stages of a module.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .. import _args, shapes
 from .. import functional as F
 from ..autograd.engine import unwrap
 from ..shapes import Layer
-from ._tiles import axis_plan, dask_array, source_map, tiled, whole_channels
+from ._tiles import Stage, chain, dask_array, source_map, whole_channels
 
 __all__ = [
     "conv1d",
@@ -65,10 +66,28 @@ def _conv(
     dilation: Any,
     groups: int,
     padding_mode: str = "zeros",
-    post: Any = None,
 ) -> Any:
     fn = f"conv{n}d"
     x, unbatched = _dask_input(input, n + 2, fn, "(N, C_in, *spatial)")
+    st = conv_stage(n, x, weight, bias, stride, padding, dilation, groups, padding_mode)
+    y = chain(whole_channels(x, f"tconv.dask.{fn}"), [st], f"tconv-{fn}")
+    return y[0] if unbatched else y
+
+
+def conv_stage(
+    n: int,
+    x: Any,
+    weight: Any,
+    bias: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    groups: int,
+    padding_mode: str = "zeros",
+    post: Any = None,
+) -> Stage:
+    """The stage of ``conv{n}d`` on (a Dask array shaped like) ``x``, checked."""
+    fn = f"conv{n}d"
     w, b = np.asarray(unwrap(weight)), None if bias is None else np.asarray(unwrap(bias))
     if padding_mode not in _MODES:
         raise ValueError(
@@ -82,20 +101,18 @@ def _conv(
     eff = tuple(di * (ki - 1) + 1 for di, ki in zip(d, k)) if w.ndim == n + 2 else (1,) * n
     dtype = op(np.zeros((1, x.shape[1], *eff), x.dtype), w, b, s, 0, d, groups).dtype
     g = shapes.conv_geometry(fn, x.shape[2:], k, s, padding, d, groups)  # sizes, checked
-    layer = Layer.conv(k, s, g.lo, d)
-    x = whole_channels(x, f"tconv.dask.{fn}")
-    axes = []
+    gathers = []
     for i in range(n):
-        lo, hi = g.lo[i], g.hi[i]
-        smap = source_map(x.shape[2 + i], lo, hi, padding_mode)
+        lo = g.lo[i]
+        smap = source_map(x.shape[2 + i], lo, g.hi[i], padding_mode)
 
         def gather(start: int, stop: int, smap: np.ndarray = smap, lo: int = lo) -> Any:
             return smap[start + lo : stop + lo], 0
 
-        axes.append(axis_plan(layer, i, n, x.chunks[2 + i], g.out_size[i], gather))
+        gathers.append(gather)
     local = partial(op, weight=w, bias=None, stride=s, padding=0, dilation=d, groups=groups)
-    y = tiled(x, axes, local, w.shape[0], dtype, b, f"tconv-{fn}", post)
-    return y[0] if unbatched else y
+    layer = Layer.conv(k, s, g.lo, d)
+    return Stage(layer, tuple(g.out_size), tuple(gathers), local, w.shape[0], dtype, b, post)
 
 
 def _conv_transpose(
@@ -110,10 +127,33 @@ def _conv_transpose(
     dilation: Any,
     output_size: Any = None,
     padding_mode: str = "zeros",
-    post: Any = None,
 ) -> Any:
     fn = f"conv_transpose{n}d"
     x, unbatched = _dask_input(input, n + 2, fn, "(N, C_in, *spatial)")
+    st = conv_transpose_stage(
+        n, x, weight, bias, stride, padding, output_padding, groups, dilation, output_size,
+        padding_mode,
+    )  # fmt: skip
+    y = chain(whole_channels(x, f"tconv.dask.{fn}"), [st], f"tconv-{fn}")
+    return y[0] if unbatched else y
+
+
+def conv_transpose_stage(
+    n: int,
+    x: Any,
+    weight: Any,
+    bias: Any,
+    stride: Any,
+    padding: Any,
+    output_padding: Any,
+    groups: int,
+    dilation: Any,
+    output_size: Any = None,
+    padding_mode: str = "zeros",
+    post: Any = None,
+) -> Stage:
+    """The stage of ``conv_transpose{n}d`` on (a Dask array shaped like) ``x``, checked."""
+    fn = f"conv_transpose{n}d"
     w, b = np.asarray(unwrap(weight)), None if bias is None else np.asarray(unwrap(bias))
     op = getattr(F, fn)
     k = tuple(w.shape[2:])
@@ -132,9 +172,7 @@ def _conv_transpose(
         output_size=output_size,
         padding_mode=padding_mode,
     )
-    layer = Layer.conv_transpose(k, s, g.lo, g.output_padding, d)
-    x = whole_channels(x, f"tconv.dask.{fn}")
-    axes = []
+    gathers = []
     for i in range(n):
         size, si = x.shape[2 + i], s[i]
 
@@ -147,13 +185,13 @@ def _conv_transpose(
             lo, hi = min(max(start, 0), size), min(max(stop, 0), size)
             return np.arange(lo, max(hi, lo)), (lo - start) * si
 
-        axes.append(axis_plan(layer, i, n, x.chunks[2 + i], g.out_size[i], gather))
+        gathers.append(gather)
     local = partial(
         op, weight=w, bias=None, stride=s, padding=0, output_padding=0, groups=groups, dilation=d
     )
+    layer = Layer.conv_transpose(k, s, g.lo, g.output_padding, d)
     channels = w.shape[1] * groups
-    y = tiled(x, axes, local, channels, dtype, b, f"tconv-{fn}", post)
-    return y[0] if unbatched else y
+    return Stage(layer, tuple(g.out_size), tuple(gathers), local, channels, dtype, b, post)
 
 
 def conv1d(
@@ -233,8 +271,9 @@ def conv_transpose1d(
     """:func:`tconv.functional.conv_transpose1d` on a Dask array (N, C_in, L).
 
     ``L_out = (L - 1) s - 2p + d(k-1) + a + 1``. An input chunk of ``c`` samples becomes
-    ``s c`` outputs (the first less the crop ``p``, the last the rest); its tile adds
-    the ``floor(d(k-1) / s)`` inputs before it whose taps reach it. Padding (the crop,
+    ``s c`` outputs, cut where an output's centre input ``(o + p - d floor((k-1)/2)) / s``
+    crosses the chunk's edge (the first and last chunks take the rest; k4 s2 p1 gives
+    exactly ``2 c``); a tile reads the inputs whose taps reach its outputs. Padding (the crop,
     pairs and 'same' included) and output_padding act once, at the array's ends;
     ``padding_mode='circular'`` folds at the true ends (tiles wrap around the array).
 
@@ -242,7 +281,7 @@ def conv_transpose1d(
     >>> x = da.ones((1, 1, 7), chunks=(1, 1, 3))
     >>> y = conv_transpose1d(x, np.ones((1, 1, 3)), stride=2)
     >>> y.chunks[2], y.compute()[0, 0]
-    ((6, 6, 3), array([1., 1., 2., 1., 2., 1., 2., 1., 2., 1., 2., 1., 2., 1., 1.]))
+    ((7, 6, 2), array([1., 1., 2., 1., 2., 1., 2., 1., 2., 1., 2., 1., 2., 1., 1.]))
     """
     return _conv_transpose(
         1,
@@ -279,7 +318,7 @@ def conv_transpose2d(
     >>> y = conv_transpose2d(da.ones((1, 4, 16, 16), chunks=(1, 4, 5, 8)),
     ...                      np.ones((4, 2, 4, 4)), stride=2, padding=1)
     >>> y.shape, y.chunks[2:]
-    ((1, 2, 32, 32), ((9, 10, 10, 3), (15, 17)))
+    ((1, 2, 32, 32), ((10, 10, 10, 2), (16, 16)))
     """
     return _conv_transpose(
         2,
@@ -401,13 +440,19 @@ def interpolate(
             "got " + ("align_corners=True" if align_corners else "antialias=True")
         )
     r = _factors(x, n, size, scale_factor, fn)
+    st = interpolate_stage(x, r, mode)
+    return chain(whole_channels(x, f"tconv.dask.{fn}"), [st], "tconv-interpolate")
+
+
+def interpolate_stage(x: Any, r: tuple[int, ...], mode: str, post: Any = None) -> Stage:
+    """The stage of an up-sampling by whole factors ``r`` (nearest or the linear family,
+    ``align_corners=False``) on (a Dask array shaped like) ``x``."""
+    n = x.ndim - 2
     # the op's own checks (mode against rank, dtype) on a one-sample input
     dtype = F.interpolate(
         np.zeros((1, 1) + (1,) * n, x.dtype), scale_factor=tuple(map(float, r)), mode=mode
     ).dtype
-    layer = Layer.upsample(r, "linear" if mode in _LINEAR else "nearest")
-    x = whole_channels(x, f"tconv.dask.{fn}")
-    axes = []
+    gathers = []
     for i in range(n):
         L, ri = x.shape[2 + i], r[i]
 
@@ -416,14 +461,25 @@ def interpolate(
             lo, hi = max(start, 0), min(stop, L)
             return np.arange(lo, hi), (lo - start) * ri
 
-        axes.append(axis_plan(layer, i, n, x.chunks[2 + i], L * ri, gather))
+        gathers.append(gather)
     local = partial(F.interpolate, scale_factor=tuple(map(float, r)), mode=mode)
-    return tiled(x, axes, local, x.shape[1], dtype, None, "tconv-interpolate")
+    layer = Layer.upsample(r, "linear" if mode in _LINEAR else "nearest")
+    out = tuple(L * ri for L, ri in zip(x.shape[2:], r))
+    return Stage(layer, out, tuple(gathers), local, x.shape[1], dtype, None, post)
 
 
 def _shuffle(input: Any, factor: Any, up: bool) -> Any:
     fn = "pixel_shuffle" if up else "pixel_unshuffle"
     x, unbatched = _dask_input(input, 4, fn, "(N, C, H, W)")
+    st = shuffle_stage(x, factor, up)
+    y = chain(whole_channels(x, f"tconv.dask.{fn}"), [st], f"tconv-{fn}")
+    return y[0] if unbatched else y
+
+
+def shuffle_stage(x: Any, factor: Any, up: bool, post: Any = None) -> Stage:
+    """The stage of ``pixel_shuffle`` (``up``) or ``pixel_unshuffle`` on (a Dask array
+    shaped like) ``x``, checked."""
+    fn = "pixel_shuffle" if up else "pixel_unshuffle"
     name = "upscale_factor" if up else "downscale_factor"
     r = _args.positive_int(factor, name, fn)
     op = getattr(F, fn)
@@ -434,20 +490,16 @@ def _shuffle(input: Any, factor: Any, up: bool) -> Any:
             f"tconv.dask.{fn}: height and width must be divisible by downscale_factor={r}, "
             f"got input of shape {x.shape}"
         )
+
+    def gather(start: int, stop: int) -> Any:
+        return np.arange(start, stop), 0
+
     layer = Layer.pixel_shuffle(r) if up else Layer.pixel_unshuffle(r)
-    x = whole_channels(x, f"tconv.dask.{fn}")
-    axes = []
-    for i in range(2):
-        L = x.shape[2 + i]
-        out = L * r if up else L // r
-
-        def gather(start: int, stop: int) -> Any:
-            return np.arange(start, stop), 0
-
-        axes.append(axis_plan(layer, i, 2, x.chunks[2 + i], out, gather))
+    out = tuple(L * r if up else L // r for L in x.shape[2:])
     channels = x.shape[1] // (r * r) if up else x.shape[1] * r * r
-    y = tiled(x, axes, partial(op, **{name: r}), channels, dtype, None, f"tconv-{fn}")
-    return y[0] if unbatched else y
+    return Stage(
+        layer, out, (gather, gather), partial(op, **{name: r}), channels, dtype, None, post
+    )
 
 
 def pixel_shuffle(input: Any, upscale_factor: int) -> Any:

@@ -39,14 +39,29 @@ def dask_array() -> Any:
 
 
 @dataclass(frozen=True)
-class Axis:
-    """The tiling of one spatial dim: output block bounds, and per block the source
-    indices its tile gathers (-1: a zero) and the global output index of the tile's
-    local result's first entry."""
+class Stage:
+    """One layer as a tile sees it: its :class:`tconv.shapes.Layer` (for windows and
+    splits), its output sizes, per spatial dim ``gather(start, stop) -> (sources,
+    shift)`` (the source index in the layer's input of each position of the window, -1
+    for a zero, and how far the local result's origin moves), the op on a tile
+    (``local``, padding 0), its output channels and dtype, and the bias and point-wise
+    ``post`` to add after the crop."""
 
-    bounds: tuple[int, ...]
-    sources: tuple[np.ndarray, ...]
-    origins: tuple[int, ...]
+    layer: Layer
+    out_size: tuple[int, ...]
+    gathers: tuple[Callable[[int, int], tuple[np.ndarray, int]], ...]
+    local: Callable[[np.ndarray], np.ndarray]
+    channels: int
+    dtype: np.dtype
+    bias: np.ndarray | None = None
+    post: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def out_dtype(self) -> np.dtype:
+        """The dtype after ``post`` (a point-wise layer may change it)."""
+        if self.post is None:
+            return self.dtype
+        n = len(self.out_size)
+        return self.post(np.zeros((1, self.channels) + (1,) * n, self.dtype)).dtype
 
 
 def source_map(size: int, lo: int, hi: int, mode: str) -> np.ndarray:
@@ -60,28 +75,46 @@ def source_map(size: int, lo: int, hi: int, mode: str) -> np.ndarray:
     return np.asarray(padded, dtype=np.int64)[0]
 
 
-def axis_plan(
-    layer: Layer,
-    dim: int,
-    n: int,
-    chunks: Sequence[int],
-    out_size: int,
-    gather: Callable[[int, int], tuple[np.ndarray, int]],
-) -> Axis:
-    """The tiling of spatial dim ``dim``: the output blocks are the images of the input
-    chunks (``layer.split``), each tile the block's :meth:`Layer.window`, gathered by
-    ``gather(start, stop) -> (source indices, origin shift)``."""
-    edges = np.cumsum((0, *chunks))
-    cut = [0] + [min(max(layer.split(int(e), dim, n), 0), out_size) for e in edges[1:-1]]
-    cut.append(out_size)
-    bounds = tuple(sorted(set(cut)))  # an input chunk whose image is empty adds no block
-    sources, origins = [], []
-    for a, b in itertools.pairwise(bounds):
-        win = layer.window(a, b, dim, n)
-        src, origin = gather(win.start, win.stop)
-        sources.append(src)
-        origins.append(a - win.phase + origin)
-    return Axis(bounds, tuple(sources), tuple(origins))
+def _bounds(stages: Sequence[Stage], chunks: Sequence[int], dim: int, n: int) -> list[int]:
+    """The output blocks of a chain along ``dim``: the images of the input chunks, each
+    cut carried through every layer's ``split`` (an input chunk whose image is empty adds
+    no block)."""
+    cuts = [int(e) for e in np.cumsum(chunks)[:-1]]
+    for st in stages:
+        cuts = [min(max(st.layer.split(c, dim, n), 0), st.out_size[dim]) for c in cuts]
+    return sorted({0, *cuts, stages[-1].out_size[dim]})
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One stage of one block along one dim: the sources its window reads (global
+    indices into the stage's input, -1 for a zero; ``None``: no input lands on the
+    block), the first of them kept by the stage before (``lo``), and the crop of the
+    local result that is the block."""
+
+    sources: np.ndarray | None
+    lo: int
+    crop: tuple[int, int]
+
+
+def _plan(stages: Sequence[Stage], dim: int, n: int, a: int, b: int) -> list[_Step | None]:
+    """Walk outputs ``[a, b)`` of the last stage back to the input: each stage's window,
+    and the range of the stage before that it reads. Stages before one on which no input
+    lands are not needed (``None``)."""
+    steps: list[_Step | None] = [None] * len(stages)
+    for i in range(len(stages) - 1, -1, -1):
+        st = stages[i]
+        win = st.layer.window(a, b, dim, n)
+        src, shift = st.gathers[dim](win.start, win.stop)
+        first = a - win.phase + shift  # the global output of the local result's entry 0
+        crop = (a - first, b - first)
+        live = src[src >= 0]
+        if live.size == 0:
+            steps[i] = _Step(None, 0, crop)
+            break
+        a, b = int(live.min()), int(live.max()) + 1
+        steps[i] = _Step(src, a, crop)
+    return steps
 
 
 def _runs(src: np.ndarray, edges: np.ndarray) -> list[tuple[int, slice | None, int]]:
@@ -113,65 +146,84 @@ def _runs(src: np.ndarray, edges: np.ndarray) -> list[tuple[int, slice | None, i
     return out
 
 
-def _run_tile(
-    local: Callable[[np.ndarray], np.ndarray],
+def _take(t: np.ndarray, idx: np.ndarray, axis: int) -> np.ndarray:
+    """``t`` along ``axis`` at ``idx`` (-1: a zero): a view where the run is contiguous."""
+    if idx.size and idx[0] >= 0 and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
+        return t[(slice(None),) * axis + (slice(int(idx[0]), int(idx[0]) + idx.size),)]
+    zero = np.zeros(t.shape[:axis] + (1,) + t.shape[axis + 1 :], t.dtype)
+    ext = np.concatenate([t, zero], axis=axis)
+    return np.take(ext, np.where(idx < 0, t.shape[axis], idx), axis=axis)
+
+
+def _finish(
+    st: Stage, full: np.ndarray | None, lead: int, crops: list[tuple[int, int]]
+) -> np.ndarray:
+    """The block ``crops`` of ``full`` (zeros where the local result does not reach, or
+    everywhere for ``None``), with the bias and ``post``."""
+    y = np.zeros((lead, st.channels, *(b - a for a, b in crops)), st.dtype)
+    if full is not None:
+        dst: list[slice] = [slice(None), slice(None)]
+        src: list[slice] = [slice(None), slice(None)]
+        for (a, b), m in zip(crops, full.shape[2:]):
+            lo, hi = max(a, 0), min(b, m)
+            if hi <= lo:
+                full = None
+                break
+            dst.append(slice(lo - a, hi - a))
+            src.append(slice(lo, hi))
+        if full is not None:
+            y[tuple(dst)] = full[tuple(src)]
+    if st.bias is not None:
+        y += st.bias.reshape((1, -1) + (1,) * (y.ndim - 2)).astype(y.dtype, copy=False)
+    y = y.astype(st.dtype, copy=False)
+    return y if st.post is None else st.post(y)
+
+
+def _assemble(
     lead: tuple[int, int],
     parts: list[list[tuple[int, slice | None, int]]],
     cells: list[Any],
-    crops: list[tuple[int, int]],
-    bias: np.ndarray | None,
-    in_dtype: np.dtype,
     dtype: np.dtype,
-    channels: int,
-    post: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """One task: assemble the tile from its cells (zeros where the padding is zero),
-    run the op on it alone, keep the block's outputs, add the bias, then ``post`` (the
-    point-wise layers that follow, fused into the same task)."""
-    y = _tile(local, lead, parts, cells, crops, bias, in_dtype, dtype, channels)
-    return y if post is None else post(y)
-
-
-def _tile(
-    local: Callable[[np.ndarray], np.ndarray],
-    lead: tuple[int, int],
-    parts: list[list[tuple[int, slice | None, int]]],
-    cells: list[Any],
-    crops: list[tuple[int, int]],
-    bias: np.ndarray | None,
-    in_dtype: np.dtype,
-    dtype: np.dtype,
-    channels: int,
-) -> np.ndarray:
-    y = np.zeros((lead[0], channels, *(b - a for a, b in crops)), dtype)
-    if any(not ax for ax in parts):  # no input lands on these outputs: bias only
-        return _biased(y, bias, dtype)
+    """The first stage's tile from the input's blocks (zeros where the padding is zero)."""
     arrays = []
     for combo, block in zip(itertools.product(*parts), cells):
         if block is None:
-            arrays.append(np.zeros(lead + tuple(p[2] for p in combo), in_dtype))
+            arrays.append(np.zeros(lead + tuple(p[2] for p in combo), dtype))
         else:
             arrays.append(block[(slice(None), slice(None)) + tuple(p[1] for p in combo)])
     for ax in range(len(parts) - 1, -1, -1):  # last axis innermost, as itertools.product
         k = len(parts[ax])
         arrays = [np.concatenate(arrays[i : i + k], axis=2 + ax) for i in range(0, len(arrays), k)]
-    full = local(arrays[0])
-    dst: list[slice] = [slice(None), slice(None)]
-    src: list[slice] = [slice(None), slice(None)]
-    for (a, b), m in zip(crops, full.shape[2:]):
-        lo, hi = max(a, 0), min(b, m)
-        if hi <= lo:
-            return _biased(y, bias, dtype)
-        dst.append(slice(lo - a, hi - a))
-        src.append(slice(lo, hi))
-    y[tuple(dst)] = full[tuple(src)]
-    return _biased(y, bias, dtype)
+    return arrays[0]
 
 
-def _biased(y: np.ndarray, bias: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
-    if bias is not None:
-        y += bias.reshape((1, -1) + (1,) * (y.ndim - 2)).astype(y.dtype, copy=False)
-    return y.astype(dtype, copy=False)
+def _run_chain(
+    stages: tuple[Stage, ...],
+    start: int,
+    lead: tuple[int, int],
+    parts: list[list[tuple[int, slice | None, int]]],
+    cells: list[Any],
+    in_dtype: np.dtype,
+    maps: list[list[np.ndarray]],
+    crops: list[list[tuple[int, int]]],
+) -> np.ndarray:
+    """One task: from stage ``start`` on (the input's tile when it is 0; bias only when
+    no input lands on that stage's block), each stage runs on its tile alone and keeps
+    the range the next one reads."""
+    if start < 0:
+        y = _finish(
+            stages[0], stages[0].local(_assemble(lead, parts, cells, in_dtype)), lead[0], crops[0]
+        )
+        start = 0
+    else:
+        y = _finish(stages[start], None, lead[0], crops[start])
+    for i in range(start + 1, len(stages)):
+        t = y
+        for ax, idx in enumerate(maps[i]):
+            t = _take(t, idx, 2 + ax)
+        y = _finish(stages[i], stages[i].local(t), lead[0], crops[i])
+    return y
 
 
 def whole_channels(x: Any, fn: str) -> Any:
@@ -189,64 +241,78 @@ def whole_channels(x: Any, fn: str) -> Any:
 _counter = itertools.count()
 
 
-def tiled(
-    x: Any,
-    axes: Sequence[Axis],
-    local: Callable[[np.ndarray], np.ndarray],
-    channels: int,
-    dtype: np.dtype,
-    bias: np.ndarray | None,
-    name: str,
-    post: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> Any:
-    """The lazy result: per batch chunk and output block, one task running ``local`` on
-    the gathered tile (cropped to the block, ``bias`` added, then ``post``, which must
-    keep the block's shape and ``dtype``)."""
+def chain(x: Any, stages: Sequence[Stage], name: str) -> Any:
+    """The lazy result of ``stages`` run one after the other on ``x``, fused: per batch
+    chunk and output block one task, which gathers the input window of the whole chain
+    (:func:`tconv.shapes.input_windows`) and runs every stage on its tile, keeping of each
+    intermediate only the range the next stage reads. The result's chunks are the images
+    of ``x``'s chunks."""
     dask_array()
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
 
-    token = tokenize(x.name, [a.bounds for a in axes], [a.origins for a in axes], next(_counter))
+    stages = tuple(stages)
+    n = x.ndim - 2
+    per_dim = []  # per dim: per block, the plan of every stage
+    for dim in range(n):
+        bounds = _bounds(stages, x.chunks[2 + dim], dim, n)
+        per_dim.append(
+            [(b - a, _plan(stages, dim, n, a, b)) for a, b in itertools.pairwise(bounds)]
+        )
+    token = tokenize(x.name, n, len(stages), next(_counter))
     out_name = f"{name}-{token}"
-    fn_key = f"{name}-fn-{token}"
-    dsk: dict[Any, Any] = {fn_key: local}
-    bias_key = None
-    if bias is not None:
-        bias_key = f"{name}-bias-{token}"
-        dsk[bias_key] = bias
-    post_key = None
-    if post is not None:
-        post_key = f"{name}-post-{token}"
-        dsk[post_key] = post
+    st_key = f"{name}-stages-{token}"
+    dsk: dict[Any, Any] = {st_key: stages}
     edges = [np.cumsum((0, *c)) for c in x.chunks[2:]]
-    batch = x.chunks[0]
-    channels_in = x.shape[1]
-    for blocks in itertools.product(*(range(len(a.bounds) - 1) for a in axes)):
-        parts = [_runs(axes[ax].sources[t], edges[ax]) for ax, t in enumerate(blocks)]
-        crops = [
-            (axes[ax].bounds[t] - axes[ax].origins[t], axes[ax].bounds[t + 1] - axes[ax].origins[t])
-            for ax, t in enumerate(blocks)
-        ]
+    batch, channels_in = x.chunks[0], x.shape[1]
+    for blocks in itertools.product(*(range(len(p)) for p in per_dim)):
+        plans = [per_dim[ax][t][1] for ax, t in enumerate(blocks)]
+        # the deepest stage on which no input lands, along any dim: the task starts there
+        start = max(
+            (
+                i
+                for plan in plans
+                for i, step in enumerate(plan)
+                if step is not None and step.sources is None
+            ),
+            default=-1,
+        )
+        crops: list[list[tuple[int, int]]] = [[] for _ in stages]
+        maps: list[list[np.ndarray]] = [[] for _ in stages]
+        parts: list[list[tuple[int, slice | None, int]]] = []
+        for ax, plan in enumerate(plans):
+            for i in range(max(start, 0), len(stages)):
+                step = plan[i]
+                assert step is not None  # planned: every stage from the start on is
+                crops[i].append(step.crop)
+                if step.sources is not None and i > max(start, 0):
+                    maps[i].append(np.where(step.sources >= 0, step.sources - step.lo, -1))
+                elif step.sources is not None and start < 0:  # the input's blocks
+                    parts.append(_runs(step.sources, edges[ax]))
         for bi, nb in enumerate(batch):
-            cells = [
-                None if any(p[0] < 0 for p in combo) else (x.name, bi, 0, *(p[0] for p in combo))
-                for combo in itertools.product(*parts)
-            ]
+            cells = (
+                [
+                    None
+                    if any(q[0] < 0 for q in combo)
+                    else (x.name, bi, 0, *(q[0] for q in combo))
+                    for combo in itertools.product(*parts)
+                ]
+                if start < 0
+                else []
+            )
             dsk[(out_name, bi, 0) + blocks] = (
-                _run_tile,
-                fn_key,
+                _run_chain,
+                st_key,
+                start,
                 (nb, channels_in),
                 parts,
                 cells,
-                crops,
-                bias_key,
                 x.dtype,
-                dtype,
-                channels,
-                post_key,
+                maps,
+                crops,
             )
-    chunks = (batch, (channels,), *(tuple(np.diff(a.bounds).tolist()) for a in axes))
-    if post is not None:  # the result's dtype is post's on the op's
-        dtype = post(np.zeros((1, channels) + (1,) * len(axes), dtype)).dtype
+    last = stages[-1]
+    chunks = (batch, (last.channels,), *(tuple(s for s, _ in p) for p in per_dim))
+    dtype = last.out_dtype()
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[x])
     return da.Array(graph, out_name, chunks, meta=np.empty((0,) * x.ndim, dtype))
