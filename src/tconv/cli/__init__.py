@@ -33,6 +33,7 @@ COMMANDS = [
     "coverage",
     "matrix",
     "port",
+    "explore",
     "onnx",
     "demo",
 ]

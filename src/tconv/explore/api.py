@@ -553,6 +553,11 @@ def _dilated(state: State, ws: np.ndarray, one: np.ndarray) -> np.ndarray:
     return np.asarray(f(one[None, None], ws[None, None], dilation=state.dilation))[0, 0]
 
 
+def _minus(v: int) -> str:
+    """``- v`` written for a formula (``+ 3`` for ``v = -3``: a negative crop adds zeros)."""
+    return f"- {v}" if v >= 0 else f"+ {-v}"
+
+
 def _sizes(
     state: State, g: shapes.ConvGeometry, e: tuple[int, ...], pairs: Pairs, a: Sequence[int]
 ) -> dict[str, Any]:
@@ -564,7 +569,9 @@ def _sizes(
         L, k, s, d = g.in_size[i], g.kernel_size[i], g.stride[i], g.dilation[i]
         lo, hi, o = pairs[i][0], pairs[i][1], g.out_size[i]
         if state.transposed:
-            numbers.append(f"({L} - 1)*{s} - {lo} - {hi} + {d}*({k} - 1) + {a[i]} + 1 = {o}")
+            numbers.append(
+                f"({L} - 1)*{s} {_minus(lo)} {_minus(hi)} + {d}*({k} - 1) + {a[i]} + 1 = {o}"
+            )
             full = cast("int", shapes.conv_transpose_output_size(L, k, s, 0, 0, d))
             rule.append(
                 f"W = w + s q: the full output {full} = {e[i]} + {s}*{L - 1} "
