@@ -316,7 +316,7 @@ async function randomValues(dims, seed) {
 }
 
 $("random").addEventListener("click", async () => {
-  const seed = Math.floor(Math.random() * 1e6);
+  const seed = Math.floor(Math.random() * 10000);
   try {
     applyQuery(await randomValues(dimsOf($("x").value), seed), true);
   } catch (err) {

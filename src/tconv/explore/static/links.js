@@ -100,6 +100,8 @@ export class Highlighter {
   }
 
   reindex() {
+    // Elements still in the page (a partial redraw) lose their old highlight.
+    for (const cls of Object.keys(this.on)) for (const el of this.on[cls]) el.classList.remove(cls, cls + "-band");
     this.index = new Map();
     for (const el of this.root.querySelectorAll("[data-keys]")) {
       for (const k of el.dataset.keys.split(" ")) push(this.index, k, el);

@@ -20,11 +20,11 @@ export const DEFAULTS = {
 
 // Limits of the arrow keys and +/- buttons (the server enforces the real caps).
 export const RANGES = {
-  stride: [0, 16],
+  stride: [1, 16],
   padding: [0, 16],
-  dilation: [0, 16],
+  dilation: [1, 16],
   output_padding: [0, 16],
-  output_size: [0, 256],
+  output_size: [1, 256],
 };
 
 /** Parse a query string ("?a=1&b=2") into a full state, defaults filled in. */
