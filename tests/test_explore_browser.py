@@ -127,6 +127,15 @@ def wait_render(pg: Any, before: int) -> None:
     )
 
 
+def wait_drawn(pg: Any, fragment: str) -> None:
+    """Wait until the page drew a state whose query holds ``fragment``."""
+    pg.wait_for_function(
+        """f => document.body.dataset.status === 'ok'
+               && (document.body.dataset.query || '').split('&').includes(f)""",
+        arg=fragment,
+    )
+
+
 def wait_error(pg: Any) -> None:
     pg.wait_for_selector("body[data-status=error]")
 
@@ -368,6 +377,71 @@ def test_2d_stride_by_keyboard(page: Any) -> None:
     assert layer.y.shape == (4, 6)
 
 
+def _shown(pg: Any) -> np.ndarray:
+    """y as every view that draws it shows it (they must agree), flattened."""
+    y = cells(pg, "[data-view=summary] [data-role=out]")
+    for view in ("gather", "matrix"):
+        np.testing.assert_array_equal(cells(pg, f"[data-view={view}] [data-role=out]"), y)
+    return y.ravel()
+
+
+def test_conventions_same_and_asymmetric_padding(page: Any) -> None:
+    """TF's 'same' (through tconv.compat.tf, the framework's own rule) and a lo:hi padding."""
+    from tconv.compat import tf
+
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    w = np.array([1.0, 2.0, -1.0])
+    open_state(page, "op=conv_transpose&x=1,2,3,4,5&w=1,2,-1&stride=2")
+    before = renders(page)
+    page.select_option("#convention", "tf")
+    wait_render(page, before)
+    before = renders(page)
+    page.fill("#padding", "same")
+    wait_render(page, before)
+    assert (state(page)["convention"], state(page)["padding"]) == ("tf", "same")
+    want = tf.conv1d_transpose(x[None, :, None], w[:, None, None], [1, 10, 1], 2, "SAME")
+    np.testing.assert_array_equal(_shown(page), np.ravel(want))
+    np.testing.assert_array_equal(
+        cells(page, "[data-view=scatter] [data-role=out]").ravel(), np.ravel(want)
+    )
+
+    before = renders(page)
+    page.select_option("#op", "conv")
+    wait_render(page, before)
+    want = tf.conv1d(x[None, :, None], w[:, None, None], 2, "SAME")
+    np.testing.assert_array_equal(_shown(page), np.ravel(want))
+
+    before = renders(page)
+    page.select_option("#op", "conv_transpose")
+    page.select_option("#convention", "pytorch")
+    page.fill("#padding", "1:2")
+    wait_render(page, before)
+    wait_drawn(page, "padding=1:2")
+    want = F.conv_transpose1d(x[None, None], w[None, None], stride=2, padding=[(1, 2)])
+    np.testing.assert_array_equal(_shown(page), np.ravel(want))
+    crop = page.eval_on_selector_all(
+        "[data-view=scatter] [data-role=full]", "els => els.map(e => e.matches('.cropped'))"
+    )
+    assert crop[:1] == [True] and crop[1] is False and crop[-2:] == [True, True]
+
+
+def test_output_size_by_keyboard(page: Any) -> None:
+    """output_size as the alternative to output_padding: Up in the empty field starts from
+    the current size."""
+    open_state(page, "op=conv_transpose&x=2,3,0,-1&w=1,2,-1&stride=2")
+    assert cells(page, "[data-view=summary] [data-role=out]").size == 9
+    before = renders(page)
+    page.focus("#output_size")
+    page.keyboard.press("ArrowUp")
+    wait_render(page, before)
+    assert state(page)["output_size"] == "10"
+    x = np.array([[[2.0, 3.0, 0.0, -1.0]]])
+    w = np.array([[[1.0, 2.0, -1.0]]])
+    want = F.conv_transpose1d(x, w, stride=2, output_size=[10])
+    np.testing.assert_array_equal(_shown(page), np.ravel(want))
+    assert page.inner_text("[data-role=output-shape]") == "10"
+
+
 def test_conv_strided_views(page: Any) -> None:
     """A strided convolution: every view, and the ignored inputs of the Sizes view."""
     open_state(page, "op=conv&x=1,2,3,4,5,6,7&w=1,2&stride=3")
@@ -462,6 +536,18 @@ def test_invalid_combination_shows_the_error_and_recovers(page: Any) -> None:
     assert page.inner_text("#err-output_padding") == ""
     assert page.get_attribute("#output_padding", "aria-invalid") is None
     assert (state(page)["stride"], state(page)["output_padding"]) == ("2", "1")
+    check_views(page)
+
+    # a URL that starts invalid: the error, no view yet, and the controls still work
+    open_state_error = page.server.url("x=2,3,0,-1&w=1,2,-1&stride=0")
+    page.goto(open_state_error)
+    wait_error(page)
+    assert "stride" in page.inner_text("#err-stride")
+    before = renders(page)
+    page.focus("#stride")
+    page.keyboard.press("ArrowUp")
+    wait_render(page, before)
+    assert state(page)["stride"] == "1"
     check_views(page)
 
     # a value the server cannot read: the message goes next to x
