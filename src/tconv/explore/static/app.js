@@ -155,14 +155,17 @@ function currentStepKey() {
   return `${ui.stepMode === "tap" ? "t" : "o"}:${a},${b}`;
 }
 
+/** Mark the current step (class "cur") in every view, and place the gather window. */
 function showStep() {
-  const key = currentStepKey();
-  hl.show("cur", ui.links.expand(key));
-  let [r, c] = [0, 0];
-  const kind = (hoverKey || key).split(":")[0];
-  const src = hoverKey && kind === "o" ? hoverKey : ui.stepMode === "output" ? key : null;
-  if (src) [r, c] = src.slice(2).split(",").map(Number);
-  V.placeWindow(views.querySelector('[data-view="gather"]'), data, r, c);
+  hl.show("cur", ui.links.expand(currentStepKey()));
+  placeWindow();
+}
+
+/** The gather window follows the hovered output, else the stepped one. */
+function placeWindow() {
+  const key = hoverKey && hoverKey.startsWith("o:") ? hoverKey : ui.stepMode === "output" ? currentStepKey() : "o:0,0";
+  const [r, c] = key.slice(2).split(",").map(Number);
+  V.placeWindow(views.querySelector('[data-view="gather"]'), data, r, c, (k) => hl.index.get(k) || []);
 }
 
 // ---------------------------------------------------------------- hover and focus
@@ -176,7 +179,7 @@ function hover(key) {
     return;
   }
   hl.show("lit", key ? ui.links.expand(key) : null);
-  showStep();
+  placeWindow();
 }
 
 views.addEventListener("mouseover", (ev) => {

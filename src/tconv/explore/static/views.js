@@ -201,8 +201,11 @@ export function gather(data, ui) {
   return out;
 }
 
-/** Move the gather window to output (r, c): outline the window, slide the 1-D kernel. */
-export function placeWindow(section, data, r, c) {
+/**
+ * Move the gather window to output (r, c): outline the window, slide the 1-D kernel.
+ * `find(key)` gives the elements of a link key (the highlighter's index).
+ */
+export function placeWindow(section, data, r, c, find) {
   if (!section) return;
   const ga = data.gather;
   const K = ga.kernel;
@@ -210,8 +213,7 @@ export function placeWindow(section, data, r, c) {
   for (const el of section.querySelectorAll(".gather-grid .cell.win")) el.classList.remove("win");
   for (let i = 0; i < K.length; i++) {
     for (let j = 0; j < K[0].length; j++) {
-      const el = section.querySelector(`.gather-grid [data-keys~="g:${or + i},${oc + j}"]`);
-      if (el) el.classList.add("win");
+      for (const el of find(`g:${or + i},${oc + j}`)) el.classList.add("win");
     }
   }
   const k = section.querySelector(".kernel-grid.sliding");
