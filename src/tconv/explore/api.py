@@ -14,7 +14,8 @@ The query format (one channel in, one out, no bias)::
 
     op=conv_transpose&x=2,3,0,-1&w=1,2,-1&stride=1&padding=0&dilation=1&output_padding=0
 
-``x`` and ``w`` hold numbers separated by ``,``; 2-D values separate rows by ``;``.
+``x`` and ``w`` hold numbers separated by ``,``; 2-D values separate rows by ``;``
+(a trailing ``;`` makes one row 2-D: ``w=1,2;``).
 A bad value raises :class:`StateError`, a ``ValueError`` that names the query field
 (tconv's own message when tconv refuses the combination).
 
@@ -86,7 +87,7 @@ FIELDS = (
 )
 DEFAULT = "op=conv_transpose&x=2,3,0,-1&w=1,2,-1"
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?$")
-_INT = re.compile(r"^[+-]?\d{1,4}$")
+_INT = re.compile(r"^[+-]?\d{1,6}$")
 Pairs = tuple[tuple[int, int], ...]
 
 
@@ -130,8 +131,8 @@ class State:
         """The state as normalized query fields, in :data:`FIELDS` order."""
         out = {
             "op": self.op,
-            "x": _values_text(self.x),
-            "w": _values_text(self.w),
+            "x": _values_text(self.x, self.dims),
+            "w": _values_text(self.w, self.dims),
             "stride": _ints_text(self.stride),
             "padding": _padding_text(self.padding),
             "dilation": _ints_text(self.dilation),
@@ -168,6 +169,8 @@ def _values(text: str, field: str) -> tuple[np.ndarray, int]:
     caps are checked on the counts before any number is read."""
     rows = text.split(";")
     dims = 2 if len(rows) > 1 else 1
+    if dims == 2 and len(rows) >= 2 and not rows[-1].strip():
+        rows = rows[:-1]  # "1,2;" is one row of a 2-D array
     kernel = field == "w"
     side = CAPS["kernel_side"] if kernel else CAPS["side_2d"]
     if dims == 1:
@@ -281,7 +284,7 @@ def parse_state(query: str | Mapping[str, str]) -> State:
     if w_dims != dims:
         raise StateError(
             f"w: x is {dims}-D but w is {w_dims}-D; 2-D values separate rows by ';' "
-            "(x=1,2;3,4), 1-D values have no ';'",
+            "(x=1,2;3,4; one row: w=1,2;), 1-D values have no ';'",
             "w",
         )
     top = int(CAPS["int_max"])
@@ -325,8 +328,9 @@ def _num_text(v: float) -> str:
     return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
 
 
-def _values_text(a: np.ndarray) -> str:
-    return ";".join(",".join(_num_text(v) for v in row) for row in a)
+def _values_text(a: np.ndarray, dims: int) -> str:
+    text = ";".join(",".join(_num_text(v) for v in row) for row in a)
+    return text + ";" if dims == 2 and a.shape[0] == 1 else text  # "1,2;": one 2-D row
 
 
 def _ints_text(v: Sequence[int]) -> str:
@@ -340,7 +344,7 @@ def _padding_text(p: Pairs | str) -> str:
         return _ints_text([lo for lo, _ in p])
     if len(set(p)) == 1:
         return f"{p[0][0]}:{p[0][1]}"
-    return ",".join(f"{lo}:{hi}" for lo, hi in p)
+    return ",".join(str(lo) if lo == hi else f"{lo}:{hi}" for lo, hi in p)
 
 
 # -- the computation -----------------------------------------------------------------------
@@ -766,7 +770,7 @@ _IMPORTS = {
 
 
 def _array_text(a: np.ndarray) -> str:
-    return "np.array(" + repr(a.tolist()) + ")"
+    return "np.array(" + repr(a.tolist()) + ", dtype=np.float32)"
 
 
 def _code(state: State, pairs: Pairs, a: Sequence[int]) -> dict[str, str]:
@@ -789,13 +793,15 @@ def _code(state: State, pairs: Pairs, a: Sequence[int]) -> dict[str, str]:
             f"padding={_pairs_or_ints(pairs)}, output_padding={tuple(a)}, dilation={d})"
         )
         crops = tuple((lo, hi - ai) for (lo, hi), ai in zip(pairs, a))
-        p = porting.port(
-            porting.Layer("tconv", state.spatial_w, s, crops, state.spatial_x, d),
-            to=["torch", "tf", "keras", "jax", "onnx"],
-        )
         code = {"tconv": tc}
-        for name, t in p.targets.items():
+        layer = porting.Layer("tconv", state.spatial_w, s, crops, state.spatial_x, d)
+        for name in ("torch", "tf", "keras", "jax", "onnx"):
             key = "pytorch" if name == "torch" else name
+            try:
+                t = porting.port(layer, to=name).targets[name]
+            except ValueError as exc:  # a crop the framework cannot express (compat says why)
+                code[key] = f"# {key}: no equivalent layer here: {' '.join(str(exc).split())}"
+                continue
             lines = [head.rstrip("\n"), _IMPORTS[key]]
             if t.input != "x":
                 lines.append(f"x = {t.input}")
