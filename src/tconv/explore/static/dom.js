@@ -65,13 +65,14 @@ export function grid(rows, cols, make, { cls = "", nav = false, label = "" } = {
   g.className = "grid" + (cls ? " " + cls : "") + (cols > 24 || rows > 24 ? " small" : "");
   g.style.gridTemplateColumns = `repeat(${cols}, var(--cell))`;
   if (label) g.setAttribute("aria-label", label);
-  if (nav) g.setAttribute("role", "grid");
+  if (nav) g.setAttribute("role", "group");
   let first = true;
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const el = make(r, c) || blank();
       if (nav && !el.classList.contains("blank")) {
         el.tabIndex = first ? 0 : -1;
+        if (el.title) el.setAttribute("aria-label", el.title);
         el.dataset.gr = String(r);
         el.dataset.gc = String(c);
         first = false;

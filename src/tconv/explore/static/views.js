@@ -3,9 +3,13 @@ import { blank, cell, fmt, grid, h, heat, idx } from "./dom.js";
 
 const ROW_NAMES = ["rows", "columns"];
 
-function valuesGrid(values, role, keyKind, { nav = false, label = "", cls = "", mark } = {}) {
+const NAMES = { i: "x", t: "w", o: "y" };
+
+function valuesGrid(values, role, keyKind, { nav = false, label = "", cls = "", mark, dims } = {}) {
   const rows = values.length;
   const cols = rows ? values[0].length : 0;
+  const d = dims || (rows > 1 ? 2 : 1);
+  const name = NAMES[keyKind] || keyKind;
   return grid(
     rows,
     cols,
@@ -18,6 +22,7 @@ function valuesGrid(values, role, keyKind, { nav = false, label = "", cls = "", 
         keys: [`${keyKind}:${r},${c}`],
         hover: `${keyKind}:${r},${c}`,
         cls: (values[r][c] === 0 ? "zero-v " : "") + (mark ? mark(r, c) : ""),
+        title: `${name}${idx(d, r, c)} = ${fmt(values[r][c])}`,
       }),
     { nav, label, cls: `${role}-grid ${cls}` },
   );
@@ -42,9 +47,9 @@ export function summary(data) {
   const opName = data.state.op === "conv" ? "convolution" : "transposed convolution";
   return [
     caption(`${opName}, ${d}-D: input ${shapeText(data.x, d)}, kernel ${shapeText(data.w, d)}, output ${shapeText(data.y, d)}. Hover or focus a cell to see what it sums.`),
-    labelled("x", valuesGrid(data.x, "in", "i", { nav: true, label: "input x" })),
-    labelled("w", valuesGrid(data.w, "tap", "t", { nav: true, label: "kernel w" })),
-    labelled("y", valuesGrid(data.y, "out", "o", { nav: true, label: "output y" })),
+    labelled("x", valuesGrid(data.x, "in", "i", { nav: true, label: "input x", dims: d })),
+    labelled("w", valuesGrid(data.w, "tap", "t", { nav: true, label: "kernel w", dims: d })),
+    labelled("y", valuesGrid(data.y, "out", "o", { nav: true, label: "output y", dims: d })),
   ];
 }
 
@@ -110,7 +115,7 @@ export function scatter(data, ui) {
     const piece = pick || sc.pieces.find((p) => data.x[p.in[0]][p.in[1]] !== 0) || sc.pieces[0];
     out.push(h("div", { class: "side" },
       labelled("sum before the crop", grid(full.length, full[0].length, fullCell, { cls: "full-grid" }), "hatched: cropped"),
-      labelled("y", valuesGrid(data.y, "out", "o")),
+      labelled("y", valuesGrid(data.y, "out", "o", { dims: d })),
     ));
     if (piece) {
       const [ir, ic] = piece.in;
@@ -196,7 +201,7 @@ export function gather(data, ui) {
   } else {
     out.push(h("div", { class: "side" }, labelled("grid", gEl, "dashed: padding, dotted: inserted zeros"), labelled(slid, kEl)));
   }
-  out.push(labelled("y", valuesGrid(data.y, "out", "o")));
+  out.push(labelled("y", valuesGrid(data.y, "out", "o", { dims: d })));
   out.push(h("p", { class: "caption window-note", "aria-live": "polite" }, ""));
   return out;
 }
@@ -339,7 +344,7 @@ export function sizes(data) {
   if (wr.length) out.push(h("ul", { class: "wrule" }, wr.map((t, i) => h("li", {}, d === 2 ? `${ROW_NAMES[i]}: ` : "", h("code", { dataset: { role: "w-rule" } }, t)))));
   const ignored = s.ignored_inputs || [];
   const set = new Set(ignored.map((p) => `${p[0]},${p[1]}`));
-  out.push(labelled("x", valuesGrid(data.x, "in", "i", { mark: (r, c) => (set.has(`${r},${c}`) ? "ignored" : "") })));
+  out.push(labelled("x", valuesGrid(data.x, "in", "i", { dims: d, mark: (r, c) => (set.has(`${r},${c}`) ? "ignored" : "") })));
   if (data.state.op === "conv") {
     out.push(caption(ignored.length
       ? `${ignored.length} input sample${ignored.length > 1 ? "s are" : " is"} never read (marked): the stride steps over them.`
@@ -378,7 +383,7 @@ export function artifacts(data) {
     out.push(labelled("phase sums", grid(ps2.length, ps2[0].length, (r, c) => cell({ v: ps2[r][c], role: "phase", r, c }), { cls: "phase-grid" }), "the kernel's taps summed per output phase"));
   }
   if (a.constant_response) {
-    out.push(labelled("ones in", valuesGrid(a.constant_response, "const", "o"), "the output for an all-ones input"));
+    out.push(labelled("ones in", valuesGrid(a.constant_response, "const", "o", { dims: data.dims }), "the output for an all-ones input"));
   }
   if (a.checkerboard_index !== null && a.checkerboard_index !== undefined) {
     out.push(h("p", {}, "checkerboard index ", h("strong", { dataset: { role: "checkerboard-index", v: a.checkerboard_index } }, fmt(a.checkerboard_index))));
