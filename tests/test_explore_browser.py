@@ -347,8 +347,9 @@ def test_stride_and_padding_by_keyboard_and_click(page: Any, browser: Any) -> No
     assert state(page)["stride"] == "1"
     check_views(page)
 
-    # The URL is the state: a new page at this URL shows the same values.
+    # The URL is the state (the page's link too): a new page at this URL shows the same values.
     url = page.url
+    assert url.endswith(page.get_attribute("#share", "href") or "?")
     other = browser.new_page()
     try:
         other.goto(url)

@@ -31,9 +31,16 @@ function read() {
   return s;
 }
 
+/** Write the state into the URL (and the share link); no history entry per keystroke. */
+function setURL(query) {
+  history.replaceState(null, "", `${location.pathname}?${query}`);
+  $("share").href = `${location.pathname}?${query}`;
+  $("print-query").textContent = query;
+}
+
 function changed(delay = 250) {
   const state = read();
-  history.replaceState(null, "", `${location.pathname}?${toQuery(state)}`);
+  setURL(toQuery(state));
   $("dims").value = String(dimsOf(state.x));
   clearTimeout(timer);
   timer = setTimeout(compute, delay);
@@ -347,6 +354,6 @@ $("dims").addEventListener("change", async (ev) => {
 // ---------------------------------------------------------------- start
 
 fill(parseQuery(location.search));
-history.replaceState(null, "", `${location.pathname}?${toQuery(read())}`);
+setURL(toQuery(read()));
 loadPresets();
 compute();

@@ -187,7 +187,7 @@ export function gather(data, ui) {
       cls: K[r][c] === 0 ? "zero-v" : "",
     });
   };
-  const slid = data.state.op === "conv" ? "the kernel" : "the flipped kernel";
+  const slid = data.state.op === "conv" ? "w" : "w flipped";
   const intro = data.state.op === "conv"
     ? `y[i] is the inner product of the kernel with the padded input at i x stride (${ga.step.join(", ")}).`
     : "The same output as a stride-1 convolution: stride-1 zeros inserted between the inputs, padded by d(k-1)-p, and the flipped kernel slid over it.";
