@@ -633,6 +633,16 @@ def test_labels_and_layout(page: Any) -> None:
     )
     assert unlabelled == []
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    # Tab walks the controls in reading order (the -/+ buttons are for the mouse)
+    page.focus("#op")
+    order = ["op"]
+    for _ in range(11):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("() => document.activeElement.id"))
+    assert order == [
+        "op", "dims", "preset", "random", "x", "w", "stride", "padding", "dilation",
+        "output_padding", "output_size", "convention",
+    ]  # fmt: skip
     views = page.eval_on_selector_all("[data-view]", "els => els.map(e => e.dataset.view)")
     assert views == ["summary", "scatter", "gather", "matrix", "sizes", "artifacts", "step", "code"]
 
