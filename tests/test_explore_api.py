@@ -593,3 +593,24 @@ def test_cli_serves_until_ctrl_c() -> None:
             p.wait()
     assert p.returncode == 0, err
     assert "stopped" in out and "Traceback" not in err
+
+
+# -- the tour's gallery --------------------------------------------------------------------
+
+
+def test_gallery_links_every_figure_to_its_state(tmp_path: Any) -> None:
+    from tconv.lecture.figures import FIGURES
+    from tconv.lecture.tour import EXPLORE_STATES, write_index
+
+    assert set(EXPLORE_STATES) == set(FIGURES)
+    entries = [(name, spec.caption, [tmp_path / f"{name}.png"]) for name, spec in FIGURES.items()]
+    index = write_index(tmp_path, entries).read_text()
+    assert "tconv explore</code> must be running" in index
+    links = re.findall(r"<figure id='([^']+)'.*?<a class='explore' href='([^']+)'>", index)
+    assert [name for name, _ in links] == list(FIGURES)
+    for _, href in links:
+        url = href.replace("&amp;", "&")
+        assert url.startswith("http://127.0.0.1:8559/?")
+        state = parse_state(url.split("?", 1)[1])
+        assert state.query == url.split("?", 1)[1]  # canonical: the page shows this state
+        compute(state)  # within the caps, accepted by tconv
