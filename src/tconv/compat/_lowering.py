@@ -160,6 +160,22 @@ def k_eff(kernel_size: int, dilation: int) -> int:
     return dilation * (kernel_size - 1) + 1
 
 
+def check_fits(
+    fn: str,
+    size: Sequence[int],
+    kernel_size: Sequence[int],
+    dilation: Sequence[int],
+    pairs: Pairs,
+    framework: str,
+) -> None:
+    """Refuse a dilated kernel larger than the padded input (tconv.shapes' rule), saying
+    what ``framework`` does there instead."""
+    try:
+        shapes.conv_geometry(fn, tuple(size), tuple(kernel_size), 1, pairs, tuple(dilation), 1)
+    except ValueError as err:
+        raise ValueError(f"{err}; {framework}") from None
+
+
 def permutation(src: str, dst: str) -> tuple[int, ...]:
     """The axes of an array laid out as ``src`` in the order ``dst`` names them.
 

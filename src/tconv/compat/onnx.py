@@ -40,11 +40,11 @@ output).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from .. import _args
+from .. import _args, shapes
 from . import _lowering as _l
 from ._lowering import Lowering
 
@@ -160,7 +160,7 @@ def lower(
                 f"{fn}: W must be (M, C/group, *k) with M divisible by group={g} and "
                 f"C = {xs[1]} = W.shape[1] * group, got W of shape {ws}"
             )
-        pairs = _conv_pairs(fn, mode, L, eff, s, p)
+        pairs = _conv_pairs(fn, mode, L, k, d, s, p)
     spatial = _SPATIAL[3 - n :]
     fmt = "NC" + spatial
     low = Lowering(
@@ -190,21 +190,18 @@ def _conv_pairs(
     fn: str,
     mode: str,
     L: tuple[int, ...],
-    eff: tuple[int, ...],
+    k: tuple[int, ...],
+    d: tuple[int, ...],
     s: tuple[int, ...],
     p: tuple[int, ...],
 ) -> _l.Pairs:
+    eff = tuple(_l.k_eff(ki, di) for ki, di in zip(k, d))
     n = len(L)
     if mode in ("SAME_UPPER", "SAME_LOWER"):
         pairs = tuple(_l.same_pads(*v, upper=mode == "SAME_UPPER") for v in zip(L, eff, s))
     else:
         pairs = tuple((p[i], p[i + n]) for i in range(n))
-    padded = tuple(Li + lo + hi for Li, (lo, hi) in zip(L, pairs))
-    if any(q < e for q, e in zip(padded, eff)):
-        raise ValueError(
-            f"{fn}: the dilated kernel {eff} is larger than the padded input {padded} "
-            f"(input {L}, pads {pairs}); pad more, or use a smaller kernel or dilation"
-        )
+    _l.check_fits(fn, L, k, d, pairs, "onnxruntime refuses it")
     return pairs
 
 
@@ -219,7 +216,9 @@ def _transpose_pairs(
     output_shape: Sequence[int] | None,
 ) -> _l.Pairs:
     n = len(L)
-    full = tuple((Li - 1) * si + ei + ai for Li, si, ei, ai in zip(L, s, eff, a))
+    # ONNX appends output_padding to the full result, beyond the stride too (the spec)
+    full0 = cast("tuple[int, ...]", shapes.conv_transpose_output_size(L, eff, s))
+    full = tuple(f + ai for f, ai in zip(full0, a))
     if output_shape is not None:
         out = _ints(output_shape, n, "output_shape", fn, 1, 1)
     elif mode in ("SAME_UPPER", "SAME_LOWER"):

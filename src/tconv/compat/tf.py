@@ -166,13 +166,7 @@ rule: the convolution of the output gives the input)
             pairs = ((0, 0),) * n
         else:
             pairs = pad  # type: ignore[assignment]
-        padded = tuple(Li + lo + hi for Li, (lo, hi) in zip(L, pairs))
-        if any(q < e for q, e in zip(padded, eff)):
-            raise ValueError(
-                f"{fn}: the dilated kernel {eff} is larger than the padded input {padded} "
-                f"(input {L}, padding {padding!r}); TensorFlow returns garbage or an empty "
-                "output here: pad more, or use a smaller kernel or dilation"
-            )
+        _l.check_fits(fn, L, k, d, pairs, "TensorFlow returns garbage or an empty output here")
         return Lowering(False, s, d, g, pairs, False, fmt, spatial + "IO", fmt, spatial, L, k)
     if ws[n + 1] != c_in:
         raise ValueError(
