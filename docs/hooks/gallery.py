@@ -94,13 +94,13 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     if page.file.src_uri != PAGE:
         return markdown
     tour = _run_tour()
-    output = (
-        "```text\n"
-        + "\n".join(
-            line for line in tour["lines"] if not line.startswith(("Gallery:", "\n== The figures"))
-        ).rstrip()
-        + "\n```\n"
-    )
+    # the examples and the identities; the figures' progress lines are the gallery below
+    shown = []
+    for line in tour["lines"]:
+        if line.lstrip("\n").startswith("== The figures"):
+            break
+        shown.append(line)
+    output = "```text\n" + "\n".join(shown).strip("\n") + "\n```\n"
     for marker, text in (
         ("<!-- tour-output -->", output),
         ("<!-- tour-gallery -->", gallery_markdown(tour["out"])),
