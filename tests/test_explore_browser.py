@@ -501,6 +501,28 @@ def test_hover_lights_the_matrix_row(page: Any, query: str) -> None:
         assert got.get(("matrix", "m"), set()) == {(int(i), col) for i in np.flatnonzero(M[:, col])}
 
 
+def test_large_matrix_canvas_hover(page: Any) -> None:
+    """A matrix too large for cells is drawn on a canvas; hovering an entry lights its
+    output and input in the other views."""
+    x = ";".join(",".join(str((i + 2 * j) % 5 - 2) for j in range(8)) for i in range(8))
+    open_state(page, f"op=conv_transpose&x={x}&w=1,2,1;0,1,-1;2,1,1&stride=2")
+    layer = Layer(state(page))
+    M = layer.M
+    canvas = page.locator("canvas.matrix-canvas")
+    canvas.scroll_into_view_if_needed()
+    width, height = (int(canvas.get_attribute(a) or 0) for a in ("width", "height"))
+    pw, ph = width // M.shape[1], height // M.shape[0]
+    box = canvas.bounding_box()
+    assert box is not None
+    yw, xw = layer.y.shape[1], layer.x.shape[1]
+    for ro, ci in [tuple(map(int, np.argwhere(M)[k])) for k in (0, 100, -1)]:
+        page.mouse.move(box["x"] + ci * pw + pw / 2, box["y"] + ro * ph + ph / 2)
+        got = lit_all(page)
+        assert got[("summary", "out")] == {divmod(ro, yw)}
+        assert got[("summary", "in")] == {divmod(ci, xw)}
+        assert sorted(layer.w[t] for t in got[("summary", "tap")]) == [M[ro, ci]]
+
+
 def test_keyboard_focus_lights_like_hover(page: Any) -> None:
     open_state(page, lecture_query(2))
     layer = Layer(state(page))

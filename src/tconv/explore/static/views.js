@@ -276,9 +276,11 @@ export function matrix(data, ui, onToggle) {
 function matrixCanvas(M, R, C, tr, links) {
   const rowsN = tr ? C : R;
   const colsN = tr ? R : C;
-  const px = Math.max(1, Math.min(8, Math.floor(560 / colsN)));
-  const canvas = h("canvas", { class: "matrix-canvas", width: colsN * px, height: rowsN * px, role: "img", "aria-label": `matrix ${R} x ${C}`, dataset: { role: "matrix-canvas" } });
-  const overlay = h("canvas", { class: "matrix-overlay", width: colsN * px, height: rowsN * px, "aria-hidden": "true" });
+  // cells as large as fit (up to 8 px), wider than tall when the matrix is tall and thin
+  const pw = Math.max(1, Math.min(8, Math.floor(420 / colsN)));
+  const ph = Math.max(1, Math.min(8, Math.floor(540 / rowsN)));
+  const canvas = h("canvas", { class: "matrix-canvas", width: colsN * pw, height: rowsN * ph, role: "img", "aria-label": `matrix ${R} x ${C}`, dataset: { role: "matrix-canvas" } });
+  const overlay = h("canvas", { class: "matrix-overlay", width: colsN * pw, height: rowsN * ph, "aria-hidden": "true" });
   let maxAbs = 0;
   for (const row of M) for (const v of row) maxAbs = Math.max(maxAbs, Math.abs(v));
   const ctx = canvas.getContext("2d");
@@ -291,14 +293,14 @@ function matrixCanvas(M, R, C, tr, links) {
       const a = maxAbs ? 0.25 + 0.75 * Math.abs(v) / maxAbs : 1;
       ctx.fillStyle = v > 0 ? `rgba(230,159,0,${a})` : `rgba(0,114,178,${a})`;
       const [i, j] = tr ? [ci, ro] : [ro, ci];
-      ctx.fillRect(j * px, i * px, px, px);
+      ctx.fillRect(j * pw, i * ph, pw, ph);
     }
   }
   const wrap = h("div", { class: "matrix-wrap" }, canvas, overlay);
   const at = (ev) => {
     const b = canvas.getBoundingClientRect();
-    const j = Math.floor((ev.clientX - b.left) / px);
-    const i = Math.floor((ev.clientY - b.top) / px);
+    const j = Math.floor((ev.clientX - b.left) / pw);
+    const i = Math.floor((ev.clientY - b.top) / ph);
     if (i < 0 || j < 0 || i >= rowsN || j >= colsN) return null;
     return tr ? `m:${j},${i}` : `m:${i},${j}`;
   };
@@ -314,16 +316,16 @@ function matrixCanvas(M, R, C, tr, links) {
     for (const b of expanded.bands) {
       const [kind, n] = b.split(":");
       const isRow = (kind === "mo") !== tr;
-      if (isRow) o.fillRect(0, +n * px, overlay.width, px);
-      else o.fillRect(+n * px, 0, px, overlay.height);
+      if (isRow) o.fillRect(0, +n * ph, overlay.width, ph);
+      else o.fillRect(+n * pw, 0, pw, overlay.height);
     }
     o.strokeStyle = "#D55E00";
-    o.lineWidth = Math.max(1, px / 4);
+    o.lineWidth = Math.max(1, Math.min(pw, ph) / 4);
     for (const k of expanded.lit) {
       if (!k.startsWith("m:")) continue;
       const [ro, ci] = k.slice(2).split(",").map(Number);
       const [i, j] = tr ? [ci, ro] : [ro, ci];
-      o.strokeRect(j * px, i * px, px, px);
+      o.strokeRect(j * pw, i * ph, pw, ph);
     }
   };
   return wrap;
