@@ -8,8 +8,10 @@ comment ``<!-- not run: the reason -->``, invisible on the site.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +92,59 @@ def test_every_code_block_runs_or_says_why_not(page: Path) -> None:
         "code blocks that are neither doctests (first line >>>) nor marked "
         "<!-- not run: reason -->: " + ", ".join(unmarked)
     )
+
+
+def _hook(name: str) -> Any:
+    """Import one of docs/hooks/*.py (the site build's plugins) as a module."""
+    spec = importlib.util.spec_from_file_location(
+        f"docs_hook_{name}", DOCS / "hooks" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_gallery_shows_every_figure_with_its_caption_and_explore_state(tmp_path) -> None:
+    from tconv.lecture import tour
+    from tconv.lecture.figures import FIGURES
+
+    gallery = _hook("gallery")
+    for name, spec in FIGURES.items():  # the files the tour writes, empty: no drawing here
+        for suffix in (".gif",) if spec.animation else (".png", ".svg"):
+            (tmp_path / f"{name}{suffix}").write_bytes(b"")
+    text = gallery.gallery_markdown(tmp_path)
+    sections = text.split("### ")[1:]
+    assert [s.split("\n", 1)[0] for s in sections] == list(FIGURES)
+    linked = 0
+    for name, section in zip(FIGURES, sections):
+        assert FIGURES[name].caption in section
+        shown = f"{name}.gif" if FIGURES[name].animation else f"{name}.png"
+        assert f"]({gallery.GALLERY}/{shown})" in section
+        url = tour.explore_url(name)
+        if url is None:
+            assert "explore" not in section, name
+        else:
+            linked += 1
+            assert f"]({url})" in section and tour.EXPLORE_STATES[name] in section, name
+    assert linked >= 10, linked
+
+
+def test_the_gallery_refuses_a_figure_the_tour_did_not_draw(tmp_path) -> None:
+    with pytest.raises(RuntimeError, match="drew no file"):
+        _hook("gallery").gallery_markdown(tmp_path)
+
+
+def test_docstrings_doctests_render_as_code() -> None:
+    pytest.importorskip("griffe")  # the docs extra
+    hook = _hook("griffe_doctests")
+    text = "Sum.\n\n>>> f([1])\n[[0, 1]]\n\nSee :func:`tconv.shapes.conv_output_size`.\n"
+    fenced = hook.fence_doctests(hook.ROLE.sub(r"``\1``", text))
+    assert fenced == (
+        "Sum.\n\n```pycon\n>>> f([1])\n[[0, 1]]\n```\n\nSee ``tconv.shapes.conv_output_size``.\n"
+    )
+    already = "```pycon\n>>> 1\n1\n```"
+    assert hook.fence_doctests(already) == already
+    lines = ["X = 1", "#: the answer", "#: twice", "Y = 2"]
+    assert hook.comment_docstring(lines, 4) == "the answer twice"
+    assert hook.comment_docstring(lines, 1) == ""

@@ -4,7 +4,7 @@ The figures are computed when the site is built, never committed twice: the tour
 (:func:`tconv.lecture.tour.run`) writes them into a temporary folder, each file joins
 the site under ``gallery/``, and the marker ``<!-- tour-gallery -->`` in
 ``docs/lecture.md`` becomes the gallery (figure, the lecture's sentence, PNG/SVG/GIF
-links, and the ``tconv explore`` state of the figure when the tour names one), while
+links, and the figure's state in ``tconv explore``, from the tour's own mapping), while
 ``<!-- tour-output -->`` becomes the tour's printed output (the worked examples and the
 identities, checked during the build). A failed check fails the build.
 """
@@ -57,14 +57,15 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     return files
 
 
-def _explore_state(name: str) -> str | None:
-    """The figure's ``tconv explore`` query, if the tour defines one."""
+def _explore(name: str) -> tuple[str, str] | None:
+    """The figure's ``tconv explore`` query and URL, from the tour's own mapping
+    (``tconv.lecture.tour.EXPLORE_STATES`` and ``explore_url``), or None."""
     from tconv.lecture import tour
 
-    states = getattr(tour, "EXPLORE_STATES", None)
-    if isinstance(states, dict):
-        return states.get(name)
-    return None
+    url = tour.explore_url(name)
+    if url is None:
+        return None
+    return tour.EXPLORE_STATES[name], url
 
 
 def gallery_markdown(out: Path) -> str:
@@ -82,9 +83,10 @@ def gallery_markdown(out: Path) -> str:
         parts.append(f"![{spec.caption}]({GALLERY}/{shown.name})\n")
         parts.append(f"> “{spec.caption}”\n")
         line = f"Files: {links}."
-        query = _explore_state(name)
-        if query is not None:
-            line += f" Turn the knobs: `tconv explore '{query}'`."
+        live = _explore(name)
+        if live is not None:
+            query, url = live
+            line += f" Live: [this state in the explorer]({url}) (`tconv explore '{query}'`)."
         parts.append(line + "\n")
     return "\n".join(parts)
 
