@@ -264,7 +264,7 @@ def check_views(pg: Any) -> Layer:
     np.testing.assert_array_equal(
         cells(pg, "[data-view=summary] [data-role=tap]"), layer.grid(layer.w)
     )
-    if layer.op == "conv_transpose":
+    if layer.op == "conv_transpose" or layer.dims == 1:
         np.testing.assert_array_equal(cells(pg, "[data-view=scatter] [data-role=out]"), y)
     np.testing.assert_array_equal(cells(pg, "[data-view=gather] [data-role=out]"), y)
     np.testing.assert_array_equal(cells(pg, "[data-view=matrix] [data-role=out]"), y)
@@ -458,8 +458,9 @@ def test_conv_strided_views(page: Any) -> None:
         "op=conv_transpose&x=2,-1,3,1;0,4,-2,1;1,1,-3,2;5,0,2,-1&w=1,2,3;4,5,6;7,8,9"
         "&stride=2&padding=1&output_padding=1",
         "op=conv&x=2,-1,3,1,0,4,-2,1,1&w=1,2,3&stride=2&padding=1&dilation=2",
+        "op=conv_transpose&x=2,-1,3,0,4&w=1,2,3&stride=2&padding=1&dilation=2&output_padding=1",
     ],
-    ids=["conv_transpose_2d", "conv_1d"],
+    ids=["conv_transpose_2d", "conv_1d", "conv_transpose_1d"],
 )
 def test_hover_lights_the_matrix_row(page: Any, query: str) -> None:
     """Hovering an output lights the inputs of the nonzero entries of its matrix row (the
@@ -490,6 +491,8 @@ def test_hover_lights_the_matrix_row(page: Any, query: str) -> None:
         assert got[("gather", "out")] == got[("summary", "out")] == {(r, c)}
         if layer.op == "conv_transpose":
             assert got[("scatter", "out")] == got[("artifacts", "cov")] == {(r, c)}
+        if layer.dims == 1:  # every piece (input row) that reaches this output
+            assert got.get(("scatter", "piece"), set()) == want
     cols = range(M.shape[1]) if layer.dims == 1 else {0, M.shape[1] - 1, *rng.choice(M.shape[1], 4)}
     for col in sorted(cols):
         r, c = divmod(int(col), xw)

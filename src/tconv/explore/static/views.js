@@ -58,9 +58,7 @@ export function summary(data) {
 export function scatter(data, ui) {
   const sc = data.scatter;
   const d = data.dims;
-  if (!sc) {
-    return [caption("A convolution gathers: each output reads a window of inputs (see Gather). Its scatter picture, each input sending a weighted kernel to the outputs, is the transposed convolution: switch the operation to see it.")];
-  }
+  if (!sc) return convScatter(data);
   const full = sc.full;
   const [[rlo, rhi], [clo, chi]] = sc.crop;
   const intro = data.state.op === "conv"
@@ -134,6 +132,25 @@ export function scatter(data, ui) {
       out.push(labelled(`x${idx(2, ir, ic)} · w at (${r0}, ${c0})`, g, "hover an input to see its piece"));
     }
   }
+  return out;
+}
+
+/** A convolution read by columns: input i reaches the outputs with the weights of column i of M. */
+function convScatter(data) {
+  const M = data.matrix.M;
+  const out = [caption("A convolution gathers (see Gather). Read by columns, it scatters too: input x[i] reaches the outputs with the weights of column i of M, and y sums x[i] times them. The transposed convolution scatters whole kernels.")];
+  if (data.dims !== 1 || !M) return out;
+  const Y = data.y[0].length;
+  const rows = [];
+  for (let i = 0; i < data.x[0].length; i++) {
+    const g = grid(1, Y, (_, o) => (M[o][i] === 0 ? null : cell({
+      v: M[o][i], role: "piece", r: 0, c: i, keys: [`p:0,${i}@0,${o}`, `pr:0,${i}`], hover: `i:0,${i}`,
+    })), { cls: "piece-grid" });
+    const xv = data.x[0][i];
+    rows.push(labelled(h("span", { class: "piece-label", dataset: { keys: `i:0,${i}`, hover: `i:0,${i}`, role: "in", r: 0, c: i, v: xv } }, `x${idx(1, 0, i)} = ${fmt(xv)}`), g));
+  }
+  out.push(h("div", { class: "stack" }, rows));
+  out.push(labelled("y", valuesGrid(data.y, "out", "o", { dims: 1 })));
   return out;
 }
 
