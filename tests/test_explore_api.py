@@ -338,6 +338,52 @@ def test_errors_name_the_field(query: str, field: str, words: str) -> None:
     assert isinstance(info.value, ValueError)
 
 
+FIELD_NAMES = ["op", "x", "w", "stride", "padding", "dilation", "output_padding",
+               "output_size", "convention"]  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(
+    st.dictionaries(
+        st.sampled_from(FIELD_NAMES),
+        st.one_of(
+            st.text(alphabet="0123456789,;:.-+eE ", max_size=24),
+            st.sampled_from(
+                [
+                    "same",
+                    "valid",
+                    "same_lower",
+                    "conv",
+                    "conv_transpose",
+                    "tf",
+                    "onnx",
+                    "jax",
+                    "keras",
+                    "",
+                    "1,2;3,4",
+                    "2",
+                    "1:2,0",
+                ]
+            ),
+        ),
+        max_size=6,
+    )
+)
+def test_any_query_is_a_result_or_a_state_error(fields: dict[str, str]) -> None:
+    """Hostile queries: every outcome is a result or a StateError naming a field (never
+    another exception, which would be a bug)."""
+    from urllib.parse import urlencode
+
+    r: dict[str, Any] | None = None
+    try:
+        r = compute(parse_state(urlencode(fields)))
+    except StateError as exc:
+        assert str(exc) and (exc.field is None or exc.field in [*FIELD_NAMES, "query"])
+    if r is not None:
+        json.dumps(r, allow_nan=False)
+        assert parse_state(r["state"]["query"]).query == r["state"]["query"]
+
+
 ROW16 = ",".join(["1"] * 16)
 CAPPED = [
     ("x=" + ",".join(["1"] * 65), "x"),

@@ -135,6 +135,9 @@ class Handler(BaseHTTPRequestHandler):
                     self._send(200, found[0], found[1], head)
         except api.StateError as exc:
             self._error(400, str(exc), exc.field)
+        except Exception as exc:  # a bug in tconv: say so, and keep serving
+            self.log_error("internal error on %r: %r", self.path[:200], exc)
+            self._error(500, f"internal error: {type(exc).__name__}: {exc} (a bug in tconv)")
 
     def do_HEAD(self) -> None:
         self.do_GET(head=True)
