@@ -139,12 +139,16 @@ def test_docstrings_doctests_render_as_code() -> None:
     pytest.importorskip("griffe")  # the docs extra
     hook = _hook("griffe_doctests")
     text = "Sum.\n\n>>> f([1])\n[[0, 1]]\n\nSee :func:`tconv.shapes.conv_output_size`.\n"
-    fenced = hook.fence_doctests(hook.ROLE.sub(r"``\1``", text))
+    fenced = hook.render(text)
     assert fenced == (
         "Sum.\n\n```pycon\n>>> f([1])\n[[0, 1]]\n```\n\nSee ``tconv.shapes.conv_output_size``.\n"
     )
     already = "```pycon\n>>> 1\n1\n```"
     assert hook.fence_doctests(already) == already
+    numpy_style = "Sum.\n\n>>> 1\n1\n\nExamples\n--------\n>>> 2\n2\n"
+    assert hook.render(numpy_style) == (
+        "Sum.\n\n```pycon\n>>> 1\n1\n```\n\nExamples\n--------\n>>> 2\n2\n"
+    )
     lines = ["X = 1", "#: the answer", "#: twice", "Y = 2"]
     assert hook.comment_docstring(lines, 4) == "the answer twice"
     assert hook.comment_docstring(lines, 1) == ""

@@ -3,7 +3,8 @@
 tconv's docstrings carry their doctests in the text (``>>>`` lines and their output).
 Rendered as Markdown, an output such as ``[[0, 1], [2, 3]]`` would read as a link; this
 extension fences each doctest run (from its first ``>>>`` line to the next blank line)
-as a ``pycon`` block before mkdocstrings renders the docstring. It also renders the few
+as a ``pycon`` block before mkdocstrings renders the docstring (a NumPy ``Examples``
+section is left to griffe's parser, which renders its doctests itself). It also renders the few
 Sphinx roles in the docstrings (``:func:`name```) as code, which is what they read as.
 Nothing in the source changes: pytest still runs the same doctests.
 """
@@ -16,6 +17,8 @@ from typing import Any
 import griffe
 
 ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|obj|exc):`~?([^`]+)`")
+# A NumPy "Examples" section: griffe's parser renders its doctests itself.
+EXAMPLES = re.compile(r"^Examples\n-{3,}$", re.M)
 
 
 def fence_doctests(text: str) -> str:
@@ -40,6 +43,16 @@ def fence_doctests(text: str) -> str:
     return "\n".join(out)
 
 
+def render(text: str) -> str:
+    """A docstring as mkdocstrings should read it: Sphinx roles as code, the doctests
+    before a NumPy ``Examples`` section fenced (griffe renders those in the section)."""
+    text = ROLE.sub(r"``\1``", text)
+    m = EXAMPLES.search(text)
+    if m is None:
+        return fence_doctests(text)
+    return fence_doctests(text[: m.start()]) + text[m.start() :]
+
+
 def comment_docstring(lines: list[str], lineno: int) -> str:
     """The ``#:`` comment lines right above line ``lineno`` (1-based), joined."""
     i, found = lineno - 2, []
@@ -62,4 +75,4 @@ class DoctestFences(griffe.Extension):
             if text:
                 obj.docstring = griffe.Docstring(text, lineno=obj.lineno, parent=obj)
         if obj.docstring is not None:
-            obj.docstring.value = fence_doctests(ROLE.sub(r"``\1``", obj.docstring.value))
+            obj.docstring.value = render(obj.docstring.value)

@@ -330,12 +330,40 @@ def conv1d(
 ) -> Any:
     """1-D convolution (cross-correlation, the lecture's ⊛), as ``torch.nn.functional.conv1d``.
 
-    input (N, C_in, L) or (C_in, L); weight (C_out, C_in/groups, k); bias (C_out,).
-    Output (N, C_out, L_out) with ``L_out = floor((L + 2p - d(k-1) - 1) / s) + 1``.
-    ``padding`` may be an int, a 1-tuple, ``'same'`` (stride 1 only) or ``'valid'``,
-    or (beyond PyTorch) one ``(lo, hi)`` pair per spatial dim, ``((lo, hi),)`` in 1-d:
-    ``lo`` zeros before the input, ``hi`` after (``2p`` becomes ``lo + hi``).
+    ``y[n, o, j] = bias[o] + sum_{c, t} x[n, c, j s + t d - lo] w[o, c, t]`` over the input
+    channels ``c`` of output channel ``o``'s group, zeros outside the input; per spatial
+    dim ``L_out = floor((L + 2p - d(k-1) - 1) / s) + 1``.
 
+    Parameters
+    ----------
+    input : array_like or Tensor
+        ``(N, C_in, L)``, or ``(C_in, L)`` unbatched. A Tensor records the op for backward.
+    weight : array_like or Tensor
+        ``(C_out, C_in/groups, k)``.
+    bias : array_like or Tensor, optional
+        ``(C_out,)``.
+    stride, dilation : int or tuple of int
+        ``s`` and ``d``, per spatial dim.
+    padding : int, tuple, 'same', 'valid' or tuple of (lo, hi) pairs
+        ``p`` zeros on both sides; ``'same'`` (stride 1 only) keeps the size and
+        ``'valid'`` is 0; beyond PyTorch, one ``(lo, hi)`` pair per spatial dim
+        (``((lo, hi),)`` in 1-d) pads ``lo`` zeros before the input and ``hi`` after
+        (``2p`` becomes ``lo + hi``).
+    groups : int
+        Input and output channels split into this many groups.
+
+    Returns
+    -------
+    numpy.ndarray or Tensor
+        ``(N, C_out, L_out)`` (or unbatched), in the operands' promoted float dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A bad shape, size or argument, naming the argument, the rule and the value.
+
+    Examples
+    --------
     The lecture's example, ``y_i = sum_a x_{i+a-1} k_a``:
 
     >>> conv1d([[[0., 0., 1., 0., 0., 0., 0.]]], [[[1., 2., 3.]]])
@@ -403,29 +431,60 @@ def conv_transpose1d(
 ) -> Any:
     """1-D transposed convolution, as ``torch.nn.functional.conv_transpose1d``.
 
-    input (N, C_in, L) or (C_in, L); weight (C_in, C_out/groups, k); bias (C_out,).
-    Output (N, C_out, L_out) with ``L_out = (L - 1) s - 2p + d(k-1) + a + 1``, where
-    ``a`` is ``output_padding``. ``output_size=`` (keyword only, as
-    ``nn.ConvTranspose1d.forward`` takes it) picks ``a``; it must lie in
-    ``[L_min, L_min + s - 1]``. As there, it may lead with the non-spatial sizes:
-    (N, C, *spatial) for a batched input, (C, *spatial) for an unbatched one.
+    ``full[n, o, i s + t d] += x[n, c, i] w[c, o, t]`` over the input channels ``c`` of
+    output channel ``o``'s group, cropped ``y[j] = full[j + lo]``; per spatial dim
+    ``L_out = (L - 1) s - 2p + d(k-1) + a + 1``, ``a`` the output_padding. It is the
+    input gradient of :func:`conv1d` with the same arguments.
 
-    Beyond PyTorch (:mod:`tconv.shapes` has the sizes):
+    Parameters
+    ----------
+    input : array_like or Tensor
+        ``(N, C_in, L)``, or ``(C_in, L)`` unbatched. A Tensor records the op for backward.
+    weight : array_like or Tensor
+        ``(C_in, C_out/groups, k)``.
+    bias : array_like or Tensor, optional
+        ``(C_out,)``.
+    stride, dilation : int or tuple of int
+        ``s`` and ``d``, per spatial dim.
+    padding : int, tuple, 'same', 'valid' or tuple of (lo, hi) pairs
+        ``p``: the full output is cropped by ``p`` on both sides. Beyond PyTorch
+        (:mod:`tconv.shapes` has the sizes): per-dim ``(lo, hi)`` pairs, ``((lo, hi),)``
+        in 1-d, crop ``lo`` at the start and ``hi`` at the end, ``L_out = (L - 1) s +
+        d(k-1) + a + 1 - lo - hi``, and a negative value appends that many zeros on its
+        side. ``'same'`` gives ``L_out = L s``: the crop ``total = d(k-1) + 1 - s`` is
+        split ``lo = total // 2``, the odd one at the end, as TF, JAX and ONNX
+        SAME_UPPER do; when ``d(k-1) + 1 < s``, ``s - d(k-1) - 1`` zeros are appended
+        at the end (as TF and JAX; see :func:`tconv.shapes.conv_transpose_same_padding`).
+        It takes no output_padding, and an ``output_size`` only of ``L s``. ``'valid'``
+        is 0.
+    output_padding : int or tuple of int
+        ``a``, added at the end, ``a < max(s, d)`` (PyTorch's rule).
+    groups : int
+        Input and output channels split into this many groups.
+    output_size : int or sequence of int, optional
+        Keyword only, as ``nn.ConvTranspose1d.forward`` takes it: picks ``a``, and must
+        lie in ``[L_min, L_min + s - 1]``. As there, it may lead with the non-spatial
+        sizes: (N, C, *spatial) for a batched input, (C, *spatial) for an unbatched one.
+    padding_mode : {'zeros', 'circular'}
+        Keyword only. ``'circular'`` (Flax's ``padding='CIRCULAR'``): the full output is
+        folded periodically onto ``L_out = L s``, ``y[j] = sum_m full[j + lo + m L s]``,
+        with ``lo`` the int padding (or the 'same' split's); it takes no pairs and no
+        output_padding.
 
-    * ``padding`` may be per-dim ``(lo, hi)`` pairs, ``((lo, hi),)`` in 1-d: the full
-      output ``full[i s + t d] += x[i] w[t]`` is cropped by ``lo`` at the start and
-      ``hi`` at the end, ``y[j] = full[j + lo]``, ``L_out = (L - 1) s + d(k-1) + a + 1
-      - lo - hi``; a negative value appends that many zeros on its side.
-    * ``padding='same'`` gives ``L_out = L s``: the crop ``total = d(k-1) + 1 - s`` is
-      split ``lo = total // 2``, the odd one at the end, as TF, JAX and ONNX SAME_UPPER
-      do; when ``d(k-1) + 1 < s``, ``s - d(k-1) - 1`` zeros are appended at the end
-      (as TF and JAX; see :func:`tconv.shapes.conv_transpose_same_padding`). It takes
-      no output_padding, and an ``output_size`` only of ``L s``. ``'valid'`` is 0.
-    * ``padding_mode='circular'`` (keyword only; Flax's ``padding='CIRCULAR'``): the
-      full output is folded periodically onto ``L_out = L s``,
-      ``y[j] = sum_m full[j + lo + m L s]``, with ``lo`` the int padding (or the
-      'same' split's); it takes no pairs and no output_padding.
+    Returns
+    -------
+    numpy.ndarray or Tensor
+        ``(N, C_out, L_out)`` (or unbatched), in the operands' promoted float dtype.
 
+    Raises
+    ------
+    ValueError, TypeError
+        A bad shape, size or argument (an ``output_size`` out of reach, an
+        ``output_padding`` too large), naming the argument, the rule and the value,
+        with the arguments that would reach the size.
+
+    Examples
+    --------
     Each input sample adds a scaled copy of the kernel to the output (the
     lecture's "weighted sum of translated kernels"):
 
