@@ -115,11 +115,11 @@ export function scatter(data, ui) {
       labelled("sum before the crop", grid(full.length, full[0].length, fullCell, { cls: "full-grid" }), "hatched: cropped"),
       labelled("y", valuesGrid(data.y, "out", "o", { dims: d })),
     ));
-    if (piece) {
-      const [ir, ic] = piece.in;
-      const [r0, c0] = piece.offset;
-      const pv = piece.values || sc.kernel.map((row) => row.map(() => null));
-      const g = grid(full.length, full[0].length, (r, c) => {
+    const pieceGrid = (p, cls) => {
+      const [ir, ic] = p.in;
+      const [r0, c0] = p.offset;
+      const pv = p.values || sc.kernel.map((row) => row.map(() => null));
+      return grid(full.length, full[0].length, (r, c) => {
         const pr = r - r0;
         const pc = c - c0;
         if (pr < 0 || pc < 0 || pr >= pv.length || pc >= pv[0].length) return blank("faint");
@@ -128,8 +128,18 @@ export function scatter(data, ui) {
           keys: [`p:${ir},${ic}@${r},${c}`, `pr:${ir},${ic}`], hover: `i:${ir},${ic}`,
           cls: pv[pr][pc] === 0 ? "zero-v" : "",
         });
-      }, { cls: "piece-grid" });
-      out.push(labelled(`x${idx(2, ir, ic)} · w at (${r0}, ${c0})`, g, "hover an input to see its piece"));
+      }, { cls: `piece-grid ${cls}` });
+    };
+    if (sc.pieces.length <= 16 && full.length * full[0].length <= 196) {
+      // Few and small: every piece, as small multiples.
+      out.push(h("p", { class: "caption" }, "the pieces x[r,c] · w, each at its offset:"));
+      out.push(h("div", { class: "multiples" }, sc.pieces.map((p) => h("figure", { class: "multiple" },
+        pieceGrid(p, "mini"),
+        h("figcaption", { dataset: { keys: `i:${p.in[0]},${p.in[1]}`, hover: `i:${p.in[0]},${p.in[1]}` } }, `x${idx(2, p.in[0], p.in[1])} = ${fmt(data.x[p.in[0]][p.in[1]])}`)))));
+    } else if (piece) {
+      const [ir, ic] = piece.in;
+      const [r0, c0] = piece.offset;
+      out.push(labelled(`x${idx(2, ir, ic)} · w at (${r0}, ${c0})`, pieceGrid(piece, ""), "hover an input to see its piece"));
     }
   }
   return out;
