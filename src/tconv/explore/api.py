@@ -496,8 +496,8 @@ def _compute(state: State) -> dict[str, Any]:
     # is the tap that links output o with input i (one tap at most: tconv.matrix).
     taps = np.arange(1, ws.size + 1, dtype=np.float64).reshape(ws.shape)
     if state.transposed:
-        kw: dict[str, Any] = {"stride": state.stride, "padding": pairs, "output_padding": a,
-              "dilation": state.dilation}  # fmt: skip
+        kw: dict[str, Any] = {"stride": state.stride, "padding": pairs, "dilation": state.dilation}
+        kw["output_padding"] = a
         m = matrix.conv_transpose_matrix(ws[None, None], (1, *L), **kw)
         m_taps = matrix.conv_transpose_matrix(taps[None, None], (1, *L), **kw)
     else:
@@ -594,12 +594,11 @@ def _sizes(
         per_dim = shapes.ignored_inputs(g.in_size, g.kernel_size, g.stride, pairs, g.dilation)
         sets = [set(cast("tuple[int, ...]", v)) for v in per_dim]
         Lx = g.in_size
+        # an element is read iff each of its coordinates is (tconv.shapes.ignored_inputs)
+        skipped = [np.isin(np.arange(n), sorted(v)) for n, v in zip(Lx, sets)]
         if state.dims == 1:
-            ignored = [[0, i] for i in sorted(sets[0])]
-        else:
-            ignored = [
-                [r, c] for r in range(Lx[0]) for c in range(Lx[1]) if r in sets[0] or c in sets[1]
-            ]
+            skipped.insert(0, np.zeros(1, dtype=bool))
+        ignored = np.argwhere(skipped[0][:, None] | skipped[1][None, :]).tolist()
     formula = (
         "(n - 1) s - lo - hi + d(k - 1) + output_padding + 1"
         if state.transposed
@@ -664,44 +663,41 @@ def _gather(
     (output ``o`` gets input ``i`` through tap ``t``, so the flipped kernel's tap
     ``k-1-t``, ``(k-1-t) d`` cells from the window's start ``o``, sits on ``i``).
     """
-    L, k = state.spatial_x, state.spatial_w
+    L, k, n = state.spatial_x, state.spatial_w, state.dims
+    idx = np.indices(L).reshape(n, -1)  # every input position, one column each
     if state.transposed:
-        kernel = dk[(slice(None, None, -1),) * state.dims]
+        kernel = dk[(slice(None, None, -1),) * n]
         size = tuple(o + ei - 1 for o, ei in zip(out, dk.shape))
-        step = (1,) * state.dims
+        step = (1,) * n
         rows, cols = np.nonzero(m_taps)
-        origin: list[int] = []
-        for dim in range(state.dims):
-            if rows.size == 0:
-                origin.append(-(10**6))  # no input reaches the output: none is in the grid
-                continue
-            o = _cells(out, rows[:1])[0][-state.dims + dim]
-            i = _cells(L, cols[:1])[0][-state.dims + dim]
-            t = _cells(k, m_taps[rows[:1], cols[:1]].astype(np.int64) - 1)[0][-state.dims + dim]
-            pos = o + (k[dim] - 1 - t) * state.dilation[dim]
-            origin.append(int(pos - i * state.stride[dim]))
-        place = state.stride
+        if rows.size:  # one (output, input, tap) triple places every input
+            o = np.unravel_index(rows[0], out)
+            i = np.unravel_index(cols[0], L)
+            t = np.unravel_index(int(m_taps[rows[0], cols[0]]) - 1, k)
+            pos = [o[j] + (k[j] - 1 - t[j]) * state.dilation[j] for j in range(n)]
+            origin = np.array([pos[j] - i[j] * state.stride[j] for j in range(n)])
+            at = origin[:, None] + idx * np.array(state.stride)[:, None]
+        else:  # no input reaches the output (it is all output_padding): none is in the grid
+            at = np.full_like(idx, -1)
     else:
         kernel = dk
         size = tuple(Li + p + q for Li, (p, q) in zip(L, pairs))
         step = state.stride
-        origin = [p for p, _ in pairs]
-        place = (1,) * state.dims
+        at = idx + np.array([p for p, _ in pairs])[:, None]
+    inside = np.all((at >= 0) & (at < np.array(size)[:, None]), axis=0)
+    at, idx = at[:, inside], idx[:, inside]
     grid = np.zeros(size)
-    src: list[list[int]] = []
-    for idx in np.ndindex(*L):
-        at = tuple(origin[j] + idx[j] * place[j] for j in range(state.dims))
-        if all(0 <= v < n for v, n in zip(at, size)):
-            grid[at] = xs[idx]
-            if state.dims == 1:
-                src.append([0, at[0], 0, idx[0]])
-            else:
-                src.append([at[0], at[1], idx[0], idx[1]])
+    grid[tuple(at)] = xs[tuple(idx)]
+    if n == 1:
+        zero = np.zeros_like(at[0])
+        src = np.stack([zero, at[0], zero, idx[0]], axis=1)
+    else:
+        src = np.concatenate([at, idx]).T
     return {
         "grid": _grid(grid),
-        "from": src,
+        "from": src.tolist(),
         "kernel": _grid(kernel),
-        "step": [1, *step] if state.dims == 1 else list(step),
+        "step": [1, *step] if n == 1 else list(step),
     }
 
 
