@@ -21,6 +21,7 @@ from .kernels.settings import (
     get_jit,
     get_memory_budget,
     get_num_threads,
+    get_winograd,
     jit,
     jit_available,
     memory_budget,
@@ -28,6 +29,8 @@ from .kernels.settings import (
     set_jit,
     set_memory_budget,
     set_num_threads,
+    set_winograd,
+    winograd,
 )
 
 __version__ = "0.1.0"
@@ -41,6 +44,7 @@ __all__ = [
     "get_jit",
     "get_memory_budget",
     "get_num_threads",
+    "get_winograd",
     "grad",
     "gradcheck",
     "is_grad_enabled",
@@ -58,7 +62,9 @@ __all__ = [
     "set_jit",
     "set_memory_budget",
     "set_num_threads",
+    "set_winograd",
     "shapes",
     "tensor",
     "upsampling",
+    "winograd",
 ]

@@ -44,6 +44,7 @@ from ._gemm import (
 from ._layout import GATHER_RATIO, SPARSE_PHASES, Ints, _span, _tap_slices, gather_windows
 from .paths import Path
 from .phases import ConvPlan, _conv_phases, _conv_transpose_phases, conv_plan, transpose_plan
+from .winograd import conv3x3, least_bytes
 
 __all__ = [
     "CONV",
@@ -451,6 +452,28 @@ class ConvCall(_ConvCall):
             ) <= _budget()
         )  # fmt: skip
 
+    @cached_property
+    def winograd(self) -> bool:
+        """A 2-D 3x3 kernel, stride and dilation 1, groups 1, float32, channels and
+        map large enough for the transforms to pay (tuning.WINOGRAD_*), the path
+        allowed (``tconv.winograd``), the weight transform and one row of tiles
+        within the budget."""
+        return (
+            self.groups == 1
+            and self.k == (3, 3)
+            and self.stride == (1, 1)
+            and self.dilation == (1, 1)
+            and np.dtype(self.x.dtype) == np.float32
+            and min(self.c_in, self.c_out) >= tuning.WINOGRAD_MIN_CHANNELS
+            and self.c_in * self.c_out >= tuning.WINOGRAD_MIN_CHANNEL_PAIRS
+            and self.p_out >= tuning.WINOGRAD_MIN_OUTPUTS
+            and settings.get_winograd()
+            and least_bytes(
+                self.c_in, self.c_out, -(-self.out_size[1] // tuning.WINOGRAD_M),
+                tuning.WINOGRAD_M, self.itemsize,
+            ) <= _budget()
+        )  # fmt: skip
+
     def y(self) -> np.ndarray:
         """The output (N, g, C_out/g, P), uninitialised."""
         g = self.groups
@@ -486,6 +509,12 @@ def _c_depthwise(c: ConvCall) -> np.ndarray:
     return c.done(y)
 
 
+def _c_winograd(c: ConvCall) -> np.ndarray:
+    y = np.empty((c.n, c.c_out, *c.out_size), dtype=c.x.dtype)
+    conv3x3(c.x, c.w, y, c.lo, c.out_size, c.bias, tuning.WINOGRAD_M)
+    return y
+
+
 def _c_row_shift(c: ConvCall) -> np.ndarray:
     y = c.y()
     by = None if c.bias is None else c.bias.reshape(1, c.c_out, 1)
@@ -519,6 +548,9 @@ CONV: tuple[Path[ConvCall], ...] = (
          "padding, PyTorch multiplies it): a compiled loop", _c_depthwise_jit),
     Path("conv.depthwise", lambda c: c.depthwise,
          "one channel per group: channels-last scaled adds per tap, no GEMM", _c_depthwise),
+    Path("conv.winograd", lambda c: c.winograd and not c.nonfinite,
+         "float32 3x3, stride 1, >= 128 channels, maps >= 28x28, finite: Winograd "
+         "F(4x4,3x3), 4x fewer multiplications, error within winograd.ERROR", _c_winograd),
     Path("conv.row_shift", lambda c: c.row_shift,
          "stride 1 along the first dim: its taps read shifted views of shared columns",
          _c_row_shift),

@@ -1,4 +1,5 @@
-"""Library-wide settings: the memory budget for temporary buffers, and the optional JIT."""
+"""Library-wide settings: the memory budget for temporary buffers, the optional JIT,
+the kernels' threads, and whether the Winograd path may run."""
 
 from __future__ import annotations
 
@@ -95,6 +96,53 @@ def jit(enabled: bool) -> Iterator[None]:
         yield
     finally:
         set_jit(old)
+
+
+# Winograd F(4x4, 3x3) for large float32 stride-1 3x3 convolutions (conv.winograd,
+# kernels/winograd.py): faster, a few bits less accurate. TCONV_WINOGRAD=0 in the
+# environment, or set_winograd(False), keeps the exact GEMM paths.
+_winograd_enabled = os.environ.get("TCONV_WINOGRAD", "1").strip().lower() not in (
+    "0", "false", "no", "off",
+)  # fmt: skip
+
+
+def get_winograd() -> bool:
+    """Whether large float32 stride-1 3x3 convolutions (and the stride-1 3x3
+    transposed convolutions and input gradients that run them) may take the
+    Winograd path ``conv.winograd``, whose error bound is
+    ``tconv.kernels.winograd.ERROR`` (relative to the largest output) instead of
+    the GEMM's rounding. On by default, unless the environment sets
+    ``TCONV_WINOGRAD=0``.
+
+    >>> isinstance(get_winograd(), bool)
+    True
+    """
+    return _winograd_enabled
+
+
+def set_winograd(enabled: bool) -> None:
+    """Allow the Winograd path (``True``, the default) or keep the exact GEMM
+    paths only (``False``)."""
+    global _winograd_enabled
+    if not isinstance(enabled, bool):
+        raise TypeError(f"set_winograd takes a bool, got {enabled!r}; pass True or False")
+    _winograd_enabled = enabled
+
+
+@contextlib.contextmanager
+def winograd(enabled: bool) -> Iterator[None]:
+    """Context manager that allows or forbids the Winograd path temporarily.
+
+    >>> with winograd(False):
+    ...     get_winograd()
+    False
+    """
+    old = _winograd_enabled
+    set_winograd(enabled)
+    try:
+        yield
+    finally:
+        set_winograd(old)
 
 
 # Worker threads of the kernels (see kernels/_threads.py); None: the default,

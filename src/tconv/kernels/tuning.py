@@ -27,3 +27,15 @@ CHUNK_BYTES = 8 * 2**20
 # Below this many multiply-adds (about a millisecond) a call stays serial: the
 # hand-off to the worker threads costs tens of microseconds.
 MIN_WORK = 2**21
+
+# conv.winograd (kernels/winograd.py): F(4x4, 3x3) runs GEMMs with 4x fewer
+# multiply-adds than im2col's, but of C_in deep instead of 9 C_in, around
+# memory-bound NumPy transform passes. float32, serial CPU time against the exact
+# paths (benchmarks/RESULTS.md, "Kernel paths"): 0.72-0.80 with 256-512 channels
+# on 28x28-56x56 maps, 0.92 at 128 -> 256, a tie at 128 -> 128 (0.93-0.97),
+# slower on 14x14 maps and below (1.04-2.4: small GEMMs, the weight transform)
+# and at 64 channels (1.2-1.5).
+WINOGRAD_M = 4
+WINOGRAD_MIN_CHANNELS = 128  # each of C_in and C_out
+WINOGRAD_MIN_CHANNEL_PAIRS = 128 * 256  # C_in * C_out
+WINOGRAD_MIN_OUTPUTS = 28 * 28  # output positions per sample

@@ -1,0 +1,228 @@
+"""conv.winograd (tconv/kernels/winograd.py): Winograd F(m x m, 3 x 3) against the
+definition (tconv/kernels/reference.py).
+
+Exact in exact arithmetic: float64 to 1e-10 for both F(2,3) and F(4,3); float32
+to the documented bound ``winograd.ERROR[m]`` (relative to the largest output),
+also on realistic layers (kaiming-scaled weights, up to 512 input channels).
+The path is reached through its table (conv, and a stride-1 transposed conv
+through ``conv_transpose.stride1_flipped``), in chunks of samples and of tile
+rows, serial and on 2 worker threads; ``tconv.winograd(False)`` keeps the exact
+paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import subprocess
+import sys
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import tconv
+import tconv.functional as F
+from helpers import rel_err
+from tconv import kernels
+from tconv.kernels import _threads, tuning
+from tconv.kernels import conv as K
+from tconv.kernels import reference as R
+from tconv.kernels import winograd as W
+from test_reference import Geo, geometries
+
+M = sorted(W.TRANSFORMS)
+
+
+@pytest.mark.parametrize("m", M)
+def test_each_transform_is_the_1d_correlation(m: int) -> None:
+    """``at ((g w) * (bt d))`` is the correlation of ``d`` with ``w`` for every
+    pair of unit vectors, hence for all (the map is bilinear): every entry of
+    the three matrices is checked."""
+    tf = W.TRANSFORMS[m]
+    assert tf.bt.shape == (m + 2, m + 2) and tf.g.shape == (m + 2, 3) and tf.at.shape == (m, m + 2)
+    for i, j in itertools.product(range(m + 2), range(3)):
+        d, w = np.eye(m + 2)[i], np.eye(3)[j]
+        want = np.array([d[o : o + 3] @ w for o in range(m)])
+        np.testing.assert_allclose(tf.at @ ((tf.g @ w) * (tf.bt @ d)), want, atol=1e-14)
+
+
+def _direct(x: np.ndarray, w: np.ndarray, geo: Geo, b: np.ndarray | None, m: int) -> np.ndarray:
+    y = np.empty((geo.n, geo.c_out, *geo.out), dtype=x.dtype)
+    W.conv3x3(x, w, y, geo.lo, geo.out, b, m)
+    return y
+
+
+def _threads_on(n: int) -> Any:
+    stack = contextlib.ExitStack()
+    stack.enter_context(tconv.num_threads(n))
+    if n > 1:  # small inputs split over the workers too
+        stack.enter_context(mock.patch.object(_threads, "_MIN_WORK", 0))
+    return stack
+
+
+CONV3 = dict(nd=2, groups=1, k=3, s=1, d=1, n=(1, 3), c_in_g=(1, 5), c_out_g=(1, 5),
+             size=(1, 14), lo=(0, 2))  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(geo=geometries(False, **CONV3), bias=st.booleans(), budget=st.sampled_from([None, 2**14]))
+def test_both_transforms_match_the_reference(geo: Geo, bias: bool, budget: int | None) -> None:
+    """Any map size (ragged last tiles), padding, batch, with and without bias;
+    a small budget cuts the work into tile rows."""
+    x, w, b, _ = geo.arrays()
+    b = b if bias else None
+    ref = R.conv_nd(x, w, *geo.args(), b)
+    for m, n_threads in itertools.product(M, (1, 2)):
+        with tconv.memory_budget(budget) if budget else contextlib.nullcontext():
+            with _threads_on(n_threads):
+                got = _direct(x, w, geo, b, m)
+                got32 = _direct(*(a.astype(np.float32) for a in (x, w)), geo,
+                                None if b is None else b.astype(np.float32), m)  # fmt: skip
+        assert got.dtype == np.float64 and rel_err(got, ref) <= 1e-10
+        assert got32.dtype == np.float32 and rel_err(got32, ref) <= W.ERROR[m]
+
+
+@contextlib.contextmanager
+def _small_layers_too() -> Any:
+    """The table's size thresholds down to one channel and one output."""
+    with (
+        mock.patch.object(tuning, "WINOGRAD_MIN_CHANNELS", 1),
+        mock.patch.object(tuning, "WINOGRAD_MIN_CHANNEL_PAIRS", 1),
+        mock.patch.object(tuning, "WINOGRAD_MIN_OUTPUTS", 1),
+    ):
+        yield
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(geo=geometries(False, **CONV3), budget=st.sampled_from([None, 2**14, 2**16]))
+def test_the_conv_table_takes_winograd_for_float32(geo: Geo, budget: int | None) -> None:
+    """Through ``conv_nd``: float32 runs ``conv.winograd`` (its trace says so) within
+    the bound; float64 and ``tconv.winograd(False)`` keep an exact path."""
+    x, w, b, _ = geo.arrays(np.float32)
+    ref = R.conv_nd(*(a.astype(np.float64) for a in (x, w)), *geo.args(), b.astype(np.float64))
+    with _small_layers_too(), tconv.memory_budget(budget) if budget else contextlib.nullcontext():
+        assume(kernels.route("conv", x, w, *geo.args(), b) == "conv.winograd")
+        for n_threads in (1, 2):
+            with _threads_on(n_threads), kernels.trace() as names:
+                got = K.conv_nd(x, w, *geo.args(), b)
+            assert names == ["conv.winograd"]
+            assert got.dtype == np.float32 and rel_err(got, ref) <= W.ERROR[tuning.WINOGRAD_M]
+        assert kernels.route("conv", x.astype(np.float64), w, *geo.args(), b) != "conv.winograd"
+        with tconv.winograd(False), kernels.trace() as names:
+            exact = K.conv_nd(x, w, *geo.args(), b)
+        assert names and names[0] != "conv.winograd"
+        assert rel_err(exact, ref) <= 1e-5
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(geo=geometries(True, nd=2, groups=1, k=3, s=1, d=1, n=1, c_in_g=(1, 5),
+                      c_out_g=(1, 5), size=(1, 12), lo=(0, 2)))  # fmt: skip
+def test_a_stride1_transposed_conv_runs_winograd(geo: Geo) -> None:
+    """``conv_transpose.stride1_flipped`` convolves with the flipped kernel: float32
+    goes on to ``conv.winograd``, within the bound."""
+    x, w, b, _ = geo.arrays(np.float32)
+    ref = R.conv_transpose_nd(*(a.astype(np.float64) for a in (x, w)), *geo.args(),
+                              b.astype(np.float64))  # fmt: skip
+    with _small_layers_too():
+        with kernels.trace() as names:
+            got = K.conv_transpose_nd(x, w, *geo.args(), b)
+        assume(names == ["conv_transpose.stride1_flipped", "conv.winograd"])
+    assert got.dtype == np.float32 and rel_err(got, ref) <= W.ERROR[tuning.WINOGRAD_M]
+
+
+def test_a_layers_backward_runs_winograd_within_the_bound(rng) -> None:
+    """float32 conv2d through autograd: the forward and the input gradient (a
+    stride-1 transposed conv, flipped) take conv.winograd, the weight gradient an
+    exact path; each against the float64 definition."""
+    x = rng.standard_normal((1, 128, 28, 28))
+    w = rng.standard_normal((256, 128, 3, 3)) * np.sqrt(2 / (9 * 128))
+    gy = rng.standard_normal((1, 256, 28, 28))
+    xt = tconv.tensor(x.astype(np.float32), requires_grad=True)
+    wt = tconv.tensor(w.astype(np.float32), requires_grad=True)
+    with kernels.trace() as names:
+        y = F.conv2d(xt, wt, padding=1)
+        y.backward(gy.astype(np.float32))
+    assert names == ["conv.winograd", "conv_transpose.stride1_flipped", "conv.winograd",
+                     "conv_weight.row_shift"]  # fmt: skip
+    geo = ((1, 1), (1, 1), 1, (1, 1), (28, 28))
+    bound = W.ERROR[tuning.WINOGRAD_M]
+    assert rel_err(y.data, R.conv_nd(x, w, *geo)) <= bound
+    assert rel_err(xt.grad, R.conv_transpose_nd(gy, w, *geo)) <= bound
+    gw = R.conv_weight_grad_nd(x, gy, (3, 3), (1, 1), (1, 1), 1, (1, 1))
+    assert rel_err(wt.grad, gw) <= 1e-5
+
+
+@_small_layers_too()
+def test_non_finite_inputs_take_an_exact_path(rng) -> None:
+    """A Winograd tile mixes its inputs: an inf would turn into NaN where the
+    definition has inf, so a NaN or inf sends the call down the exact paths."""
+    x = rng.standard_normal((1, 32, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    assert kernels.route("conv", x, w, (1, 1), (1, 1), 1, (1, 1), (20, 20)) == "conv.winograd"
+    x[0, 3, 5, 7] = np.inf
+    with kernels.trace() as names, np.errstate(invalid="ignore"):
+        got = F.conv2d(x, w, padding=1)
+    assert len(names) == 1 and names[0] != "conv.winograd"
+    ref = R.conv_nd(x.astype(np.float64), w.astype(np.float64), (1, 1), (1, 1), 1, (1, 1),
+                    (20, 20))  # fmt: skip
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+
+
+@pytest.mark.parametrize(("c_in", "size"), [(3, 32), (64, 28), (256, 14), (512, 9)])
+def test_float32_error_on_realistic_layers(c_in: int, size: int, rng) -> None:
+    """Normal inputs (and their ReLU), kaiming-scaled weights: the documented bound
+    holds where Winograd's float32 error is largest (many input channels)."""
+    x = rng.standard_normal((2, c_in, size, size))
+    w = rng.standard_normal((32, c_in, 3, 3)) * np.sqrt(2 / (9 * c_in))
+    for xi in (x, np.maximum(x, 0)):
+        ref = R.conv_nd(xi, w, (1, 1), (1, 1), 1, (1, 1), (size, size))
+        for m in M:
+            y = np.empty((2, 32, size, size), dtype=np.float32)
+            W.conv3x3(xi.astype(np.float32), w.astype(np.float32), y, (1, 1), (size, size), None, m)
+            assert rel_err(y, ref) <= W.ERROR[m]
+
+
+@pytest.mark.parametrize(
+    ("xs", "c_out", "dtype", "path"),
+    [
+        ((4, 256, 28, 28), 256, np.float32, "conv.winograd"),
+        ((1, 128, 56, 56), 256, np.float32, "conv.winograd"),
+        ((1, 512, 32, 30), 512, np.float32, "conv.winograd"),
+        ((4, 256, 28, 28), 256, np.float64, "conv.im2col_folded"),  # float32 only
+        ((16, 64, 56, 56), 64, np.float32, "conv.row_shift"),  # the suite's conv_k3
+        ((4, 128, 28, 28), 128, np.float32, "conv.im2col_folded"),  # a tie at 128 -> 128
+        ((8, 256, 14, 14), 256, np.float32, "conv.im2col_folded"),  # small maps
+    ],
+)
+def test_which_layers_take_winograd(xs, c_out, dtype, path) -> None:
+    """The measured thresholds (tconv.kernels.tuning.WINOGRAD_*), on shape-only calls."""
+    x, w = np.empty(xs, dtype), np.empty((c_out, xs[1], 3, 3), dtype)
+    assert kernels.route("conv", x, w, (1, 1), (1, 1), 1, (1, 1), xs[2:]) == path
+    with tconv.memory_budget(2**20):  # the weight transform alone exceeds it
+        assert kernels.route("conv", x, w, (1, 1), (1, 1), 1, (1, 1), xs[2:]) != "conv.winograd"
+
+
+@_small_layers_too()
+def test_the_setting_and_its_environment_variable() -> None:
+    x, w = np.empty((2, 8, 32, 32), np.float32), np.empty((8, 8, 3, 3), np.float32)
+    args = (x, w, (1, 1), (1, 1), 1, (1, 1), (32, 32))
+    assert tconv.get_winograd()
+    assert kernels.route("conv", *args) == "conv.winograd"
+    with tconv.winograd(False):
+        assert not tconv.get_winograd()
+        assert kernels.route("conv", *args) == "conv.row_shift"
+    assert tconv.get_winograd()
+    with pytest.raises(TypeError, match="set_winograd takes a bool"):
+        tconv.set_winograd("no")  # type: ignore[arg-type]
+    code = "import tconv; print(tconv.get_winograd())"
+    for value, want in (("0", "False"), ("off", "False"), ("1", "True")):
+        env = {**os.environ, "TCONV_WINOGRAD": value}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True)  # fmt: skip
+        assert out.stdout.strip() == want
