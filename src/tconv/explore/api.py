@@ -857,13 +857,10 @@ def presets(query: str = "") -> dict[str, Any]:
     """
     fields = dict(parse_qsl(query))
     if "random" in fields:
-        seed = (
-            _ints(fields["random"][:12], "random", 1, 0, 2**31 - 1)[0]
-            if fields["random"].strip().isdigit() and len(fields["random"]) <= 10
-            else None
-        )
-        if seed is None:
+        text = fields["random"].strip()
+        if not (text.isdigit() and len(text) <= 10 and int(text) <= 2**31 - 1):
             raise StateError("random: the seed must be an integer in 0..2147483647", "random")
+        seed = int(text)
         dims = fields.get("dims", "1").strip()
         if dims not in ("1", "2"):
             raise StateError(f"dims: must be 1 or 2, got {dims[:10]!r}", "dims")
@@ -879,6 +876,10 @@ def presets(query: str = "") -> dict[str, Any]:
     for name, q in (
         ("ones, stride 2 (k3: uneven coverage)", "op=conv_transpose&x=1,1,1,1,1&w=1,1,1&stride=2"),
         ("impulse", "op=conv_transpose&x=0,0,1,0,0&w=1,2,3"),
+        (
+            "2-D impulse: a 3x3 kernel, stride 2",
+            "op=conv_transpose&x=0,0,0;0,1,0;0,0,0&w=1,2,3;4,5,6;7,8,9&stride=2",
+        ),
         (
             "2-D checkerboard: 3x3 ones, stride 2",
             "op=conv_transpose&x=1,1,1,1;1,1,1,1;1,1,1,1;1,1,1,1&w=1,1,1;1,1,1;1,1,1"
