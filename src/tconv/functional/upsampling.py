@@ -247,7 +247,8 @@ def _shuffle_args(input: ArrayLike, factor: Any, fn: str, name: str) -> tuple[np
 
 
 def pixel_shuffle(input: ArrayLike, upscale_factor: int) -> Any:
-    """Rearrange (*, C r^2, H, W) into (*, C, H r, W r), as ``torch.nn.functional.pixel_shuffle``:
+    """Rearrange ``(*, C r^2, H, W)`` into ``(*, C, H r, W r)``, as
+    ``torch.nn.functional.pixel_shuffle``:
     ``out[..., c, h r + i, w r + j] = in[..., c r^2 + i r + j, h, w]``.
 
     >>> pixel_shuffle(np.arange(8.0).reshape(1, 8, 1, 1), 2)[0]
@@ -273,7 +274,8 @@ def pixel_shuffle(input: ArrayLike, upscale_factor: int) -> Any:
 
 
 def pixel_unshuffle(input: ArrayLike, downscale_factor: int) -> Any:
-    """Rearrange (*, C, H r, W r) into (*, C r^2, H, W): the inverse of :func:`pixel_shuffle`.
+    """Rearrange ``(*, C, H r, W r)`` into ``(*, C r^2, H, W)``: the inverse of
+    :func:`pixel_shuffle`.
 
     >>> pixel_unshuffle(np.arange(4.0).reshape(1, 1, 2, 2), 2).ravel()
     array([0., 1., 2., 3.])

@@ -109,7 +109,7 @@ class UpsamplingBilinear2d(Upsample):
 
 
 class PixelShuffle(Module):
-    """(*, C r^2, H, W) -> (*, C, H r, W r), as ``torch.nn.PixelShuffle``.
+    """``(*, C r^2, H, W) -> (*, C, H r, W r)``, as ``torch.nn.PixelShuffle``.
 
     >>> PixelShuffle(3)
     PixelShuffle(upscale_factor=3)
@@ -129,7 +129,7 @@ class PixelShuffle(Module):
 
 
 class PixelUnshuffle(Module):
-    """(*, C, H r, W r) -> (*, C r^2, H, W), as ``torch.nn.PixelUnshuffle``.
+    """``(*, C, H r, W r) -> (*, C r^2, H, W)``, as ``torch.nn.PixelUnshuffle``.
 
     >>> PixelUnshuffle(2)(np.zeros((1, 1, 4, 6))).shape
     (1, 4, 2, 3)
