@@ -5,7 +5,7 @@ import { Highlighter, Links } from "./links.js";
 import * as V from "./views.js";
 
 const $ = (id) => document.getElementById(id);
-const FIELDS = PARAMS.filter((p) => p !== "dims");
+const FIELDS = PARAMS; // one control per URL parameter, with the same id
 const VIEW_NAMES = ["summary", "scatter", "gather", "matrix", "sizes", "artifacts", "step", "code"];
 
 const ui = { stepMode: "output", stepPos: 0, playing: false, transpose: false, codeTab: "pytorch", scatterPiece: null, links: null };
@@ -62,7 +62,9 @@ function showError(field, message) {
   const target = field && $(`err-${field}`) ? field : null;
   $(target ? `err-${target}` : "err-general").textContent = message;
   if (target && $(target)) $(target).setAttribute("aria-invalid", "true");
-  if (target) $("err-general").textContent = `Not computed: see ${target}. The view shows the last valid layer.`;
+  if (target) {
+    $("err-general").textContent = `Not computed: see ${target}.` + (data ? " The views show the last valid layer." : "");
+  }
 }
 
 async function compute() {
