@@ -225,12 +225,10 @@ def conv3x3(
     # those are not streamed per tiny chunk), within the budget left beside them
     room = min((get_memory_budget() - ut.nbytes) // nw, max(CHUNK_BYTES, 4 * ut.nbytes))
     if th * row_bytes <= room and n >= nw:  # chunks of whole samples
-        step = min(max(1, room // (th * row_bytes)), -(-n // nw))
+        step = _balanced(n, room // (th * row_bytes), nw)
         items = [(slice(i, min(n, i + step)), 0, th) for i in range(0, n, step)]
     else:  # chunks of tile rows of one sample
-        step = max(1, room // row_bytes)
-        if n < nw:
-            step = min(step, -(-th // nw))
+        step = _balanced(th, room // row_bytes, nw if n < nw else 1)
         items = [
             (slice(i, i + 1), r, min(th, r + step)) for i in range(n) for r in range(0, th, step)
         ]
@@ -274,6 +272,16 @@ def conv3x3(
         y[nb, :, h0:h1] = yb2.transpose(0, 3, 1, 2)
 
     _threads.map_chunks(chunk, items, nw)
+
+
+def _balanced(total: int, most: int, workers: int) -> int:
+    """A chunk length of at most ``most`` (at least 1) whose chunks of ``total``
+    share evenly among ``workers``: their count a multiple of it where ``total`` allows."""
+    step = max(1, most)
+    if workers > 1 and total > 1:
+        rounds = -(-total // (step * workers))
+        step = max(1, -(-total // (rounds * workers)))
+    return step
 
 
 def _copy_block(x: np.ndarray, xb: np.ndarray, lo_h: int, lo_w: int) -> None:
