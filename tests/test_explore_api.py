@@ -213,6 +213,28 @@ def test_sizes_view(case: tuple[str, dict[str, Any]]) -> None:
         assert ignored == {tuple(c) for c in np.argwhere(reads == 0).tolist()}
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # PyTorch's note on its own copy
+@settings(max_examples=40)
+@given(
+    st.integers(1, 12),
+    st.integers(1, 5),
+    st.integers(1, 3),
+    st.sampled_from(["same", "valid"]),
+    st.integers(0, 2**16),
+)
+def test_same_and_valid_convolutions_equal_torch(
+    L: int, k: int, d: int, pad: str, seed: int
+) -> None:
+    """PyTorch's own 'same' and 'valid' (stride 1) against the page's convolution."""
+    rng = np.random.default_rng(seed)
+    x, w = rng.integers(-4, 5, size=L), rng.integers(-3, 4, size=k)
+    q = f"op=conv&x={_text(x)}&w={_text(w)}&dilation={d}&padding={pad}"
+    r = _ok(q)
+    t = torch.from_numpy
+    ref = TF.conv1d(t(x * 1.0)[None, None], t(w * 1.0)[None, None], padding=pad, dilation=d)
+    assert rel_err(np.array(r["y"]), ref[0].numpy()) <= 1e-10
+
+
 def test_lecture_examples_give_the_lecture_values() -> None:
     assert len(LECTURE) == len(EXAMPLES) == 3
     for (_, query), example in zip(LECTURE, EXAMPLES):
@@ -255,6 +277,9 @@ def test_conventions_same_and_valid(name: str, k: int, s: int, d: int, L: int) -
         out, crop = table[f"{name} {label}"]
         assert r["sizes"]["padding_pairs"] == [list(crop[0])]
         assert r["sizes"]["output_shape"] == [1, out[0]]
+    if name == "tf":  # tconv's own 'same' (convention pytorch) crops as TF's 'SAME'
+        q = f"op=conv_transpose&x={','.join(['1'] * L)}&w={','.join(['1'] * k)}&stride={s}&dilation={d}&padding=same"
+        assert compute(parse_state(q))["sizes"]["padding_pairs"] == [list(table["tf SAME"][1][0])]
     if name == "onnx":
         r = compute(
             parse_state(
@@ -529,6 +554,13 @@ def test_static_files_served(server: Any) -> None:
             status, headers, body = _raw(server, f"/static/{item.name}")
             assert status == 200 and body == item.read_bytes()
             assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_long_request_is_400(server: Any) -> None:
+    status, _, body = _raw(server, "/api/compute?x=" + "1," * 6000 + "1")
+    assert status == 400 and "bytes" in json.loads(body)["error"]
+    status, headers, body = _raw(server, "/api/compute?x=1,2", method="HEAD")
+    assert status == 200 and body == b"" and headers["Content-Type"] == "application/json"
 
 
 def test_slow_client_does_not_hang_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
