@@ -670,6 +670,45 @@ def test_labels_and_layout(page: Any) -> None:
     ]  # fmt: skip
     views = page.eval_on_selector_all("[data-view]", "els => els.map(e => e.dataset.view)")
     assert views == ["summary", "scatter", "gather", "matrix", "sizes", "artifacts", "step", "code"]
+    for width, height in [(1366, 768), (1024, 768)]:  # laptop screens
+        page.set_viewport_size({"width": width, "height": height})
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_state_module_in_the_browser(page: Any) -> None:
+    """The page's URL parsing and its arrow-key arithmetic on the field texts (state.js)."""
+    open_state(page, "")
+    got = page.evaluate(
+        """async () => {
+        const S = await import('/static/state.js');
+        const q = 'op=conv&x=1,2;3,4&w=1,0;0,1&stride=2,1&padding=1:2,0:1&unknown=7';
+        const st = S.parseQuery('?' + q);
+        return {
+          query: S.toQuery(st),
+          dims: [S.dimsOf('1,2'), S.dimsOf('1,2;'), S.dimsOf(st.x)],
+          first: S.firstRow('1,2;3,4'),
+          bumps: [
+            S.bump('1:2,0:1', 5, 1, 0, 16), S.bump('1:2,0:1', 0, 1, 0, 16),
+            S.bump('2', 1, -1, 1, 16), S.bump('1', 1, -1, 1, 16), S.bump('16', 2, 1, 0, 16),
+            S.bump('same', 0, 1, 0, 16),
+          ],
+        };
+      }"""
+    )
+    assert got["query"] == (
+        "op=conv&x=1,2;3,4&w=1,0;0,1&stride=2,1&padding=1:2,0:1"
+        "&dilation=1&output_padding=0&convention=pytorch"
+    )
+    assert got["dims"] == [1, 2, 2]
+    assert got["first"] == "1,2"
+    assert got["bumps"] == [
+        {"value": "1:2,1:1", "caret": 5},
+        {"value": "2:2,0:1", "caret": 1},
+        {"value": "1", "caret": 1},
+        {"value": "1", "caret": 1},
+        {"value": "16", "caret": 2},
+        None,
+    ]
 
 
 def test_screenshots(page: Any) -> None:
