@@ -1,7 +1,7 @@
 """tconv.compat.onnx against onnxruntime and onnx's reference implementation (the spec's
 executable form), on hypothesis-drawn Conv and ConvTranspose nodes, and ONNX's own
 node tests run through compat.onnx. Where onnxruntime and the spec differ, a test
-pins the difference (the module docstring and the README table list them)."""
+pins the difference (the module docstring and the porting guide's table list them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The README's disagreement table is the frameworks' measurement, and tconv.compat's
+"""The porting guide's disagreement table is the frameworks' measurement, and tconv.compat's
 conventions predict every entry that a framework's spec defines."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ for name in ("tensorflow", "keras", "jax", "onnx", "onnxruntime"):
 
 pytestmark = pytest.mark.slow
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PORTING = Path(__file__).resolve().parents[1] / "docs" / "guides" / "porting.md"
 # the table's columns that tconv.compat's conventions describe
 NAMED = {
     "TF SAME": "tf SAME",
@@ -37,11 +37,12 @@ def rows():
     return table.measure()
 
 
-def test_readme_table_is_the_measurement(rows):
-    text = README.read_text()
+def test_porting_guide_table_is_the_measurement(rows):
+    text = PORTING.read_text()
     block = text.split(table.START, 1)[1].split(table.END, 1)[0]
     assert table.START + block + table.END == table.markdown(rows), (
-        "README's compat table is stale: run python -m tconv.compat.table --write README.md"
+        "the porting guide's compat table is stale: run "
+        "python -m tconv.compat.table --write docs/guides/porting.md"
     )
 
 

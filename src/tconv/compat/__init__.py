@@ -9,7 +9,7 @@ kernel is mirrored, and the layouts); the calls run it on :mod:`tconv.functional
 NumPy arrays go in and come out; float32 and float64 are kept. :func:`port` writes
 a transposed-convolution layer of one framework in the others' terms
 (``tconv port`` on the command line); ``python -m tconv.compat.table`` measures the
-frameworks' disagreements (the README's table).
+frameworks' disagreements (the table in docs/guides/porting.md).
 
 None of this imports the frameworks: they are the tests' oracles only.
 """

@@ -19,7 +19,7 @@ Per spatial dim (``k_eff = d(k - 1) + 1``, ``a`` the output_padding)::
                     the node test ``test_convtranspose_output_shape`` needs it)
 
 Where onnxruntime 1.32 differs from the spec, this module follows the spec (measured;
-the README's disagreement table shows both; tests pin each difference):
+the porting guide's disagreement table shows both; tests pin each difference):
 
 - ``ConvTranspose`` SAME_UPPER/SAME_LOWER with ``k_eff + a < s``: the spec's size is
   ``L s``; onnxruntime returns the full output ``s(L - 1) + k_eff + a``, uncropped.

@@ -371,7 +371,7 @@ def conventions(
     kernel_size: int, stride: int, dilation: int, size: int
 ) -> dict[str, tuple[tuple[int, ...], tuple[tuple[int, int], ...]]]:
     """Output size and crop of each framework's named paddings for one 1-D geometry, from
-    the conventions in :mod:`tconv.compat` (the README's table shows them measured).
+    the conventions in :mod:`tconv.compat` (the porting guide's table shows them measured).
 
     >>> conventions(1, 2, 1, 5)["tf SAME"], conventions(1, 2, 1, 5)["onnx SAME_UPPER"]
     (((10,), ((0, -1),)), ((10,), ((-1, 0),)))
