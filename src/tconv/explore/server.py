@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -164,6 +165,10 @@ class ExploreServer(ThreadingHTTPServer):
         return f"http://{shown}:{port}/" + (f"?{query}" if query else "")
 
 
+class _ExploreServer6(ExploreServer):
+    address_family = socket.AF_INET6
+
+
 def make_server(
     host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, verbose: bool = False
 ) -> ExploreServer:
@@ -176,6 +181,7 @@ def make_server(
     True
     >>> srv.server_close()
     """
-    srv = ExploreServer((host, port), Handler)
+    cls = _ExploreServer6 if ":" in host else ExploreServer  # an IPv6 address: "::1"
+    srv = cls((host, port), Handler)
     srv.verbose = verbose
     return srv
