@@ -262,7 +262,6 @@ export function matrix(data, ui, onToggle) {
   const M = data.matrix.M;
   const [R, C] = data.matrix.shape;
   const d = data.dims;
-  const links = ui.links;
   const tr = !!ui.transpose;
   const out = [caption(data.matrix.note || "")];
   const otherName = data.state.op === "conv" ? "Mᵀ (the transposed convolution's matrix)" : "Mᵀ = C (the convolution's matrix)";
@@ -294,13 +293,13 @@ export function matrix(data, ui, onToggle) {
     }, { cls: "matrix-grid" });
     out.push(g);
   } else {
-    out.push(matrixCanvas(M, R, C, tr, links));
+    out.push(matrixCanvas(M, R, C, tr));
     out.push(caption(`${R} x ${C}: drawn as a heat map (orange positive, blue negative). Hover it, or an output elsewhere, to light its row and column.`));
   }
   return out;
 }
 
-function matrixCanvas(M, R, C, tr, links) {
+function matrixCanvas(M, R, C, tr) {
   const rowsN = tr ? C : R;
   const colsN = tr ? R : C;
   // cells as large as fit (up to 8 px), wider than tall when the matrix is tall and thin
