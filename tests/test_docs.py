@@ -152,3 +152,10 @@ def test_docstrings_doctests_render_as_code() -> None:
     lines = ["X = 1", "#: the answer", "#: twice", "Y = 2"]
     assert hook.comment_docstring(lines, 4) == "the answer twice"
     assert hook.comment_docstring(lines, 1) == ""
+
+
+def test_the_benchmark_records_join_the_site_with_their_links_kept_inside_it() -> None:
+    record = _hook("gallery").record_markdown
+    text = "[a](RESULTS-intel.md) [b](bench_conv.py) [c](https://x.org/y) [`d`](../README.md#s)"
+    assert record(text) == "[a](RESULTS-intel.md) `b` [c](https://x.org/y) `d`"
+    assert list((ROOT / "benchmarks").glob("RESULTS*.md")), "no benchmark record to show"

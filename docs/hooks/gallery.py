@@ -12,6 +12,7 @@ identities, checked during the build). A failed check fails the build.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("mkdocs.hooks.gallery")
 
 GALLERY = "gallery"  # the figures' folder in the site
+RECORD = "record"  # benchmarks/RESULTS*.md, the performance records, in the site
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+LINK = re.compile(r"\[([^\]]+)\]\((?!https?:)([^)#\s]*)(#[^)\s]*)?\)")
 PAGE = "lecture.md"
 _tour: dict[str, Any] = {}  # one tour per process (mkdocs serve rebuilds on every edit)
 
@@ -47,14 +51,32 @@ def _run_tour() -> dict[str, Any]:
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
-    """Add the tour's figures to the site, under ``gallery/``."""
+    """Add the tour's figures to the site, under ``gallery/``, and the benchmark records
+    (``benchmarks/RESULTS*.md``) under ``record/``."""
     from mkdocs.structure.files import File
 
     out = _run_tour()["out"]
     for path in sorted(out.iterdir()):
         if path.suffix in (".png", ".svg", ".gif"):
             files.append(File.generated(config, f"{GALLERY}/{path.name}", abs_src_path=str(path)))
+    # the benchmark records, as they are in benchmarks/ (one file, not a copy to keep)
+    for path in sorted(BENCHMARKS.glob("RESULTS*.md")):
+        text = record_markdown(path.read_text(encoding="utf-8"))
+        files.append(File.generated(config, f"{RECORD}/{path.name}", content=text))
     return files
+
+
+def record_markdown(text: str) -> str:
+    """A benchmark record as a page of the site: links to the other records stay links,
+    links to files outside the site (scripts, the README) become their names as code."""
+
+    def link(m: re.Match[str]) -> str:
+        target = m[2]
+        if re.fullmatch(r"RESULTS[\w-]*\.md", target):
+            return m[0]
+        return f"`{m[1].strip('`')}`"
+
+    return LINK.sub(link, text)
 
 
 def _explore(name: str) -> tuple[str, str] | None:
