@@ -44,7 +44,7 @@ def public_modules() -> dict[str, types.ModuleType]:
         try:
             mod = importlib.import_module(info.name)
         except ImportError as err:  # an optional extra (dask, onnx) is not installed
-            pytest.skip(f"{info.name} needs an extra: {err}")
+            pytest.skip(f"{info.name} needs an extra: {err}", allow_module_level=True)
         if hasattr(mod, "__all__"):
             mods[info.name] = mod
     return mods
