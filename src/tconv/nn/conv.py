@@ -263,10 +263,42 @@ class Conv3d(_Conv):
 class ConvTranspose1d(_ConvTranspose):
     """1-D transposed convolution layer, as ``torch.nn.ConvTranspose1d``.
 
-    Beyond PyTorch, as :func:`tconv.functional.conv_transpose1d`: ``padding`` may be
-    ``(lo, hi)`` pairs (negative: zeros appended), ``'same'`` (output ``L s``) or
-    ``'valid'``, and ``padding_mode`` may be ``'circular'`` (Flax's periodic fold).
+    ``forward(input, output_size=None)`` is :func:`tconv.functional.conv_transpose1d`
+    with the layer's weight and arguments: ``(N, C_in, L) -> (N, C_out, L_out)``,
+    ``L_out = (L - 1) s - 2p + d(k-1) + a + 1``; ``output_size`` picks ``a``.
 
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        ``C_in`` and ``C_out``, both divisible by ``groups``.
+    kernel_size, stride, dilation : int or tuple of int
+        ``k``, ``s`` and ``d``, per spatial dim.
+    padding : int, tuple, 'same', 'valid' or tuple of (lo, hi) pairs
+        The crop of the full output. Beyond PyTorch, as in
+        :func:`tconv.functional.conv_transpose1d`: ``(lo, hi)`` pairs (negative: zeros
+        appended), ``'same'`` (output ``L s``) or ``'valid'``.
+    output_padding : int or tuple of int
+        ``a``, smaller than the stride or the dilation.
+    groups : int
+        Input and output channels split into this many groups.
+    bias : bool
+        Whether the layer has a bias.
+    padding_mode : {'zeros', 'circular'}
+        ``'circular'`` (beyond PyTorch): Flax's periodic fold of the full output.
+    device, dtype
+        As PyTorch's; ``dtype`` sets the parameters' dtype (float32 by default), and
+        ``device`` must be None or ``'cpu'``.
+
+    Attributes
+    ----------
+    weight : Parameter
+        ``(C_in, C_out/groups, k)``, PyTorch's default initialisation (Kaiming uniform
+        with ``a = sqrt(5)``).
+    bias : Parameter or None
+        ``(C_out,)``.
+
+    Examples
+    --------
     >>> m = ConvTranspose1d(1, 1, kernel_size=3)
     >>> m.weight.shape    # (in_channels, out_channels/groups, k)
     (1, 1, 3)
