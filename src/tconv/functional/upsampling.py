@@ -198,16 +198,45 @@ def interpolate(
     recompute_scale_factor: bool | None = None,
     antialias: bool = False,
 ) -> Any:
-    """Up- or down-sample ``input`` (N, C, *spatial), as ``torch.nn.functional.interpolate``.
+    """Up- or down-sample ``input`` ``(N, C, *spatial)``, as ``torch.nn.functional.interpolate``.
 
-    Output (N, C, *out) with ``out = size`` or ``floor(in * scale_factor)`` per dim.
-    Modes: ``nearest``, ``nearest-exact``, ``area`` (any of 1-3 spatial dims),
-    ``linear`` (3-D input), ``bilinear``/``bicubic`` (4-D; ``antialias`` allowed),
-    ``trilinear`` (5-D), ``lanczos`` (4-D, ``antialias=True``). The coordinate map
-    uses ``1/scale_factor`` as given, or ``in/out`` with ``recompute_scale_factor``,
-    with ``size``, and always for ``area``. float32 and float64 are preserved;
-    Tensor in, Tensor out (differentiable).
+    Output ``(N, C, *out)`` with ``out = size`` or ``floor(in * scale_factor)`` per dim.
+    float32 and float64 are preserved; Tensor in, Tensor out (differentiable).
 
+    Parameters
+    ----------
+    input : array_like or Tensor
+        ``(N, C, *spatial)`` with 1 to 3 spatial dims.
+    size : int or tuple of int, optional
+        The output's spatial size; give it or ``scale_factor``, not both.
+    scale_factor : float or tuple of float, optional
+        The factor per spatial dim.
+    mode : str
+        ``'nearest'``, ``'nearest-exact'``, ``'area'`` (1-3 spatial dims), ``'linear'``
+        (3-D input), ``'bilinear'`` and ``'bicubic'`` (4-D; ``antialias`` allowed),
+        ``'trilinear'`` (5-D), ``'lanczos'`` (4-D, ``antialias=True``).
+    align_corners : bool, optional
+        For the interpolating modes only: map the corner samples onto each other.
+    recompute_scale_factor : bool, optional
+        The coordinate map uses ``1/scale_factor`` as given, or ``in/out`` with
+        ``recompute_scale_factor``, with ``size``, and always for ``'area'``.
+    antialias : bool
+        Low-pass filter when down-sampling (bilinear, bicubic, lanczos).
+
+    Returns
+    -------
+    numpy.ndarray or Tensor
+        ``(N, C, *out)``, PyTorch's values.
+
+    Raises
+    ------
+    ValueError
+        A mode that does not fit the input's dims, both or neither of ``size`` and
+        ``scale_factor``, ``align_corners`` with a non-interpolating mode; the message
+        names the argument and the rule.
+
+    Examples
+    --------
     >>> interpolate(np.array([[[1.0, 2.0]]]), scale_factor=2, mode="linear")
     array([[[1.  , 1.25, 1.75, 2.  ]]])
     >>> interpolate(np.array([[[1.0, 2.0]]]), size=3, mode="linear", align_corners=True)
