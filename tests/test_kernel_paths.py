@@ -318,6 +318,12 @@ CASES: list[tuple[str, Any, list[int | None], bool, bool]] = [
      geometries(C, groups=1, nd=(2, 3), s=1, k=(2, 3), size=(3, 7)), [None], False, False),
     ("conv_weight.phase_split", geometries(C, s=(2, 3), size=(5, 9)), [None], False, False),
     ("conv_weight.phase_split", geometries(C, s=(2, 3), size=(5, 9)), [None], False, True),
+    ("conv_weight.phase_rows",
+     geometries(C, nd=(2, 3), groups=(1, 2), c_in_g=(16, 17), c_out_g=(16, 17), s=(2, 3),
+                size=(4, 9)), [None], False, False),
+    ("conv_weight.phase_rows",
+     geometries(C, nd=(2, 3), groups=(1, 2), c_in_g=(16, 17), c_out_g=(16, 17), s=(2, 3),
+                size=(4, 9)), [None], False, True),
     ("conv_weight.im2col", geometries(C, nd=1, s=1), [None, TINY], False, False),
     ("conv_weight.im2col", geometries(C, s=(1, 2)), [TINY], False, True),
 ]  # fmt: skip
@@ -384,8 +390,9 @@ def test_nonfinite_path_matches_the_reference(geo: Geo, where: int, value: float
 
 
 def test_every_path_of_every_table_is_tested() -> None:
-    # conv.winograd: float32 only, against its error bound (tests/test_winograd.py)
-    tested = {c[0] for c in CASES + JIT_CASES} | {"conv_transpose.nonfinite", "conv.winograd"}
+    # conv.winograd(_jit): float32 only, against its error bound (tests/test_winograd.py)
+    winograd = {"conv.winograd", "conv.winograd_jit"}
+    tested = {c[0] for c in CASES + JIT_CASES} | {"conv_transpose.nonfinite"} | winograd
     for table in kernels.TABLES.values():
         names = [p.name for p in table]
         assert len(set(names)) == len(names)
@@ -412,8 +419,9 @@ def _kernel_args(case: Case, dtype: str) -> tuple[str, tuple[Any, ...]]:
     return case.op, (x, w, (s,) * nd, (1,) * nd, case.groups, (p,) * nd, out)
 
 
-def expected_paths() -> dict[str, str]:
-    """Each benchmark case's forward path, in float32 and float64 alike."""
+def expected_paths(dtype: str = "float64") -> dict[str, str]:
+    """Each benchmark case's forward path in ``dtype``: float32 and float64 alike, but
+    for conv_k3, whose float32 takes Winograd's compiled transforms with numba on."""
     depthwise = "depthwise_jit" if tconv.get_jit() else "depthwise"
     return {
         "dcgan1": "conv_transpose.channels_last",  # 4x4 maps: the phase grid pads 1.56x
@@ -425,7 +433,7 @@ def expected_paths() -> dict[str, str]:
         "audio1d": "conv_transpose.flat_phases_blocked",  # a sample's buffers > 8 MiB
         "volume3d": "conv_transpose.flat_phases_blocked",
         "depthwise": f"conv_transpose.{depthwise}",
-        "conv_k3": "conv.row_shift",
+        "conv_k3": "conv.winograd_jit" if dtype == "float32" and tconv.get_jit() else "conv.row_shift",
         "conv_k3s2": "conv.phase_split",
     }
 
@@ -434,7 +442,7 @@ def expected_paths() -> dict[str, str]:
 @pytest.mark.parametrize("case", SUITE, ids=[c.name for c in SUITE])
 def test_each_benchmark_case_takes_its_path(case: Case, dtype: str) -> None:
     op, args = _kernel_args(case, dtype)
-    assert kernels.route(op, *args) == expected_paths()[case.name]
+    assert kernels.route(op, *args) == expected_paths(dtype)[case.name]
 
 
 def test_the_suite_traces_at_least_six_distinct_paths() -> None:
@@ -448,7 +456,7 @@ def test_the_suite_traces_at_least_six_distinct_paths() -> None:
             op = getattr(F, f"{case.op}{case.nd}d")
             with kernels.trace() as names:
                 op(x, w, stride=case.stride, padding=case.padding, groups=case.groups)
-            assert names == [expected_paths()[case.name].replace("_jit", "")]
+            assert names == [expected_paths("float32")[case.name]]  # numba off here
             seen += names
     assert len(set(seen)) >= 6, set(seen)
 

@@ -36,6 +36,10 @@ from tconv.kernels import winograd as W
 from test_reference import Geo, geometries
 
 M = sorted(W.TRANSFORMS)
+# the transforms in NumPy, and as numba kernels where numba is installed
+JITS = (False, True) if tconv.jit_available() else (False,)
+PATHS = {False: "conv.winograd", True: "conv.winograd_jit"}
+WINOGRAD = set(PATHS.values())
 
 
 @pytest.mark.parametrize("m", M)
@@ -51,9 +55,11 @@ def test_each_transform_is_the_1d_correlation(m: int) -> None:
         np.testing.assert_allclose(tf.at @ ((tf.g @ w) * (tf.bt @ d)), want, atol=1e-14)
 
 
-def _direct(x: np.ndarray, w: np.ndarray, geo: Geo, b: np.ndarray | None, m: int) -> np.ndarray:
+def _direct(
+    x: np.ndarray, w: np.ndarray, geo: Geo, b: np.ndarray | None, m: int, jit: bool
+) -> np.ndarray:
     y = np.empty((geo.n, geo.c_out, *geo.out), dtype=x.dtype)
-    W.conv3x3(x, w, y, geo.lo, geo.out, b, m)
+    W.conv3x3(x, w, y, geo.lo, geo.out, b, m, jit)
     return y
 
 
@@ -77,12 +83,12 @@ def test_both_transforms_match_the_reference(geo: Geo, bias: bool, budget: int |
     x, w, b, _ = geo.arrays()
     b = b if bias else None
     ref = R.conv_nd(x, w, *geo.args(), b)
-    for m, n_threads in itertools.product(M, (1, 2)):
+    b32 = None if b is None else b.astype(np.float32)
+    for m, n_threads, jit in itertools.product(M, (1, 2), JITS):
         with tconv.memory_budget(budget) if budget else contextlib.nullcontext():
             with _threads_on(n_threads):
-                got = _direct(x, w, geo, b, m)
-                got32 = _direct(*(a.astype(np.float32) for a in (x, w)), geo,
-                                None if b is None else b.astype(np.float32), m)  # fmt: skip
+                got = _direct(x, w, geo, b, m, jit)
+                got32 = _direct(x.astype(np.float32), w.astype(np.float32), geo, b32, m, jit)
         assert got.dtype == np.float64 and rel_err(got, ref) <= 1e-10
         assert got32.dtype == np.float32 and rel_err(got32, ref) <= W.ERROR[m]
 
@@ -94,44 +100,51 @@ def _small_layers_too() -> Any:
         mock.patch.object(tuning, "WINOGRAD_MIN_CHANNELS", 1),
         mock.patch.object(tuning, "WINOGRAD_MIN_CHANNEL_PAIRS", 1),
         mock.patch.object(tuning, "WINOGRAD_MIN_OUTPUTS", 1),
+        mock.patch.object(tuning, "WINOGRAD_JIT_MIN_CHANNELS", 1),
+        mock.patch.object(tuning, "WINOGRAD_JIT_MIN_OUTPUTS", 1),
+        mock.patch.object(tuning, "JIT_MIN_SIZE", 0),
     ):
         yield
 
 
+@pytest.mark.parametrize("jit", JITS)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(geo=geometries(False, **CONV3), budget=st.sampled_from([None, 2**14, 2**16]))
-def test_the_conv_table_takes_winograd_for_float32(geo: Geo, budget: int | None) -> None:
-    """Through ``conv_nd``: float32 runs ``conv.winograd`` (its trace says so) within
-    the bound; float64 and ``tconv.winograd(False)`` keep an exact path."""
+def test_the_conv_table_takes_winograd_for_float32(jit: bool, geo: Geo, budget: int | None) -> None:
+    """Through ``conv_nd``: float32 runs ``conv.winograd`` (``conv.winograd_jit`` with
+    numba on; the trace says so) within the bound; float64 and ``tconv.winograd(False)``
+    keep an exact path."""
     x, w, b, _ = geo.arrays(np.float32)
     ref = R.conv_nd(*(a.astype(np.float64) for a in (x, w)), *geo.args(), b.astype(np.float64))
-    with _small_layers_too(), tconv.memory_budget(budget) if budget else contextlib.nullcontext():
-        assume(kernels.route("conv", x, w, *geo.args(), b) == "conv.winograd")
+    budgeted = tconv.memory_budget(budget) if budget else contextlib.nullcontext()
+    with _small_layers_too(), tconv.jit(jit), budgeted:
+        assume(kernels.route("conv", x, w, *geo.args(), b) == PATHS[jit])
         for n_threads in (1, 2):
             with _threads_on(n_threads), kernels.trace() as names:
                 got = K.conv_nd(x, w, *geo.args(), b)
-            assert names == ["conv.winograd"]
+            assert names == [PATHS[jit]]
             assert got.dtype == np.float32 and rel_err(got, ref) <= W.ERROR[tuning.WINOGRAD_M]
-        assert kernels.route("conv", x.astype(np.float64), w, *geo.args(), b) != "conv.winograd"
+        assert kernels.route("conv", x.astype(np.float64), w, *geo.args(), b) not in WINOGRAD
         with tconv.winograd(False), kernels.trace() as names:
             exact = K.conv_nd(x, w, *geo.args(), b)
-        assert names and names[0] != "conv.winograd"
+        assert names and names[0] not in WINOGRAD
         assert rel_err(exact, ref) <= 1e-5
 
 
+@pytest.mark.parametrize("jit", JITS)
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(geo=geometries(True, nd=2, groups=1, k=3, s=1, d=1, n=1, c_in_g=(1, 5),
                       c_out_g=(1, 5), size=(1, 12), lo=(0, 2)))  # fmt: skip
-def test_a_stride1_transposed_conv_runs_winograd(geo: Geo) -> None:
+def test_a_stride1_transposed_conv_runs_winograd(jit: bool, geo: Geo) -> None:
     """``conv_transpose.stride1_flipped`` convolves with the flipped kernel: float32
-    goes on to ``conv.winograd``, within the bound."""
+    goes on to ``conv.winograd`` (or ``_jit``), within the bound."""
     x, w, b, _ = geo.arrays(np.float32)
     ref = R.conv_transpose_nd(*(a.astype(np.float64) for a in (x, w)), *geo.args(),
                               b.astype(np.float64))  # fmt: skip
-    with _small_layers_too():
+    with _small_layers_too(), tconv.jit(jit):
         with kernels.trace() as names:
             got = K.conv_transpose_nd(x, w, *geo.args(), b)
-        assume(names == ["conv_transpose.stride1_flipped", "conv.winograd"])
+        assume(names[0] == "conv_transpose.stride1_flipped" and names[1:] == [PATHS[jit]])
     assert got.dtype == np.float32 and rel_err(got, ref) <= W.ERROR[tuning.WINOGRAD_M]
 
 
@@ -147,8 +160,8 @@ def test_a_layers_backward_runs_winograd_within_the_bound(rng) -> None:
     with kernels.trace() as names:
         y = F.conv2d(xt, wt, padding=1)
         y.backward(gy.astype(np.float32))
-    assert names == ["conv.winograd", "conv_transpose.stride1_flipped", "conv.winograd",
-                     "conv_weight.row_shift"]  # fmt: skip
+    wino = PATHS[tconv.get_jit()]
+    assert names == [wino, "conv_transpose.stride1_flipped", wino, "conv_weight.row_shift"]
     geo = ((1, 1), (1, 1), 1, (1, 1), (28, 28))
     bound = W.ERROR[tuning.WINOGRAD_M]
     assert rel_err(y.data, R.conv_nd(x, w, *geo)) <= bound
@@ -163,11 +176,11 @@ def test_non_finite_inputs_take_an_exact_path(rng) -> None:
     definition has inf, so a NaN or inf sends the call down the exact paths."""
     x = rng.standard_normal((1, 32, 20, 20)).astype(np.float32)
     w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
-    assert kernels.route("conv", x, w, (1, 1), (1, 1), 1, (1, 1), (20, 20)) == "conv.winograd"
+    assert kernels.route("conv", x, w, (1, 1), (1, 1), 1, (1, 1), (20, 20)) in WINOGRAD
     x[0, 3, 5, 7] = np.inf
     with kernels.trace() as names, np.errstate(invalid="ignore"):
         got = F.conv2d(x, w, padding=1)
-    assert len(names) == 1 and names[0] != "conv.winograd"
+    assert len(names) == 1 and names[0] not in WINOGRAD
     ref = R.conv_nd(x.astype(np.float64), w.astype(np.float64), (1, 1), (1, 1), 1, (1, 1),
                     (20, 20))  # fmt: skip
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
@@ -182,30 +195,41 @@ def test_float32_error_on_realistic_layers(c_in: int, size: int, rng) -> None:
     w = rng.standard_normal((32, c_in, 3, 3)) * np.sqrt(2 / (9 * c_in))
     for xi in (x, np.maximum(x, 0)):
         ref = R.conv_nd(xi, w, (1, 1), (1, 1), 1, (1, 1), (size, size))
-        for m in M:
+        for m, jit in itertools.product(M, JITS):
             y = np.empty((2, 32, size, size), dtype=np.float32)
-            W.conv3x3(xi.astype(np.float32), w.astype(np.float32), y, (1, 1), (size, size), None, m)
+            x32, w32 = xi.astype(np.float32), w.astype(np.float32)
+            W.conv3x3(x32, w32, y, (1, 1), (size, size), None, m, jit)
             assert rel_err(y, ref) <= W.ERROR[m]
 
 
+needs_jit = pytest.mark.skipif(not tconv.jit_available(), reason="numba is not installed")
+
+
 @pytest.mark.parametrize(
-    ("xs", "c_out", "dtype", "path"),
+    ("jit", "xs", "c_out", "dtype", "path"),
     [
-        ((4, 256, 28, 28), 256, np.float32, "conv.winograd"),
-        ((1, 128, 56, 56), 256, np.float32, "conv.winograd"),
-        ((1, 512, 32, 30), 512, np.float32, "conv.winograd"),
-        ((4, 256, 28, 28), 256, np.float64, "conv.im2col_folded"),  # float32 only
-        ((16, 64, 56, 56), 64, np.float32, "conv.row_shift"),  # the suite's conv_k3
-        ((4, 128, 28, 28), 128, np.float32, "conv.im2col_folded"),  # a tie at 128 -> 128
-        ((8, 256, 14, 14), 256, np.float32, "conv.im2col_folded"),  # small maps
+        (False, (4, 256, 28, 28), 256, np.float32, "conv.winograd"),
+        (False, (1, 128, 56, 56), 256, np.float32, "conv.winograd"),
+        (False, (1, 512, 32, 30), 512, np.float32, "conv.winograd"),
+        (False, (4, 256, 28, 28), 256, np.float64, "conv.im2col_folded"),  # float32 only
+        (False, (16, 64, 56, 56), 64, np.float32, "conv.row_shift"),  # the suite's conv_k3
+        (False, (4, 128, 28, 28), 128, np.float32, "conv.im2col_folded"),  # a tie
+        (False, (8, 256, 14, 14), 256, np.float32, "conv.im2col_folded"),  # small maps
+        pytest.param(True, (16, 64, 56, 56), 64, np.float32, "conv.winograd_jit", marks=needs_jit),
+        pytest.param(True, (8, 32, 14, 14), 32, np.float32, "conv.winograd_jit", marks=needs_jit),
+        pytest.param(True, (8, 16, 64, 64), 16, np.float32, "conv.row_shift", marks=needs_jit),
+        pytest.param(True, (8, 64, 12, 12), 64, np.float32, "conv.im2col_folded", marks=needs_jit),
+        pytest.param(True, (16, 64, 56, 56), 64, np.float64, "conv.row_shift", marks=needs_jit),
     ],
 )
-def test_which_layers_take_winograd(xs, c_out, dtype, path) -> None:
+def test_which_layers_take_winograd(jit, xs, c_out, dtype, path) -> None:
     """The measured thresholds (tconv.kernels.tuning.WINOGRAD_*), on shape-only calls."""
     x, w = np.empty(xs, dtype), np.empty((c_out, xs[1], 3, 3), dtype)
-    assert kernels.route("conv", x, w, (1, 1), (1, 1), 1, (1, 1), xs[2:]) == path
-    with tconv.memory_budget(2**20):  # the weight transform alone exceeds it
-        assert kernels.route("conv", x, w, (1, 1), (1, 1), 1, (1, 1), xs[2:]) != "conv.winograd"
+    args = (x, w, (1, 1), (1, 1), 1, (1, 1), xs[2:])
+    with tconv.jit(jit):
+        assert kernels.route("conv", *args) == path
+        with tconv.memory_budget(2**16):  # the weight transform alone exceeds it
+            assert kernels.route("conv", *args) not in WINOGRAD
 
 
 @_small_layers_too()
@@ -213,7 +237,7 @@ def test_the_setting_and_its_environment_variable() -> None:
     x, w = np.empty((2, 8, 32, 32), np.float32), np.empty((8, 8, 3, 3), np.float32)
     args = (x, w, (1, 1), (1, 1), 1, (1, 1), (32, 32))
     assert tconv.get_winograd()
-    assert kernels.route("conv", *args) == "conv.winograd"
+    assert kernels.route("conv", *args) in WINOGRAD
     with tconv.winograd(False):
         assert not tconv.get_winograd()
         assert kernels.route("conv", *args) == "conv.row_shift"

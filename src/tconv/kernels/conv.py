@@ -43,7 +43,15 @@ from ._gemm import (
 )
 from ._layout import GATHER_RATIO, SPARSE_PHASES, Ints, _span, _tap_slices, gather_windows
 from .paths import Path
-from .phases import ConvPlan, _conv_phases, _conv_transpose_phases, conv_plan, transpose_plan
+from .phases import (
+    ConvPlan,
+    _conv_phase_rows,
+    _conv_phases,
+    _conv_transpose_phases,
+    conv_plan,
+    phase_rows_bytes,
+    transpose_plan,
+)
 from .winograd import conv3x3, least_bytes
 
 __all__ = [
@@ -417,6 +425,19 @@ class _ConvCall(_Call):
             and self.plan.least <= _budget()
         )
 
+    @cached_property
+    def phase_rows(self) -> bool:
+        """:attr:`phase_split` on a 2-d or larger map, 16 channels or more on each
+        side (fewer: the grid's transposing copies outweigh the columns saved), and one
+        sample's rows grid fits."""
+        return (
+            self.phase_split
+            and len(self.k) >= 2
+            and min(self.c_in, self.c_out) >= tuning.PHASE_ROWS_MIN_CHANNELS * self.groups
+            and phase_rows_bytes(self.plan, self.out_size, self.c_in, self.c_out, self.itemsize)
+            <= _budget()
+        )
+
 
 class ConvCall(_ConvCall):
     """One call of :func:`conv_nd`: its arguments and derived geometry."""
@@ -453,26 +474,44 @@ class ConvCall(_ConvCall):
         )  # fmt: skip
 
     @cached_property
-    def winograd(self) -> bool:
-        """A 2-D 3x3 kernel, stride and dilation 1, groups 1, float32, channels and
-        map large enough for the transforms to pay (tuning.WINOGRAD_*), the path
-        allowed (``tconv.winograd``), the weight transform and one row of tiles
-        within the budget."""
+    def winograd_shape(self) -> bool:
+        """A 2-D 3x3 kernel, stride and dilation 1, groups 1, float32, the Winograd
+        paths allowed (``tconv.winograd``), the weight transform and one row of
+        tiles within the budget."""
         return (
             self.groups == 1
             and self.k == (3, 3)
             and self.stride == (1, 1)
             and self.dilation == (1, 1)
             and np.dtype(self.x.dtype) == np.float32
-            and min(self.c_in, self.c_out) >= tuning.WINOGRAD_MIN_CHANNELS
-            and self.c_in * self.c_out >= tuning.WINOGRAD_MIN_CHANNEL_PAIRS
-            and self.p_out >= tuning.WINOGRAD_MIN_OUTPUTS
             and settings.get_winograd()
             and least_bytes(
                 self.c_in, self.c_out, -(-self.out_size[1] // tuning.WINOGRAD_M),
                 tuning.WINOGRAD_M, self.itemsize,
             ) <= _budget()
         )  # fmt: skip
+
+    @cached_property
+    def winograd_jit(self) -> bool:
+        """:attr:`winograd_shape`, numba on, and channels and map large enough for
+        its compiled transforms to pay (tuning.WINOGRAD_JIT_*)."""
+        return (
+            self.winograd_shape
+            and self.jit
+            and min(self.c_in, self.c_out) >= tuning.WINOGRAD_JIT_MIN_CHANNELS
+            and self.p_out >= tuning.WINOGRAD_JIT_MIN_OUTPUTS
+        )
+
+    @cached_property
+    def winograd(self) -> bool:
+        """:attr:`winograd_shape`, and channels and map large enough for its NumPy
+        transforms to pay (tuning.WINOGRAD_*)."""
+        return (
+            self.winograd_shape
+            and min(self.c_in, self.c_out) >= tuning.WINOGRAD_MIN_CHANNELS
+            and self.c_in * self.c_out >= tuning.WINOGRAD_MIN_CHANNEL_PAIRS
+            and self.p_out >= tuning.WINOGRAD_MIN_OUTPUTS
+        )
 
     def y(self) -> np.ndarray:
         """The output (N, g, C_out/g, P), uninitialised."""
@@ -515,6 +554,12 @@ def _c_winograd(c: ConvCall) -> np.ndarray:
     return y
 
 
+def _c_winograd_jit(c: ConvCall) -> np.ndarray:
+    y = np.empty((c.n, c.c_out, *c.out_size), dtype=c.x.dtype)
+    conv3x3(c.x, c.w, y, c.lo, c.out_size, c.bias, tuning.WINOGRAD_M, jit=True)
+    return y
+
+
 def _c_row_shift(c: ConvCall) -> np.ndarray:
     y = c.y()
     by = None if c.bias is None else c.bias.reshape(1, c.c_out, 1)
@@ -548,6 +593,9 @@ CONV: tuple[Path[ConvCall], ...] = (
          "padding, PyTorch multiplies it): a compiled loop", _c_depthwise_jit),
     Path("conv.depthwise", lambda c: c.depthwise,
          "one channel per group: channels-last scaled adds per tap, no GEMM", _c_depthwise),
+    Path("conv.winograd_jit", lambda c: c.winograd_jit and not c.nonfinite,
+         "float32 3x3, stride 1, >= 32 channels, numba on, finite: Winograd F(4x4,3x3) "
+         "with compiled transforms, error within winograd.ERROR", _c_winograd_jit),
     Path("conv.winograd", lambda c: c.winograd and not c.nonfinite,
          "float32 3x3, stride 1, >= 128 channels, maps >= 28x28, finite: Winograd "
          "F(4x4,3x3), 4x fewer multiplications, error within winograd.ERROR", _c_winograd),
@@ -660,6 +708,14 @@ def _w_phase_split(c: WeightCall) -> _Pair:
     return gw, y
 
 
+def _w_phase_rows(c: WeightCall) -> _Pair:
+    y, gw = _conv_phase_rows(
+        c.x, c.w, c.gy, c.k, c.stride, c.dilation, c.groups, c.plan, c.out_size, None, c.y
+    )
+    assert gw is not None
+    return gw, y
+
+
 def _w_im2col(c: WeightCall) -> _Pair:
     return _conv_and_weight_im2col(c.x, c.gy, c.k, c.stride, c.dilation, c.groups, c.lo, c.w)
 
@@ -676,6 +732,10 @@ CONV_WEIGHT: tuple[Path[WeightCall], ...] = (
     Path("conv_weight.depthwise_jit", lambda c: c.depthwise and c.jit and not c.nonfinite,
          "one channel per group, numba on, input large enough, finite (its loops skip the "
          "padding, PyTorch multiplies it): a compiled loop", _w_depthwise_jit),
+    Path("conv_weight.phase_rows", lambda c: c.phase_rows and not c.nonfinite_lazy,
+         "strided, 2-d+, finite: phase_split's columns on a (rows, batch, *rest) grid, "
+         "the first dim unpadded; the gradient's GEMM with taps x channels as rows",
+         _w_phase_rows),
     Path("conv_weight.phase_split", lambda c: c.phase_split and not c.nonfinite_lazy,
          "strided, finite: each tap's columns one contiguous copy from the input's phases "
          "(their GEMM meets the input's unread tail)",

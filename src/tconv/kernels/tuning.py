@@ -28,10 +28,17 @@ CHUNK_BYTES = 8 * 2**20
 # hand-off to the worker threads costs tens of microseconds.
 MIN_WORK = 2**21
 
+# conv.winograd_jit: the same F(4x4, 3x3) with the transforms as numba kernels
+# (one pass each, per tile, over runs of C contiguous values): 0.51-0.53 of the
+# exact paths' serial CPU time with 64-128 channels (the suite's conv_k3: 0.52),
+# 0.74-0.76 with 32 and 256 channels, 0.53 on 14x14 maps; slower at 16 channels (1.85).
+WINOGRAD_JIT_MIN_CHANNELS = 32  # each of C_in and C_out
+WINOGRAD_JIT_MIN_OUTPUTS = 14 * 14  # output positions per sample
+
 # conv.winograd (kernels/winograd.py): F(4x4, 3x3) runs GEMMs with 4x fewer
 # multiply-adds than im2col's, but of C_in deep instead of 9 C_in, around
 # memory-bound NumPy transform passes. float32, serial CPU time against the exact
-# paths (benchmarks/RESULTS.md, "Kernel paths"): 0.72-0.80 with 256-512 channels
+# paths (benchmarks/RESULTS-intel.md, "Kernel paths"): 0.72-0.80 with 256-512 channels
 # on 28x28-56x56 maps, 0.92 at 128 -> 256, a tie at 128 -> 128 (0.93-0.97),
 # slower on 14x14 maps and below (1.04-2.4: small GEMMs, the weight transform)
 # and at 64 channels (1.2-1.5).
@@ -39,3 +46,8 @@ WINOGRAD_M = 4
 WINOGRAD_MIN_CHANNELS = 128  # each of C_in and C_out
 WINOGRAD_MIN_CHANNEL_PAIRS = 128 * 256  # C_in * C_out
 WINOGRAD_MIN_OUTPUTS = 28 * 28  # output positions per sample
+
+# conv_weight.phase_rows (2-d+ strided weight gradients): with fewer channels than
+# this on either side, its grid's transposing copies cost more than the GEMM
+# columns it saves (measured on a k4 s2 layer with 3 -> 64 channels).
+PHASE_ROWS_MIN_CHANNELS = 16

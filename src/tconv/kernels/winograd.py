@@ -38,7 +38,9 @@ reach it through ``conv_transpose.stride1_flipped``. ``tconv.winograd(False)``
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -197,11 +199,13 @@ def conv3x3(
     out_size: Ints,
     bias: np.ndarray | None,
     m: int,
+    jit: bool = False,
 ) -> None:
     """Write ``y = conv_nd(x, w) + bias`` for a 2-D 3x3 kernel, stride 1, dilation 1,
     groups 1, by ``F(m x m, 3 x 3)``: x (N, C_in, H, W), w (C_out, C_in, 3, 3),
     y (N, C_out, *out_size): ``y[o] = sum_t x[o + t - lo] w[t]`` per spatial dim,
     zeros outside ``x`` (PyTorch's padding p: ``lo = p``, ``out = H + 2 p - 2``).
+    ``jit``: the transforms by the numba kernels (numba must import), else NumPy.
 
     >>> x, w, y = np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), np.empty((1, 1, 4, 4))
     >>> conv3x3(x, w, y, (1, 1), (4, 4), None, 4)
@@ -233,6 +237,10 @@ def conv3x3(
             (slice(i, i + 1), r, min(th, r + step)) for i in range(n) for r in range(0, th, step)
         ]
 
+    kernels = _compiled() if jit else None
+    bt, at = tf.bt.astype(x.dtype), tf.at.astype(x.dtype)
+    b_cl = np.zeros(c_out, dtype=x.dtype) if bias is None else bias.astype(x.dtype)
+
     def chunk(item: tuple[slice, int, int]) -> None:
         nb, t0, t1 = item
         b, rows_t = nb.stop - nb.start, t1 - t0
@@ -240,6 +248,21 @@ def conv3x3(
         width = tw * m + 2
         xb = np.zeros((b, rows_t * m + 2, width, c_in), dtype=x.dtype)
         _copy_block(x[nb], xb, lo[0] - t0 * m, lo[1])
+        h0, h1 = t0 * m, min(out_size[0], t1 * m)
+        if kernels is not None:  # the transforms fused per tile, compiled
+            tiles = b * rows_t * tw
+            v = np.empty((alpha * alpha, tiles, c_in), dtype=x.dtype)
+            kernels[0](xb, v, bt, m)
+            del xb
+            prod = np.empty((alpha * alpha, tiles, c_out), dtype=x.dtype)
+            for a in range(alpha * alpha):
+                np.matmul(v[a], ut[a], out=prod[a])
+            del v
+            yb = np.empty((b, rows_t * m, tw * m, c_out), dtype=x.dtype)
+            kernels[1](prod, yb, at, b_cl)
+            del prod
+            y[nb, :, h0:h1] = yb[:, : h1 - h0, : out_size[1]].transpose(0, 3, 1, 2)
+            return
         # rows: r[i] = sum_j bt[i, j] (rows j, j + m, ...)  (alpha, b, rows_t, width, C)
         r = np.empty((alpha, b, rows_t, width, c_in), dtype=x.dtype)
         _combine(tf.bt, [xb[:, j : j + m * (rows_t - 1) + 1 : m] for j in range(alpha)], list(r))
@@ -267,11 +290,99 @@ def conv3x3(
         yb = np.empty((b, rows_t, m, tw, m, c_out), dtype=x.dtype)
         s6 = s.reshape(m, alpha, b, rows_t, tw, c_out).transpose(1, 2, 3, 0, 4, 5)
         _combine(tf.at, list(s6), [yb[:, :, :, :, l] for l in range(m)])
-        h0, h1 = t0 * m, min(out_size[0], t1 * m)
         yb2 = yb.reshape(b, rows_t * m, tw * m, c_out)[:, : h1 - h0, : out_size[1]]
         y[nb, :, h0:h1] = yb2.transpose(0, 3, 1, 2)
 
     _threads.map_chunks(chunk, items, nw)
+
+
+_compile_lock = threading.Lock()
+_KERNELS: list[Any] = []
+
+
+def _compiled() -> tuple[Any, Any]:
+    """The numba versions of :func:`_transform_in` and :func:`_transform_out`,
+    compiled on first use (or loaded from numba's on-disk cache); serial and
+    without the GIL, so the worker threads run them side by side."""
+    with _compile_lock:
+        if not _KERNELS:
+            import numba
+
+            jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+            _KERNELS.extend([jit(_transform_in), jit(_transform_out)])
+    return _KERNELS[0], _KERNELS[1]
+
+
+def _transform_in(xb: np.ndarray, v: np.ndarray, bt: np.ndarray, m: int) -> None:
+    """``v[i alpha + k, t] = (B^T d_t B)[i, k]`` for the tiles ``t`` of the padded
+    channels-last block ``xb`` (b, rows m + 2, cols m + 2, C), row-major, each entry
+    a run of C values: first ``B^T`` along the rows of a tile row (shared by its
+    tiles), then ``B`` along each tile's columns. The loops skip the matrix's zeros."""
+    b, hb, wb, c_n = xb.shape
+    alpha = bt.shape[0]
+    th, tw = (hb - 2) // m, (wb - 2) // m
+    r = np.empty((alpha, wb, c_n), xb.dtype)
+    for n in range(b):
+        for ty in range(th):
+            for i in range(alpha):
+                first = True
+                for j in range(alpha):
+                    cf = bt[i, j]
+                    if cf != 0:
+                        src, dst = xb[n, ty * m + j], r[i]
+                        for q in range(wb):
+                            for c in range(c_n):
+                                dst[q, c] = cf * src[q, c] + (0 if first else dst[q, c])
+                        first = False
+            for tx in range(tw):
+                t = (n * th + ty) * tw + tx
+                for i in range(alpha):
+                    for k in range(alpha):
+                        out = v[i * alpha + k, t]
+                        first = True
+                        for col in range(alpha):
+                            cf = bt[k, col]
+                            if cf != 0:
+                                src1 = r[i, tx * m + col]
+                                for c in range(c_n):
+                                    out[c] = cf * src1[c] + (0 if first else out[c])
+                                first = False
+
+
+def _transform_out(prod: np.ndarray, yb: np.ndarray, at: np.ndarray, bias: np.ndarray) -> None:
+    """``yb[n, ty m + i, tx m + l] = (A^T M_t A)[i, l] + bias`` from the products
+    ``prod`` (alpha^2, tiles, C_out): the output block channels-last (b, rows m,
+    cols m, C_out), every entry a run of C_out values."""
+    b, hm, wm, c_n = yb.shape
+    m, alpha = at.shape
+    th, tw = hm // m, wm // m
+    s = np.empty((m, alpha, c_n), prod.dtype)
+    for n in range(b):
+        for ty in range(th):
+            for tx in range(tw):
+                t = (n * th + ty) * tw + tx
+                for i in range(m):
+                    for k in range(alpha):
+                        dst = s[i, k]
+                        first = True
+                        for j in range(alpha):
+                            cf = at[i, j]
+                            if cf != 0:
+                                src = prod[j * alpha + k, t]
+                                for c in range(c_n):
+                                    dst[c] = cf * src[c] + (0 if first else dst[c])
+                                first = False
+                for i in range(m):
+                    for col in range(m):
+                        out = yb[n, ty * m + i, tx * m + col]
+                        for c in range(c_n):
+                            out[c] = bias[c]
+                        for k in range(alpha):
+                            cf = at[col, k]
+                            if cf != 0:
+                                src1 = s[i, k]
+                                for c in range(c_n):
+                                    out[c] += cf * src1[c]
 
 
 def _balanced(total: int, most: int, workers: int) -> int:
