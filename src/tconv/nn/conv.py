@@ -228,8 +228,40 @@ class _ConvTranspose(_ConvNd):
 
 
 class Conv1d(_Conv):
-    """1-D convolution layer, as ``torch.nn.Conv1d``; see :func:`tconv.functional.conv1d`.
+    """1-D convolution layer, as ``torch.nn.Conv1d``.
 
+    ``forward(input)`` is :func:`tconv.functional.conv1d` with the layer's weight and
+    arguments: ``(N, C_in, L) -> (N, C_out, L_out)``,
+    ``L_out = floor((L + 2p - d(k-1) - 1) / s) + 1``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        ``C_in`` and ``C_out``, both divisible by ``groups``.
+    kernel_size, stride, dilation : int or tuple of int
+        ``k``, ``s`` and ``d``, per spatial dim.
+    padding : int, tuple, 'same', 'valid' or tuple of (lo, hi) pairs
+        As in :func:`tconv.functional.conv1d` (pairs beyond PyTorch).
+    groups : int
+        Input and output channels split into this many groups.
+    bias : bool
+        Whether the layer has a bias.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        How the padding is filled, as PyTorch's.
+    device, dtype
+        As PyTorch's; ``dtype`` sets the parameters' dtype (float32 by default), and
+        ``device`` must be None or ``'cpu'``.
+
+    Attributes
+    ----------
+    weight : Parameter
+        ``(C_out, C_in/groups, k)``, PyTorch's default initialisation (Kaiming uniform
+        with ``a = sqrt(5)``).
+    bias : Parameter or None
+        ``(C_out,)``.
+
+    Examples
+    --------
     >>> m = Conv1d(4, 8, 3, padding=1)
     >>> m
     Conv1d(4, 8, kernel_size=(3,), stride=(1,), padding=(1,))
