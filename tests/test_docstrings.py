@@ -140,6 +140,21 @@ OTHER_STYLES = re.compile(
 )
 
 
+# NumPy's sections, underlined with dashes; a docstring may have none (a summary, the
+# shape formula and doctests), but an underlined header must be one of these.
+NUMPY_SECTIONS = {
+    "Parameters", "Other Parameters", "Returns", "Yields", "Raises", "Warns", "Attributes",
+    "Methods", "Examples", "Notes", "References", "See Also",
+}  # fmt: skip
+SECTION = re.compile(r"^(\S[^\n]*)\n-{3,}$", re.M)
+
+
+def check_style(what: str, doc: str) -> None:
+    assert not OTHER_STYLES.search(doc), f"{what}'s docstring uses Google or Sphinx markup"
+    unknown = set(SECTION.findall(doc)) - NUMPY_SECTIONS
+    assert not unknown, f"{what}'s docstring has sections NumPy style does not know: {unknown}"
+
+
 def test_the_reference_covers_every_public_module() -> None:
     assert len(MODULES) >= 20, sorted(MODULES)  # the walk found the package
     assert len(PUBLIC) >= 300, len(PUBLIC)
@@ -149,7 +164,7 @@ def test_the_reference_covers_every_public_module() -> None:
 def test_public_module_has_a_docstring(module: str) -> None:
     doc = own_docstring(MODULES[module])
     assert doc, f"{module} has no module docstring"
-    assert not OTHER_STYLES.search(doc), f"{module}'s docstring uses Google or Sphinx markup"
+    check_style(module, doc)
 
 
 @pytest.mark.parametrize(("module", "name"), PUBLIC, ids=[f"{m}.{n}" for m, n in PUBLIC])
@@ -165,7 +180,7 @@ def test_public_name_has_a_docstring(module: str, name: str) -> None:
         doc = data_docstring(module, name)
         what = "docstring (a string literal after the assignment, or #: comments above it)"
     assert doc, f"{module}.{name} has no {what}"
-    assert not OTHER_STYLES.search(doc), f"{module}.{name}'s docstring uses Google or Sphinx markup"
+    check_style(f"{module}.{name}", doc)
 
 
 def rendered() -> tuple[set[int], set[str]]:
