@@ -73,6 +73,36 @@ def test_gradcheck_without_torch(name, xs, ws, bias, kw):
     assert tconv.gradcheck(lambda *a: fn(a[0], a[1], a[2] if bias else None, **kw), args)
 
 
+@pytest.mark.parametrize(
+    ("name", "xs", "ws", "kw"),
+    [
+        ("conv_transpose2d", (2, 16, 8, 8), (16, 16, 4, 4), dict(stride=2, padding=1)),
+        ("conv2d", (2, 16, 9, 10), (17, 16, 3, 3), dict(stride=2, padding=1)),
+        ("conv_transpose3d", (1, 16, 8, 10, 10), (16, 16, 4, 4, 4), dict(stride=2, padding=1)),
+    ],
+)
+def test_directional_finite_differences_through_the_rows_grid(name, xs, ws, kw):
+    """Layers whose weight gradient takes conv_weight.phase_rows (16+ channels, too
+    many weights for an element-wise gradcheck): ``L = <y, gy>`` is bilinear in
+    (x, w), so its central difference along a random direction (dx, dw) equals
+    ``<gx, dx> + <gw, dw>`` up to rounding, for any step."""
+    rng = np.random.default_rng(len(xs) + ws[0])
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    fn = getattr(F, name)
+    gy = rng.standard_normal(fn(x, w, **kw).shape)
+    X, W = tconv.tensor(x, requires_grad=True), tconv.tensor(w, requires_grad=True)
+    with tconv.kernels.trace() as names:
+        fn(X, W, **kw).backward(gy)
+    assert "conv_weight.phase_rows" in names, names
+    for _ in range(3):
+        dx, dw = rng.standard_normal(xs), rng.standard_normal(ws)
+        h = 0.5
+        up = float(np.vdot(fn(x + h * dx, w + h * dw, **kw), gy))
+        down = float(np.vdot(fn(x - h * dx, w - h * dw, **kw), gy))
+        predicted = float(np.vdot(X.grad, dx) + np.vdot(W.grad, dw))
+        assert abs((up - down) / (2 * h) - predicted) <= 1e-10 * (abs(up) + abs(down) + 1)
+
+
 def test_gradcheck_catches_a_wrong_gradient():
     x = tconv.tensor(np.arange(3.0), requires_grad=True)
 

@@ -11,7 +11,7 @@ import tconv
 import tconv.functional as F
 from helpers import rel_err
 from tconv import kernels
-from tconv.kernels.conv import conv_weight_grad_nd
+from tconv.kernels.conv import conv_and_weight_grad_nd, conv_weight_grad_nd
 
 CASES = [
     ("conv_transpose2d", (8, 16, 32, 32), (16, 8, 4, 4), dict(stride=2, padding=1)),
@@ -64,6 +64,27 @@ def test_weight_gradient_is_chunked_too(threads) -> None:
         temp, got = _temporary_bytes(lambda: conv_weight_grad_nd(x, gy, *args))
     assert rel_err(got, ref) <= 1e-12
     assert temp <= 1.15 * 2**20 + gy.nbytes // 8 + 2**16
+
+
+def test_strided_weight_gradient_on_the_rows_grid_stays_within_budget(threads) -> None:
+    """A k4 s2 layer's weight gradient and input gradient (a transposed convolution's
+    backward) through conv_weight.phase_rows: chunked to the budget, same result."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((16, 32, 16, 16)).astype(np.float32)
+    gy = rng.standard_normal((16, 32, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 4, 4)).astype(np.float32)
+    args = ((4, 4), (2, 2), (1, 1), 1, (1, 1))
+    ref = conv_and_weight_grad_nd(x.astype(np.float64), gy.astype(np.float64), *args,
+                                  w.astype(np.float64))  # fmt: skip
+    budget = 2**20
+    with tconv.memory_budget(budget), kernels.trace() as names:
+        temp, got = _temporary_bytes(lambda: conv_and_weight_grad_nd(x, gy, *args, w)[0])
+    assert names == ["conv_weight.phase_rows"]
+    assert rel_err(got, ref[0]) <= 1e-5
+    assert temp <= 1.15 * budget + 2 * w.nbytes, f"{temp / 2**20:.2f} MiB of temporaries"
+    with tconv.num_threads(1):  # the unchunked run really needed more than the budget
+        big, _ = _temporary_bytes(lambda: conv_and_weight_grad_nd(x, gy, *args, w)[0])
+    assert big > 2 * budget
 
 
 def test_a_large_map_goes_in_blocks_of_rows_within_the_budget(threads) -> None:

@@ -401,3 +401,167 @@ def _conv_phases(
     if gy is not None:  # (g, C_out/g, K, C_in/g) -> (C_out, C_in/g, *k)
         gw = np.ascontiguousarray(accs.total().transpose(0, 1, 3, 2)).reshape(c_out, c_in_g, *k)
     return y, gw
+
+
+@dataclass(frozen=True)
+class _RowsLayout:
+    """The ``(rows, batch, *rest)`` grid of :func:`_conv_phase_rows`: the phases some
+    tap reads, the first dim's lowest shift and the grid's rows, one row's elements
+    per sample, each tap's offset within a row, and the zeros around each channel."""
+
+    phases: list[Ints]
+    d_lo: int
+    n_rows: int
+    rest: int
+    inner: list[int]
+    margin: int
+
+
+def _rows_layout(plan: ConvPlan, out_size: Ints) -> _RowsLayout:
+    taps, pitch = plan.taps, plan.pitch
+    step = [math.prod(pitch[i + 1 :]) for i in range(1, len(pitch))]
+    d_lo = min(d[0] for _, d in taps)
+    inner = [sum(di * si for di, si in zip(d[1:], step)) for _, d in taps]
+    return _RowsLayout(
+        sorted({r for r, _ in taps}),
+        d_lo,
+        out_size[0] + max(d[0] for _, d in taps) - d_lo,
+        math.prod(pitch[1:]),
+        inner,
+        max(abs(off) for off in inner),
+    )
+
+
+def phase_rows_bytes(plan: ConvPlan, out_size: Ints, c_in: int, c_out: int, itemsize: int) -> int:
+    """Bytes one sample needs at least in :func:`_conv_phase_rows`: its phase buffers
+    (with the reach's rows and the margins), one tap's columns, gy's grid and the product."""
+    lay = _rows_layout(plan, out_size)
+    cols = out_size[0] * lay.rest
+    phases = c_in * len(lay.phases) * (lay.n_rows * lay.rest + 2 * lay.margin)
+    return (phases + (c_in + 2 * c_out) * cols) * itemsize
+
+
+def _conv_phase_rows(
+    x: np.ndarray,
+    w: np.ndarray | None,
+    gy: np.ndarray | None,
+    k: Ints,
+    stride: Ints,
+    dilation: Ints,
+    groups: int,
+    plan: ConvPlan,
+    out_size: Ints,
+    bias: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """:func:`_conv_phases` on a grid whose first dim is outside the batch: the
+    convolution ``conv_nd(x, w)`` (with ``w``, into ``out`` if given) and/or its
+    weight gradient against ``gy``, for 2-d and larger maps.
+
+    Each phase of the input lies on a ``(rows, batch, *rest)`` grid, the rest's
+    dims padded to ``plan``'s pitch as in :func:`_conv_phases`. A tap's shift along
+    the first dim moves by whole rows of the batch, so the first dim needs no
+    padding per sample: the grid holds the output's rows plus the taps' reach
+    once per batch chunk, and the GEMMs run over ``out[0] x batch x rest`` columns
+    (a k4 s2 layer on 8x8 maps: 8 x 9 per sample where the padded grid has 9 x 9).
+    A tap's columns are one copy per channel of a contiguous range. In float32 the
+    weight gradient's GEMM puts taps x channels on its rows, the long side (NumPy's
+    BLAS runs ``(C_out, R) @ (R, K C_in)`` slower for few output channels).
+    """
+    n, c_in = x.shape[:2]
+    n_in, nd = tuple(x.shape[2:]), len(k)
+    c_out = w.shape[0] if w is not None else gy.shape[1]  # type: ignore[union-attr]
+    g = groups
+    c_in_g, c_out_g = c_in // g, c_out // g
+    counts, taps, pitch = plan.counts, plan.taps, plan.pitch
+    lay = _rows_layout(plan, out_size)
+    phases, d_lo, n_rows, rest, inner, margin = (
+        lay.phases,
+        lay.d_lo,
+        lay.n_rows,
+        lay.rest,
+        lay.inner,
+        lay.margin,
+    )
+    n_taps = len(taps)
+    work = n * math.prod(out_size) * c_in_g * c_out * n_taps * ((w is not None) + (gy is not None))
+    nw = _threads.workers(work, phase_rows_bytes(plan, out_size, c_in, c_out, x.itemsize))
+    y = out if w is None or out is not None else np.empty((n, c_out, *out_size), dtype=x.dtype)
+    wm = None
+    if w is not None:  # (g, C_out/g, K, C_in/g): a tap chunk's weights, contiguous rows
+        wm = np.ascontiguousarray(w.reshape(g, c_out_g, c_in_g, n_taps).transpose(0, 1, 3, 2))
+    # float32: the weight gradient as (g, K, C_in/g, C_out/g), its GEMM's rows taps x
+    # channels (NumPy's BLAS ran it 5-15% faster with the long side as rows; float64
+    # not: there it is (g, C_out/g, K, C_in/g) as in _conv_phases)
+    tall = x.dtype == np.float32
+    accs = _threads.Accumulators(
+        (g, n_taps, c_in_g, c_out_g) if tall else (g, c_out_g, n_taps, c_in_g), x.dtype
+    )
+    all3 = (slice(None),) * 3
+    by = None if bias is None else bias.reshape((1, c_out) + (1,) * nd)
+
+    def chunk(nb: slice) -> None:
+        b = nb.stop - nb.start
+        span = b * rest  # one row of the first dim, flat
+        cols_len = out_size[0] * span
+        buf = np.zeros((len(phases), c_in, margin + n_rows * span + margin), dtype=x.dtype)
+        xs = x[nb].reshape(b, g, c_in_g, *n_in)
+        for m, r in enumerate(phases):
+            grid = buf[m, :, margin : margin + n_rows * span].reshape(
+                g, c_in_g, n_rows, b, *pitch[1:]
+            )
+            # phase row i goes to grid row i - d_lo; rows the taps never read stay out
+            i0, i1 = max(0, d_lo), min(counts[0][r[0]], n_rows + d_lo)
+            if i1 <= i0:
+                continue
+            src = xs[all3 + (slice(r[0] + i0 * stride[0], None, stride[0]),)]
+            src = src[:, :, :, : i1 - i0][(Ellipsis,) + tuple(
+                slice(ri, None, si) for ri, si in zip(r[1:], stride[1:]))]  # fmt: skip
+            dst = grid[(slice(None), slice(None), slice(i0 - d_lo, i1 - d_lo))]
+            dst = dst[(Ellipsis,) + tuple(slice(0, c[ri]) for c, ri in zip(counts[1:], r[1:]))]
+            dst[...] = src.transpose(1, 2, 3, 0, *range(4, 3 + nd))
+        gyf = None
+        if gy is not None:  # gy on the grid of the output: (g, C_out/g, out[0], b, *pitch[1:])
+            gyp = np.zeros((g, c_out_g, out_size[0], b, *pitch[1:]), dtype=x.dtype)
+            gys = gy[nb].reshape(b, g, c_out_g, *out_size)
+            cut = all3 + (slice(None),) + tuple(slice(0, o) for o in out_size[1:])
+            gyp[cut] = gys.transpose(1, 2, 3, 0, *range(4, 3 + nd))
+            gyf = gyp.reshape(g, c_out_g, cols_len)
+        acc = None
+        held = buf.nbytes + 2 * c_out * cols_len * x.itemsize
+        for tb in _chunks(n_taps, c_in * cols_len, x.itemsize, held, 0, nw):
+            cols = np.empty((g, tb.stop - tb.start, c_in_g, cols_len), dtype=x.dtype)
+            for m, j in enumerate(range(tb.start, tb.stop)):
+                r, d = taps[j]
+                a = margin + (d[0] - d_lo) * span + inner[j]
+                cols[:, m] = buf[phases.index(r), :, a : a + cols_len].reshape(g, c_in_g, cols_len)
+            c2 = cols.reshape(g, -1, cols_len)
+            if wm is not None:
+                part = np.matmul(wm[:, :, tb].reshape(g, c_out_g, -1), c2)
+                if acc is None:
+                    acc = part
+                else:
+                    acc += part
+            if gyf is not None and tall:
+                accs.get()[:, tb] += np.matmul(c2, gyf.transpose(0, 2, 1)).reshape(
+                    g, tb.stop - tb.start, c_in_g, c_out_g
+                )
+            elif gyf is not None:
+                accs.get()[:, :, tb] += np.matmul(gyf, c2.transpose(0, 2, 1)).reshape(
+                    g, c_out_g, tb.stop - tb.start, c_in_g
+                )
+            del cols, c2
+        if y is not None and acc is not None:
+            part = acc.reshape(c_out, out_size[0], b, *pitch[1:])
+            part = part[(slice(None),) * 3 + tuple(slice(0, o) for o in out_size[1:])]
+            _put(y[nb], part.transpose(2, 0, 1, *range(3, 2 + nd)), by)
+
+    # a chunk's buffers: per sample its rows, once the reach's rows and the margins
+    per_sample = (c_in * (len(phases) + n_taps) + 2 * c_out) * out_size[0] * rest
+    once = c_in * len(phases) * ((n_rows - out_size[0]) * rest + 2 * margin) * x.itemsize
+    _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, once, 0, nw), nw)
+    gw = None
+    if gy is not None:  # (g, K, C_in/g, C_out/g) or (g, C_out/g, K, C_in/g) -> (C_out, C_in/g, *k)
+        order = (0, 3, 2, 1) if tall else (0, 1, 3, 2)
+        gw = np.ascontiguousarray(accs.total().transpose(order)).reshape(c_out, c_in_g, *k)
+    return y, gw
