@@ -419,9 +419,9 @@ def _kernel_args(case: Case, dtype: str) -> tuple[str, tuple[Any, ...]]:
     return case.op, (x, w, (s,) * nd, (1,) * nd, case.groups, (p,) * nd, out)
 
 
-def expected_paths(dtype: str = "float64") -> dict[str, str]:
-    """Each benchmark case's forward path in ``dtype``: float32 and float64 alike, but
-    for conv_k3, whose float32 takes Winograd's compiled transforms with numba on."""
+def expected_paths() -> dict[str, str]:
+    """Each benchmark case's forward path, in float32 and float64 alike (with numba
+    on, conv_k3 takes Winograd's compiled transforms)."""
     depthwise = "depthwise_jit" if tconv.get_jit() else "depthwise"
     return {
         "dcgan1": "conv_transpose.channels_last",  # 4x4 maps: the phase grid pads 1.56x
@@ -433,7 +433,7 @@ def expected_paths(dtype: str = "float64") -> dict[str, str]:
         "audio1d": "conv_transpose.flat_phases_blocked",  # a sample's buffers > 8 MiB
         "volume3d": "conv_transpose.flat_phases_blocked",
         "depthwise": f"conv_transpose.{depthwise}",
-        "conv_k3": "conv.winograd_jit" if dtype == "float32" and tconv.get_jit() else "conv.row_shift",
+        "conv_k3": "conv.winograd_jit" if tconv.get_jit() else "conv.row_shift",
         "conv_k3s2": "conv.phase_split",
     }
 
@@ -442,7 +442,7 @@ def expected_paths(dtype: str = "float64") -> dict[str, str]:
 @pytest.mark.parametrize("case", SUITE, ids=[c.name for c in SUITE])
 def test_each_benchmark_case_takes_its_path(case: Case, dtype: str) -> None:
     op, args = _kernel_args(case, dtype)
-    assert kernels.route(op, *args) == expected_paths(dtype)[case.name]
+    assert kernels.route(op, *args) == expected_paths()[case.name]
 
 
 def test_the_suite_traces_at_least_six_distinct_paths() -> None:
@@ -456,7 +456,7 @@ def test_the_suite_traces_at_least_six_distinct_paths() -> None:
             op = getattr(F, f"{case.op}{case.nd}d")
             with kernels.trace() as names:
                 op(x, w, stride=case.stride, padding=case.padding, groups=case.groups)
-            assert names == [expected_paths("float32")[case.name]]  # numba off here
+            assert names == [expected_paths()[case.name]]  # numba off here
             seen += names
     assert len(set(seen)) >= 6, set(seen)
 

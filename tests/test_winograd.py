@@ -40,6 +40,7 @@ M = sorted(W.TRANSFORMS)
 JITS = (False, True) if tconv.jit_available() else (False,)
 PATHS = {False: "conv.winograd", True: "conv.winograd_jit"}
 WINOGRAD = set(PATHS.values())
+needs_jit = pytest.mark.skipif(not tconv.jit_available(), reason="numba is not installed")
 
 
 @pytest.mark.parametrize("m", M)
@@ -112,8 +113,8 @@ def _small_layers_too() -> Any:
 @given(geo=geometries(False, **CONV3), budget=st.sampled_from([None, 2**14, 2**16]))
 def test_the_conv_table_takes_winograd_for_float32(jit: bool, geo: Geo, budget: int | None) -> None:
     """Through ``conv_nd``: float32 runs ``conv.winograd`` (``conv.winograd_jit`` with
-    numba on; the trace says so) within the bound; float64 and ``tconv.winograd(False)``
-    keep an exact path."""
+    numba on; the trace says so) within the bound; ``tconv.winograd(False)`` keeps an
+    exact path."""
     x, w, b, _ = geo.arrays(np.float32)
     ref = R.conv_nd(*(a.astype(np.float64) for a in (x, w)), *geo.args(), b.astype(np.float64))
     budgeted = tconv.memory_budget(budget) if budget else contextlib.nullcontext()
@@ -124,11 +125,31 @@ def test_the_conv_table_takes_winograd_for_float32(jit: bool, geo: Geo, budget: 
                 got = K.conv_nd(x, w, *geo.args(), b)
             assert names == [PATHS[jit]]
             assert got.dtype == np.float32 and rel_err(got, ref) <= W.ERROR[tuning.WINOGRAD_M]
-        assert kernels.route("conv", x.astype(np.float64), w, *geo.args(), b) not in WINOGRAD
         with tconv.winograd(False), kernels.trace() as names:
             exact = K.conv_nd(x, w, *geo.args(), b)
         assert names and names[0] not in WINOGRAD
         assert rel_err(exact, ref) <= 1e-5
+
+
+@needs_jit
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(geo=geometries(False, **CONV3))
+def test_float64_takes_the_compiled_path_to_1e10(geo: Geo) -> None:
+    """With numba on, float64 runs ``conv.winograd_jit`` too (from twice the channels
+    of float32), as exact as the definition to 1e-10; the NumPy transforms never take
+    float64."""
+    x, w, b, _ = geo.arrays()
+    ref = R.conv_nd(x, w, *geo.args(), b)
+    with _small_layers_too():
+        with tconv.jit(False):
+            assert kernels.route("conv", x, w, *geo.args(), b) not in WINOGRAD
+        with tconv.jit(True):
+            assume(kernels.route("conv", x, w, *geo.args(), b) == "conv.winograd_jit")
+            for n_threads in (1, 2):
+                with _threads_on(n_threads), kernels.trace() as names:
+                    got = K.conv_nd(x, w, *geo.args(), b)
+                assert names == ["conv.winograd_jit"]
+                assert got.dtype == np.float64 and rel_err(got, ref) <= 1e-10
 
 
 @pytest.mark.parametrize("jit", JITS)
@@ -202,9 +223,6 @@ def test_float32_error_on_realistic_layers(c_in: int, size: int, rng) -> None:
             assert rel_err(y, ref) <= W.ERROR[m]
 
 
-needs_jit = pytest.mark.skipif(not tconv.jit_available(), reason="numba is not installed")
-
-
 @pytest.mark.parametrize(
     ("jit", "xs", "c_out", "dtype", "path"),
     [
@@ -219,7 +237,8 @@ needs_jit = pytest.mark.skipif(not tconv.jit_available(), reason="numba is not i
         pytest.param(True, (8, 32, 14, 14), 32, np.float32, "conv.winograd_jit", marks=needs_jit),
         pytest.param(True, (8, 16, 64, 64), 16, np.float32, "conv.row_shift", marks=needs_jit),
         pytest.param(True, (8, 64, 12, 12), 64, np.float32, "conv.im2col_folded", marks=needs_jit),
-        pytest.param(True, (16, 64, 56, 56), 64, np.float64, "conv.row_shift", marks=needs_jit),
+        pytest.param(True, (16, 64, 56, 56), 64, np.float64, "conv.winograd_jit", marks=needs_jit),
+        pytest.param(True, (8, 32, 64, 64), 32, np.float64, "conv.row_shift", marks=needs_jit),
     ],
 )
 def test_which_layers_take_winograd(jit, xs, c_out, dtype, path) -> None:

@@ -427,12 +427,14 @@ class _ConvCall(_Call):
 
     @cached_property
     def phase_rows(self) -> bool:
-        """:attr:`phase_split` on a 2-d or larger map, 16 channels or more on each
+        """:attr:`phase_split` on a 2-d or larger map whose grid pads the first dim
+        (the padding this path saves; k = s has none), 16 channels or more on each
         side (fewer: the grid's transposing copies outweigh the columns saved), and one
         sample's rows grid fits."""
         return (
             self.phase_split
             and len(self.k) >= 2
+            and self.plan.pitch[0] > self.out_size[0]
             and min(self.c_in, self.c_out) >= tuning.PHASE_ROWS_MIN_CHANNELS * self.groups
             and phase_rows_bytes(self.plan, self.out_size, self.c_in, self.c_out, self.itemsize)
             <= _budget()
@@ -475,15 +477,15 @@ class ConvCall(_ConvCall):
 
     @cached_property
     def winograd_shape(self) -> bool:
-        """A 2-D 3x3 kernel, stride and dilation 1, groups 1, float32, the Winograd
-        paths allowed (``tconv.winograd``), the weight transform and one row of
-        tiles within the budget."""
+        """A 2-D 3x3 kernel, stride and dilation 1, groups 1, float32 or float64, the
+        Winograd paths allowed (``tconv.winograd``), the weight transform and one
+        row of tiles within the budget."""
         return (
             self.groups == 1
             and self.k == (3, 3)
             and self.stride == (1, 1)
             and self.dilation == (1, 1)
-            and np.dtype(self.x.dtype) == np.float32
+            and np.dtype(self.x.dtype) in (np.float32, np.float64)
             and settings.get_winograd()
             and least_bytes(
                 self.c_in, self.c_out, -(-self.out_size[1] // tuning.WINOGRAD_M),
@@ -493,21 +495,24 @@ class ConvCall(_ConvCall):
 
     @cached_property
     def winograd_jit(self) -> bool:
-        """:attr:`winograd_shape`, numba on, and channels and map large enough for
-        its compiled transforms to pay (tuning.WINOGRAD_JIT_*)."""
+        """:attr:`winograd_shape`, numba on, and channels (more in float64, whose
+        GEMMs are relatively cheaper to keep) and map large enough for its compiled
+        transforms to pay (tuning.WINOGRAD_JIT_*)."""
+        wide = tuning.WINOGRAD_JIT_MIN_CHANNELS * (2 if self.itemsize == 8 else 1)
         return (
             self.winograd_shape
             and self.jit
-            and min(self.c_in, self.c_out) >= tuning.WINOGRAD_JIT_MIN_CHANNELS
+            and min(self.c_in, self.c_out) >= wide
             and self.p_out >= tuning.WINOGRAD_JIT_MIN_OUTPUTS
         )
 
     @cached_property
     def winograd(self) -> bool:
-        """:attr:`winograd_shape`, and channels and map large enough for its NumPy
-        transforms to pay (tuning.WINOGRAD_*)."""
+        """:attr:`winograd_shape` in float32, and channels and map large enough for
+        its NumPy transforms to pay (tuning.WINOGRAD_*)."""
         return (
             self.winograd_shape
+            and np.dtype(self.x.dtype) == np.float32
             and min(self.c_in, self.c_out) >= tuning.WINOGRAD_MIN_CHANNELS
             and self.c_in * self.c_out >= tuning.WINOGRAD_MIN_CHANNEL_PAIRS
             and self.p_out >= tuning.WINOGRAD_MIN_OUTPUTS
@@ -594,8 +599,8 @@ CONV: tuple[Path[ConvCall], ...] = (
     Path("conv.depthwise", lambda c: c.depthwise,
          "one channel per group: channels-last scaled adds per tap, no GEMM", _c_depthwise),
     Path("conv.winograd_jit", lambda c: c.winograd_jit and not c.nonfinite,
-         "float32 3x3, stride 1, >= 32 channels, numba on, finite: Winograd F(4x4,3x3) "
-         "with compiled transforms, error within winograd.ERROR", _c_winograd_jit),
+         "3x3, stride 1, >= 32 channels (float64: 64), numba on, finite: Winograd "
+         "F(4x4,3x3) with compiled transforms, error within winograd.ERROR", _c_winograd_jit),
     Path("conv.winograd", lambda c: c.winograd and not c.nonfinite,
          "float32 3x3, stride 1, >= 128 channels, maps >= 28x28, finite: Winograd "
          "F(4x4,3x3), 4x fewer multiplications, error within winograd.ERROR", _c_winograd),

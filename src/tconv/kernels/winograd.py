@@ -28,8 +28,10 @@ the last tiles whole and keep their valid part; the bias enters once per tile,
 at the transform position of the point 1, whose output-transform column is
 all ones.
 
-The table :data:`.conv.CONV` sends a convolution here as ``conv.winograd``
-(F(4,3), float32, where measured faster: :mod:`.tuning`); a stride-1 3x3
+The table :data:`.conv.CONV` sends a convolution here where measured faster
+(:mod:`.tuning`), always F(4,3): as ``conv.winograd_jit`` with numba on (the
+transforms as two compiled kernels; float32, and float64 from more channels),
+else as ``conv.winograd`` (NumPy transforms; float32, many channels); a stride-1 3x3
 transposed convolution and the input gradient of a stride-1 3x3 convolution
 reach it through ``conv_transpose.stride1_flipped``. ``tconv.winograd(False)``
 (or ``TCONV_WINOGRAD=0``) keeps the exact paths.
