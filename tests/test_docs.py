@@ -159,3 +159,5 @@ def test_the_benchmark_records_join_the_site_with_their_links_kept_inside_it() -
     text = "[a](RESULTS-intel.md) [b](bench_conv.py) [c](https://x.org/y) [`d`](../README.md#s)"
     assert record(text) == "[a](RESULTS-intel.md) `b` [c](https://x.org/y) `d`"
     assert list((ROOT / "benchmarks").glob("RESULTS*.md")), "no benchmark record to show"
+    index = _hook("gallery").record_index([Path("RESULTS-intel.md")])
+    assert index.startswith("# ") and "[RESULTS-intel.md](RESULTS-intel.md)" in index

@@ -59,11 +59,23 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     for path in sorted(out.iterdir()):
         if path.suffix in (".png", ".svg", ".gif"):
             files.append(File.generated(config, f"{GALLERY}/{path.name}", abs_src_path=str(path)))
-    # the benchmark records, as they are in benchmarks/ (one file, not a copy to keep)
-    for path in sorted(BENCHMARKS.glob("RESULTS*.md")):
+    # the benchmark records, as they are in benchmarks/ (one file, not a copy to keep);
+    # RESULTS.md, the index, is the page the nav names: listed here if it is missing
+    records = sorted(BENCHMARKS.glob("RESULTS*.md"))
+    for path in records:
         text = record_markdown(path.read_text(encoding="utf-8"))
         files.append(File.generated(config, f"{RECORD}/{path.name}", content=text))
+    if not (BENCHMARKS / "RESULTS.md").exists():
+        files.append(File.generated(config, f"{RECORD}/RESULTS.md", content=record_index(records)))
     return files
+
+
+def record_index(records: list[Path]) -> str:
+    """The records' index page, when ``benchmarks/RESULTS.md`` does not exist."""
+    lines = ["# tconv performance records", ""]
+    lines += [f"- [{p.name}]({p.name})" for p in records] or ["No record yet."]
+    lines += ["", "`python benchmarks/run_all.py` writes the record of the machine at hand."]
+    return "\n".join(lines) + "\n"
 
 
 def record_markdown(text: str) -> str:
