@@ -236,14 +236,29 @@ class TransposeCall(_Call):
 
     @cached_property
     def flipped(self) -> bool:
-        """Stride 1 and a 2-d+ kernel of more than one row, for the row-shift conv."""
+        """Stride 1 and a 2-d+ kernel of more than one row, for the row-shift conv
+        (one sample or large maps) or a Winograd path (small maps in batches too)."""
         return (
             self.groups == 1
             and not self.strided
             and len(self.k) >= 2
             and self.k[0] > 1
-            and (self.p_out >= tuning.FOLD_BELOW or self.n == 1)
+            and (self.p_out >= tuning.FOLD_BELOW or self.n == 1 or self.winograd)
         )
+
+    @cached_property
+    def winograd(self) -> bool:
+        """The flipped-kernel convolution (of :meth:`_ct_flipped`) would take a
+        Winograd path: asked of a shape-only stand-in of the flipped weight."""
+        if self.k != (3, 3) or self.dilation != (1, 1):
+            return False
+        w = np.lib.stride_tricks.as_strided(
+            np.empty(1, dtype=self.w.dtype), (self.c_out, self.c_in, 3, 3), (0, 0, 0, 0)
+        )
+        lo = tuple(2 - lo for lo in self.lo)
+        conv = ConvCall(self.x, w, self.stride, self.dilation, 1, lo, self.out_size)
+        conv.shape_only = True
+        return conv.winograd_jit or conv.winograd
 
     @cached_property
     def tiny(self) -> bool:
@@ -357,8 +372,8 @@ CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
          "a NaN or an inf in x or w: per-tap col2im of real products only, as PyTorch "
          "(a padded grid or a flipped conv would multiply its zeros by the inf)", _ct_gemm),
     Path("conv_transpose.stride1_flipped", lambda c: c.flipped,
-         "stride 1: conv with the flipped kernel, whose row-shifted columns copy less",
-         _ct_flipped),
+         "stride 1: conv with the flipped kernel, whose row-shifted columns copy less "
+         "(or Winograd's 3x3 paths take)", _ct_flipped),
     Path("conv_transpose.channels_last", lambda c: c.tiny,
          "tiny maps: per-tap GEMMs, adds over batch x channels rows, no padded grid",
          _ct_channels_last),
