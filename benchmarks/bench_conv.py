@@ -61,7 +61,6 @@ class Case:
         ]
         return 2.0 * n * math.prod(out) * self.out_channels * (c_in // self.groups) * k
 
-
     def gemm_shape(self) -> tuple[int, int, int] | None:
         """(M, K, N) of the layer as ONE matrix product, im2col-style: for the
         transposed convolution ``W^T (K*C_out, C_in) @ x (C_in, N*P_in)``, for the

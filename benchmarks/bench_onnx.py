@@ -1,7 +1,7 @@
 """ONNX on tconv: a session's cost over tconv's own module, against onnxruntime and
 onnx's reference evaluator.
 
-    python benchmarks/bench_onnx.py               # writes its section of RESULTS.md
+    python benchmarks/bench_onnx.py               # writes its section of RESULTS-<family>.md
     python benchmarks/bench_onnx.py --no-write --repeat 3
 
 Two cases, float32:
@@ -13,8 +13,9 @@ Two cases, float32:
   session, onnx's ``ReferenceEvaluator`` and onnxruntime.
 
 Min and median of --repeat runs after a warm-up, a pause before each timed call (after
-a NumPy call OpenBLAS's threads spin for about 0.1 s). The section "## ONNX" of
-RESULTS.md is replaced (``run_all.py`` keeps it when it rewrites the file).
+a NumPy call OpenBLAS's threads spin for about 0.1 s). The section "## ONNX" of this
+machine's record, ``RESULTS-intel.md`` or ``RESULTS-amd.md`` (``record.py``), is replaced
+(``run_all.py`` keeps it when it rewrites the file).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+import record
 import tconv
 import tconv.onnx
 from tconv import nn
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--pause", type=float, default=0.2)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=record.results_path())
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
@@ -211,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_section(path: Path, lines: list[str]) -> None:
-    """Replace (or append) this benchmark's section of RESULTS.md."""
+    """Replace (or append) this benchmark's section of the record."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     section = "\n".join(lines).rstrip("\n") + "\n"
     if HEADING in text:

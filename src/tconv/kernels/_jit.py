@@ -77,7 +77,7 @@ def _ensure_compiled() -> None:
     """Replace the registered kernels by their numba versions (once).
 
     Serial kernels, not ``parallel=True``: numba's threads fight OpenBLAS's,
-    which spin for a while after every GEMM (measured: benchmarks/RESULTS.md,
+    which spin for a while after every GEMM (measured: benchmarks/RESULTS-intel.md,
     "Kernel paths"). A depthwise layer inside a network always follows a GEMM.
     """
     global _compiled

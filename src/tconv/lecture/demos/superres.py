@@ -371,7 +371,7 @@ def run(
 ) -> tuple[dict[str, Any], str]:
     """Train both decoders, up-scale the mosaic, measure the seams; metrics and a table."""
     # A 256 MiB limit per worker. The fused tiles (256^2 inputs, 512^2 outputs, eight
-    # channels inside) hold a worker well under it (peaks in RESULTS.md). Full: a
+    # channels inside) hold a worker well under it (peaks in RESULTS-intel.md). Full: a
     # 12288^2 mosaic, 576 MiB in and 2.25 GiB out, several times a worker's limit.
     # Quick: 2048^2 (16 MiB, under the limit; the out-of-core case is tests/test_dask.py).
     steps, side, chunk = (600, 2048, 256) if quick else (1000, 12288, 256)
