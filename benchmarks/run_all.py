@@ -103,7 +103,7 @@ def threads() -> str:
     )
 
 
-# Hand-written or separately measured sections of the old RESULTS.md, kept as they were.
+# Hand-written or separately measured sections of the old record, kept as they were.
 KEPT = (
     "## Kernel paths: the measurements behind the constants",
     "## ONNX: tconv sessions, onnxruntime and onnx's reference evaluator",  # bench_onnx.py
@@ -112,7 +112,7 @@ KEPT = (
 
 
 def kept_section(path: Path) -> list[str]:
-    """The kept sections of the old RESULTS.md (each up to the next ``## ``), if any."""
+    """The kept sections of the old record (each up to the next ``## ``), if any."""
     if not path.exists():
         return []
     text = path.read_text(encoding="utf-8")

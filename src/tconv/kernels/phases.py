@@ -8,7 +8,7 @@ is a constant flat offset: a tap's overlap-add (transposed) or its im2col
 columns (convolution) become ONE contiguous add or copy over the whole batch
 chunk, instead of many short strided rows (numpy pays a fixed cost per row).
 The GEMMs run over the padded grid, a few percent more columns; on tiny maps
-the path tables choose other paths (benchmarks/RESULTS.md, "Kernel paths").
+the path tables choose other paths (benchmarks/RESULTS-intel.md, "Kernel paths").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The measured constants that pick the kernels' paths and size their chunks.
 
 One place for all of them, each with its reason; the measurements behind them
-are in ``benchmarks/RESULTS.md`` ("Kernel paths"). The path tables that read
+are in ``benchmarks/RESULTS-intel.md`` ("Kernel paths"). The path tables that read
 them are in :mod:`.conv`.
 """
 
