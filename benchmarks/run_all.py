@@ -2,6 +2,11 @@
 
     python benchmarks/run_all.py          # full run, writes benchmarks/RESULTS-<family>.md
     python benchmarks/run_all.py --quick  # 3 layers, 2 rounds, prints only (a smoke test)
+    python benchmarks/run_all.py --peers torch,onnxruntime   # without JAX/XLA
+
+A full run should take about 20-25 minutes on the 2-core VM (estimated from --quick,
+2.5 minutes; JAX's slow convolutions are timed by a single call, or estimated from one
+sample and left out past a minute).
     python benchmarks/run_all.py --readme README.md docs/guides/speed.md   # + the summaries
 
 It names the CPU and writes the record of its family, ``RESULTS-intel.md`` or
