@@ -370,12 +370,13 @@ def run(
     keep_zarr: bool = False,
 ) -> tuple[dict[str, Any], str]:
     """Train both decoders, up-scale the mosaic, measure the seams; metrics and a table."""
-    # A 256 MiB limit per worker. The fused tiles (256^2 inputs, 512^2 outputs, eight
-    # channels inside) hold a worker well under it (peaks in RESULTS-intel.md). Full: a
-    # 12288^2 mosaic, 576 MiB in and 2.25 GiB out, several times a worker's limit.
+    # A 384 MiB limit per worker: its imports hold about 150 MiB, the fused tiles (256^2
+    # inputs, 512^2 outputs, eight channels inside) little, but Dask holds input chunks
+    # and glibc keeps freed memory; at 256 MiB a full run's workers reached Dask's 95%
+    # kill line. Full: a 12288^2 mosaic, 576 MiB in and 2.25 GiB out.
     # Quick: 2048^2 (16 MiB, under the limit; the out-of-core case is tests/test_dask.py).
     steps, side, chunk = (600, 2048, 256) if quick else (1000, 12288, 256)
-    limit = 256 * 2**20
+    limit = 384 * 2**20
     images = load_images()
     out.mkdir(parents=True, exist_ok=True)
     trained: dict[str, Any] = {}
