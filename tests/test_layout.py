@@ -1,9 +1,9 @@
 """The house: every import in src/tconv (function-level ones included) flows one way.
 
-The layers, bottom to top (README, "Layout"); a module may import its own layer and
-the layers below it, never one above, and no set of modules may import each other in
-a cycle. A ``from package import name`` depends on the submodule ``package.name`` when
-there is one, and on the package's ``__init__`` otherwise.
+The layers, bottom to top (docs/contributing.md, "Layout"); a module may import its own
+layer and the layers below it, never one above, and no set of modules may import each
+other in a cycle. A ``from package import name`` depends on the submodule
+``package.name`` when there is one, and on the package's ``__init__`` otherwise.
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ def layer_of(module: str) -> int:
             if (module == p or module.startswith(p + ".")) and len(p) > best:
                 best, rank = len(p), i
     if rank < 0:
-        raise AssertionError(f"{module} belongs to no layer: add it to LAYERS and the README")
+        raise AssertionError(
+            f"{module} belongs to no layer: add it to LAYERS and docs/contributing.md"
+        )
     return rank
 
 

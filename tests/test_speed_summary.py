@@ -3,7 +3,7 @@
 ``benchmarks/run_all.py --readme README.md docs/guides/speed.md`` writes the summary of
 the record it measured into both pages; ``benchmarks/record.py`` reads it back. A
 record re-run without ``--readme`` (or a page edited by hand) fails here, as
-``python -m tconv.compat.table --check README.md`` does for the compat table.
+``python -m tconv.compat.table --check docs/guides/porting.md`` does for the compat table.
 """
 
 from __future__ import annotations

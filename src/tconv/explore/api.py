@@ -56,7 +56,7 @@ __all__ = [
     "presets",
 ]
 
-#: The caps on a query (the README and the contract list them).
+#: The caps on a query (docs/guides/explorer.md lists them).
 CAPS: dict[str, Any] = {
     "query_bytes": 4096,
     "values_1d": 64,  # values of x in 1-D
