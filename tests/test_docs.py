@@ -138,10 +138,10 @@ def test_the_gallery_refuses_a_figure_the_tour_did_not_draw(tmp_path) -> None:
 def test_docstrings_doctests_render_as_code() -> None:
     pytest.importorskip("griffe")  # the docs extra
     hook = _hook("griffe_doctests")
-    text = "Sum.\n\n>>> f([1])\n[[0, 1]]\n\nSee :func:`tconv.shapes.conv_output_size`.\n"
+    text = "Sum.\n\n>>> f([1])\n[[0, 1]]\n\nSee :func:`tconv.shapes.conv_output_size`::\n"
     fenced = hook.render(text)
     assert fenced == (
-        "Sum.\n\n```pycon\n>>> f([1])\n[[0, 1]]\n```\n\nSee ``tconv.shapes.conv_output_size``.\n"
+        "Sum.\n\n```pycon\n>>> f([1])\n[[0, 1]]\n```\n\nSee ``tconv.shapes.conv_output_size``:\n"
     )
     already = "```pycon\n>>> 1\n1\n```"
     assert hook.fence_doctests(already) == already

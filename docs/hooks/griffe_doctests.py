@@ -17,6 +17,7 @@ from typing import Any
 import griffe
 
 ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|obj|exc):`~?([^`]+)`")
+LITERAL = re.compile(r"(?<=\S)::$", re.M)
 # A NumPy "Examples" section: griffe's parser renders its doctests itself.
 EXAMPLES = re.compile(r"^Examples\n-{3,}$", re.M)
 
@@ -47,6 +48,7 @@ def render(text: str) -> str:
     """A docstring as mkdocstrings should read it: Sphinx roles as code, the doctests
     before a NumPy ``Examples`` section fenced (griffe renders those in the section)."""
     text = ROLE.sub(r"``\1``", text)
+    text = LITERAL.sub(":", text)  # reST's "text::" before an indented block reads "text:"
     m = EXAMPLES.search(text)
     if m is None:
         return fence_doctests(text)
