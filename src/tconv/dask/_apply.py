@@ -126,8 +126,7 @@ def _stage(m: Any, x: Any, post: Any) -> Any:
 
 def _pointwise_blocks(x: Any, run: tuple[Any, ...]) -> Any:
     """Point-wise layers with no layer before them: block by block."""
-    if x.ndim > 2 and len(x.chunks[1]) > 1:
-        x = x.rechunk({1: -1})  # BatchNorm and friends act per channel: whole channels
+    x = whole_channels(x, "tconv.dask.apply")  # BatchNorm and friends act per channel
     probe = _chain(np.zeros((1,) + x.shape[1:2] + (1,) * (x.ndim - 2), x.dtype), run)
     return x.map_blocks(
         _chain, modules=run, dtype=probe.dtype, meta=np.empty((0,) * x.ndim, probe.dtype)
