@@ -217,6 +217,9 @@ def conv3x3(
            [6., 9., 9., 6.],
            [4., 6., 6., 4.]])
     """
+    if jit and m == 4:
+        _conv43_jit(x, w, y, lo, bias)
+        return
     tf = TRANSFORMS[m]
     n, c_in = x.shape[:2]
     c_out = w.shape[0]
@@ -239,10 +242,6 @@ def conv3x3(
             (slice(i, i + 1), r, min(th, r + step)) for i in range(n) for r in range(0, th, step)
         ]
 
-    kernels = _compiled() if jit else None
-    bt, at = tf.bt.astype(x.dtype), tf.at.astype(x.dtype)
-    b_cl = np.zeros(c_out, dtype=x.dtype) if bias is None else bias.astype(x.dtype)
-
     def chunk(item: tuple[slice, int, int]) -> None:
         nb, t0, t1 = item
         b, rows_t = nb.stop - nb.start, t1 - t0
@@ -251,20 +250,6 @@ def conv3x3(
         xb = np.zeros((b, rows_t * m + 2, width, c_in), dtype=x.dtype)
         _copy_block(x[nb], xb, lo[0] - t0 * m, lo[1])
         h0, h1 = t0 * m, min(out_size[0], t1 * m)
-        if kernels is not None:  # the transforms fused per tile, compiled
-            tiles = b * rows_t * tw
-            v = np.empty((alpha * alpha, tiles, c_in), dtype=x.dtype)
-            kernels[0](xb, v, bt, m)
-            del xb
-            prod = np.empty((alpha * alpha, tiles, c_out), dtype=x.dtype)
-            for a in range(alpha * alpha):
-                np.matmul(v[a], ut[a], out=prod[a])
-            del v
-            yb = np.empty((b, rows_t * m, tw * m, c_out), dtype=x.dtype)
-            kernels[1](prod, yb, at, b_cl)
-            del prod
-            y[nb, :, h0:h1] = yb[:, : h1 - h0, : out_size[1]].transpose(0, 3, 1, 2)
-            return
         # rows: r[i] = sum_j bt[i, j] (rows j, j + m, ...)  (alpha, b, rows_t, width, C)
         r = np.empty((alpha, b, rows_t, width, c_in), dtype=x.dtype)
         _combine(tf.bt, [xb[:, j : j + m * (rows_t - 1) + 1 : m] for j in range(alpha)], list(r))
@@ -298,6 +283,55 @@ def conv3x3(
     _threads.map_chunks(chunk, items, nw)
 
 
+def _conv43_jit(
+    x: np.ndarray, w: np.ndarray, y: np.ndarray, lo: Ints, bias: np.ndarray | None
+) -> None:
+    """:func:`conv3x3` by F(4x4, 3x3) with the compiled transforms, which read
+    ``x`` and write ``y`` in their NCHW layout (no layout copies): per chunk of
+    tile rows, the input transform channels-last into ``v`` (36, tiles, C_in),
+    36 GEMMs, the output transform plus bias into ``y``. The chunks' buffers
+    are the worker's own, reused: fresh large ones per chunk cost page faults."""
+    n, c_in, c_out = x.shape[0], x.shape[1], w.shape[0]
+    th, tw = -(-y.shape[2] // 4), -(-y.shape[3] // 4)
+    u = transformed_weight(w, TRANSFORMS[4])  # (36, C_in, C_out)
+    b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
+    cst = np.array([2, 4, 5, 8], dtype=x.dtype)  # typed: a literal would make float64
+    wp, c_max = 4 * tw + 2, max(c_in, c_out)
+    row_bytes = 36 * tw * (c_in + c_out) * x.itemsize  # v and the products
+    side = (12 * wp * c_max + 4 * wp * c_out) * x.itemsize
+    nw = _threads.workers(n * y.shape[2] * y.shape[3] * c_in * c_out * 9, row_bytes + side)
+    # chunks of about L2's size: the GEMMs' operands stay in cache and, of ~200
+    # tiles, are large enough for the BLAS (56 tiles ran slower, on 2 threads too)
+    room = min(CHUNK_BYTES // 2, (get_memory_budget() - u.nbytes) // nw - side)
+    step = _balanced(n * th, room // row_bytes, nw)
+    items = [(g, min(n * th, g + step)) for g in range(0, n * th, step)]
+    kin, kout = _compiled()
+    local = threading.local()
+
+    def chunk(item: tuple[int, int]) -> None:
+        g0, g1 = item
+        bufs = getattr(local, "bufs", None)
+        if bufs is None:
+            bufs = local.bufs = (
+                np.empty(36 * step * tw * c_in, x.dtype),
+                np.empty(36 * step * tw * c_out, x.dtype),
+                np.empty((6, wp, c_in), x.dtype),
+                np.empty(6 * wp * c_max, x.dtype),
+                np.empty((4, wp, c_out), x.dtype),
+            )
+        t = (g1 - g0) * tw
+        v = bufs[0][: 36 * t * c_in].reshape(36, t, c_in)
+        prod = bufs[1][: 36 * t * c_out].reshape(36, t, c_out)
+        r = bufs[3][: 6 * wp * c_in].reshape(6, wp, c_in)
+        kin(x, v, g0, g1, th, lo[0], lo[1], bufs[2], r, cst)
+        for a in range(36):
+            np.matmul(v[a], u[a], out=prod[a])
+        s = bufs[3][: 6 * wp * c_out].reshape(6, wp, c_out)
+        kout(prod, y, b, g0, g1, th, s, bufs[4], cst)
+
+    _threads.map_chunks(chunk, items, nw)
+
+
 _compile_lock = threading.Lock()
 _KERNELS: list[Any] = []
 
@@ -310,81 +344,146 @@ def _compiled() -> tuple[Any, Any]:
         if not _KERNELS:
             import numba
 
-            jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+            jit = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
             _KERNELS.extend([jit(_transform_in), jit(_transform_out)])
     return _KERNELS[0], _KERNELS[1]
 
 
-def _transform_in(xb: np.ndarray, v: np.ndarray, bt: np.ndarray, m: int) -> None:
-    """``v[i alpha + k, t] = (B^T d_t B)[i, k]`` for the tiles ``t`` of the padded
-    channels-last block ``xb`` (b, rows m + 2, cols m + 2, C), row-major, each entry
-    a run of C values: first ``B^T`` along the rows of a tile row (shared by its
-    tiles), then ``B`` along each tile's columns. The loops skip the matrix's zeros."""
-    b, hb, wb, c_n = xb.shape
-    alpha = bt.shape[0]
-    th, tw = (hb - 2) // m, (wb - 2) // m
-    r = np.empty((alpha, wb, c_n), xb.dtype)
-    for n in range(b):
-        for ty in range(th):
-            for i in range(alpha):
-                first = True
-                for j in range(alpha):
-                    cf = bt[i, j]
-                    if cf != 0:
-                        src, dst = xb[n, ty * m + j], r[i]
-                        for q in range(wb):
-                            for c in range(c_n):
-                                dst[q, c] = cf * src[q, c] + (0 if first else dst[q, c])
-                        first = False
-            for tx in range(tw):
-                t = (n * th + ty) * tw + tx
-                for i in range(alpha):
-                    for k in range(alpha):
-                        out = v[i * alpha + k, t]
-                        first = True
-                        for col in range(alpha):
-                            cf = bt[k, col]
-                            if cf != 0:
-                                src1 = r[i, tx * m + col]
-                                for c in range(c_n):
-                                    out[c] = cf * src1[c] + (0 if first else out[c])
-                                first = False
+# The two kernels below index arrays element by element and never take a view
+# inside a loop (each view costs an atomic reference count in numba), and every
+# innermost loop stores one run (a single store stream, vectorised without a web
+# of alias checks). The matrices of F(4, 3) are written out (TRANSFORMS[4]).
 
 
-def _transform_out(prod: np.ndarray, yb: np.ndarray, at: np.ndarray, bias: np.ndarray) -> None:
-    """``yb[n, ty m + i, tx m + l] = (A^T M_t A)[i, l] + bias`` from the products
-    ``prod`` (alpha^2, tiles, C_out): the output block channels-last (b, rows m,
-    cols m, C_out), every entry a run of C_out values."""
-    b, hm, wm, c_n = yb.shape
-    m, alpha = at.shape
-    th, tw = hm // m, wm // m
-    s = np.empty((m, alpha, c_n), prod.dtype)
-    for n in range(b):
-        for ty in range(th):
-            for tx in range(tw):
-                t = (n * th + ty) * tw + tx
-                for i in range(m):
-                    for k in range(alpha):
-                        dst = s[i, k]
-                        first = True
-                        for j in range(alpha):
-                            cf = at[i, j]
-                            if cf != 0:
-                                src = prod[j * alpha + k, t]
-                                for c in range(c_n):
-                                    dst[c] = cf * src[c] + (0 if first else dst[c])
-                                first = False
-                for i in range(m):
-                    for col in range(m):
-                        out = yb[n, ty * m + i, tx * m + col]
-                        for c in range(c_n):
-                            out[c] = bias[c]
-                        for k in range(alpha):
-                            cf = at[col, k]
-                            if cf != 0:
-                                src1 = s[i, k]
-                                for c in range(c_n):
-                                    out[c] += cf * src1[c]
+def _transform_in(
+    x: np.ndarray, v: np.ndarray, g0: int, g1: int, th: int, p_h: int, p_w: int,
+    xl: np.ndarray, r: np.ndarray, cst: np.ndarray,
+) -> None:  # fmt: skip
+    """``v[6 i + k, t, c] = (B^T d B)[i, k]`` for the tiles ``t`` of the tile rows
+    ``g0 .. g1`` (tile row g: sample g // th, row g % th), ``d`` the 6x6 tile of
+    channel ``c`` of ``x`` (NCHW) at (4 row - p_h, 4 col - p_w), zeros outside:
+    the tile row's 6 input rows transposed channels-last into ``xl`` (6, wp, C),
+    ``B^T`` along them into ``r``, then ``B`` per tile, each over runs of C."""
+    c_n, h, w_in = x.shape[1], x.shape[2], x.shape[3]
+    wp = xl.shape[1]
+    tw = (wp - 2) // 4
+    f2, f4, f5 = cst[0], cst[1], cst[2]
+    q0 = min(max(p_w, 0), wp)
+    q1 = max(min(w_in + p_w, wp), q0)
+    for j in range(6):
+        for q in range(wp):
+            if q < q0 or q >= q1:
+                for c in range(c_n):
+                    xl[j, q, c] = 0
+    for g in range(g0, g1):
+        n = g // th
+        ty = g - n * th
+        base = (g - g0) * tw
+        for j in range(6):
+            row = ty * 4 + j - p_h
+            if row < 0 or row >= h:
+                for q in range(q0, q1):
+                    for c in range(c_n):
+                        xl[j, q, c] = 0
+            else:
+                for c in range(c_n):
+                    for q in range(q0, q1):
+                        xl[j, q, c] = x[n, c, row, q - p_w]
+        for q in range(wp):
+            for c in range(c_n):
+                r[0, q, c] = f4 * xl[0, q, c] - f5 * xl[2, q, c] + xl[4, q, c]
+            for c in range(c_n):
+                r[1, q, c] = (xl[4, q, c] - f4 * xl[2, q, c]) + (xl[3, q, c] - f4 * xl[1, q, c])
+            for c in range(c_n):
+                r[2, q, c] = (xl[4, q, c] - f4 * xl[2, q, c]) - (xl[3, q, c] - f4 * xl[1, q, c])
+            for c in range(c_n):
+                r[3, q, c] = (xl[4, q, c] - xl[2, q, c]) + f2 * (xl[3, q, c] - xl[1, q, c])
+            for c in range(c_n):
+                r[4, q, c] = (xl[4, q, c] - xl[2, q, c]) - f2 * (xl[3, q, c] - xl[1, q, c])
+            for c in range(c_n):
+                r[5, q, c] = f4 * xl[1, q, c] - f5 * xl[3, q, c] + xl[5, q, c]
+        for tx in range(tw):
+            t = base + tx
+            q = 4 * tx
+            for i in range(6):
+                a = 6 * i
+                for c in range(c_n):
+                    v[a, t, c] = f4 * r[i, q, c] - f5 * r[i, q + 2, c] + r[i, q + 4, c]
+                for c in range(c_n):
+                    v[a + 1, t, c] = (r[i, q + 4, c] - f4 * r[i, q + 2, c]) + (
+                        r[i, q + 3, c] - f4 * r[i, q + 1, c]
+                    )
+                for c in range(c_n):
+                    v[a + 2, t, c] = (r[i, q + 4, c] - f4 * r[i, q + 2, c]) - (
+                        r[i, q + 3, c] - f4 * r[i, q + 1, c]
+                    )
+                for c in range(c_n):
+                    v[a + 3, t, c] = (r[i, q + 4, c] - r[i, q + 2, c]) + f2 * (
+                        r[i, q + 3, c] - r[i, q + 1, c]
+                    )
+                for c in range(c_n):
+                    v[a + 4, t, c] = (r[i, q + 4, c] - r[i, q + 2, c]) - f2 * (
+                        r[i, q + 3, c] - r[i, q + 1, c]
+                    )
+                for c in range(c_n):
+                    v[a + 5, t, c] = f4 * r[i, q + 1, c] - f5 * r[i, q + 3, c] + r[i, q + 5, c]
+
+
+def _transform_out(
+    prod: np.ndarray, y: np.ndarray, bias: np.ndarray, g0: int, g1: int, th: int,
+    s: np.ndarray, yl: np.ndarray, cst: np.ndarray,
+) -> None:  # fmt: skip
+    """``y[n, o, 4 ty + i, 4 tx + l] = (A^T M A)[i, l] + bias[o]`` (the part inside
+    ``y``) for the tile rows ``g0 .. g1``, ``M`` the products ``prod`` (36, tiles,
+    C_out): ``A^T`` per tile into ``s`` (6, wp, C_out), ``A`` along the rows into
+    ``yl`` (4, wp, C_out), then transposed into ``y`` (NCHW)."""
+    c_n, h, w_out = y.shape[1], y.shape[2], y.shape[3]
+    tw = (s.shape[1] - 2) // 4
+    f2, f4, f8 = cst[0], cst[1], cst[3]
+    for g in range(g0, g1):
+        n = g // th
+        ty = g - n * th
+        base = (g - g0) * tw
+        for tx in range(tw):
+            t = base + tx
+            q = 4 * tx
+            for j in range(6):
+                a = 6 * j
+                for c in range(c_n):
+                    s[j, q, c] = (
+                        prod[a, t, c]
+                        + (prod[a + 1, t, c] + prod[a + 2, t, c])
+                        + (prod[a + 3, t, c] + prod[a + 4, t, c])
+                    )
+                for c in range(c_n):
+                    s[j, q + 1, c] = (prod[a + 1, t, c] - prod[a + 2, t, c]) + f2 * (
+                        prod[a + 3, t, c] - prod[a + 4, t, c]
+                    )
+                for c in range(c_n):
+                    s[j, q + 2, c] = (prod[a + 1, t, c] + prod[a + 2, t, c]) + f4 * (
+                        prod[a + 3, t, c] + prod[a + 4, t, c]
+                    )
+                for c in range(c_n):
+                    s[j, q + 3, c] = (
+                        (prod[a + 1, t, c] - prod[a + 2, t, c])
+                        + f8 * (prod[a + 3, t, c] - prod[a + 4, t, c])
+                        + prod[a + 5, t, c]
+                    )
+        for q in range(w_out):
+            for c in range(c_n):
+                yl[0, q, c] = s[0, q, c] + (s[1, q, c] + s[2, q, c]) + (s[3, q, c] + s[4, q, c])
+            for c in range(c_n):
+                yl[1, q, c] = (s[1, q, c] - s[2, q, c]) + f2 * (s[3, q, c] - s[4, q, c])
+            for c in range(c_n):
+                yl[2, q, c] = (s[1, q, c] + s[2, q, c]) + f4 * (s[3, q, c] + s[4, q, c])
+            for c in range(c_n):
+                d = s[1, q, c] - s[2, q, c]
+                yl[3, q, c] = d + f8 * (s[3, q, c] - s[4, q, c]) + s[5, q, c]
+        for i in range(min(4, h - 4 * ty)):
+            for c in range(c_n):
+                bc = bias[c]
+                for q in range(w_out):
+                    y[n, c, 4 * ty + i, q] = yl[i, q, c] + bc
 
 
 def _balanced(total: int, most: int, workers: int) -> int:
