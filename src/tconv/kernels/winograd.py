@@ -324,8 +324,7 @@ def _conv43_jit(
         prod = bufs[1][: 36 * t * c_out].reshape(36, t, c_out)
         r = bufs[3][: 6 * wp * c_in].reshape(6, wp, c_in)
         kin(x, v, g0, g1, th, lo[0], lo[1], bufs[2], r, cst)
-        for a in range(36):
-            np.matmul(v[a], u[a], out=prod[a])
+        np.matmul(v, u, out=prod)
         s = bufs[3][: 6 * wp * c_out].reshape(6, wp, c_out)
         kout(prod, y, b, g0, g1, th, s, bufs[4], cst)
 
@@ -379,29 +378,34 @@ def _transform_in(
         n = g // th
         ty = g - n * th
         base = (g - g0) * tw
-        for j in range(6):
+        # input row 4 ty + j sits in slot (4 ty + j) % 6: the next tile row's
+        # first two rows (this one's last two) are transposed once
+        for j in range(2 if g > g0 and ty > 0 else 0, 6):
             row = ty * 4 + j - p_h
+            k = (ty * 4 + j) % 6
             if row < 0 or row >= h:
                 for q in range(q0, q1):
                     for c in range(c_n):
-                        xl[j, q, c] = 0
+                        xl[k, q, c] = 0
             else:
                 for c in range(c_n):
                     for q in range(q0, q1):
-                        xl[j, q, c] = x[n, c, row, q - p_w]
+                        xl[k, q, c] = x[n, c, row, q - p_w]
+        s0, s1, s2 = (ty * 4) % 6, (ty * 4 + 1) % 6, (ty * 4 + 2) % 6
+        s3, s4, s5 = (ty * 4 + 3) % 6, (ty * 4 + 4) % 6, (ty * 4 + 5) % 6
         for q in range(wp):
             for c in range(c_n):
-                r[0, q, c] = f4 * xl[0, q, c] - f5 * xl[2, q, c] + xl[4, q, c]
+                r[0, q, c] = f4 * xl[s0, q, c] - f5 * xl[s2, q, c] + xl[s4, q, c]
             for c in range(c_n):
-                r[1, q, c] = (xl[4, q, c] - f4 * xl[2, q, c]) + (xl[3, q, c] - f4 * xl[1, q, c])
+                r[1, q, c] = (xl[s4, q, c] - f4 * xl[s2, q, c]) + (xl[s3, q, c] - f4 * xl[s1, q, c])
             for c in range(c_n):
-                r[2, q, c] = (xl[4, q, c] - f4 * xl[2, q, c]) - (xl[3, q, c] - f4 * xl[1, q, c])
+                r[2, q, c] = (xl[s4, q, c] - f4 * xl[s2, q, c]) - (xl[s3, q, c] - f4 * xl[s1, q, c])
             for c in range(c_n):
-                r[3, q, c] = (xl[4, q, c] - xl[2, q, c]) + f2 * (xl[3, q, c] - xl[1, q, c])
+                r[3, q, c] = (xl[s4, q, c] - xl[s2, q, c]) + f2 * (xl[s3, q, c] - xl[s1, q, c])
             for c in range(c_n):
-                r[4, q, c] = (xl[4, q, c] - xl[2, q, c]) - f2 * (xl[3, q, c] - xl[1, q, c])
+                r[4, q, c] = (xl[s4, q, c] - xl[s2, q, c]) - f2 * (xl[s3, q, c] - xl[s1, q, c])
             for c in range(c_n):
-                r[5, q, c] = f4 * xl[1, q, c] - f5 * xl[3, q, c] + xl[5, q, c]
+                r[5, q, c] = f4 * xl[s1, q, c] - f5 * xl[s3, q, c] + xl[s5, q, c]
         for tx in range(tw):
             t = base + tx
             q = 4 * tx
