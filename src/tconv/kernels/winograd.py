@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from . import _threads
+from ._blas import one_blas_thread
 from .settings import get_memory_budget
 from .tuning import CHUNK_BYTES
 
@@ -125,6 +126,17 @@ def transformed_weight(w: np.ndarray, tf: Transform) -> np.ndarray:
     taps = w.transpose(2, 3, 1, 0).reshape(9, -1)
     u = np.kron(tf.g, tf.g).astype(w.dtype) @ taps
     return u.reshape(tf.alpha**2, w.shape[1], w.shape[0])
+
+
+def _weight_one_thread(w: np.ndarray, tf: Transform) -> np.ndarray:
+    """:func:`transformed_weight` with the BLAS on one thread: a threaded GEMM here,
+    just before the workers start, leaves the BLAS's threads spinning for ~0.1 s on
+    the cores the workers need (conv_k3 on 2 workers ran no faster than on one)."""
+    b = _threads.blas()
+    if b is None:
+        return transformed_weight(w, tf)
+    with one_blas_thread(b):
+        return transformed_weight(w, tf)
 
 
 def _signed_sum(terms: list[tuple[float, np.ndarray]], out: np.ndarray) -> float:
@@ -225,7 +237,7 @@ def conv3x3(
     c_out = w.shape[0]
     alpha = tf.alpha
     th, tw = -(-out_size[0] // m), -(-out_size[1] // m)
-    ut = transformed_weight(w, tf)  # (alpha^2, C_in, C_out)
+    ut = _weight_one_thread(w, tf)  # (alpha^2, C_in, C_out)
     ones = int(np.flatnonzero((tf.at == 1).all(axis=0))[0])  # the point 1's column
     b_at = None if bias is None else bias.astype(y.dtype)
     row_bytes = winograd_bytes(c_in, c_out, tw, m, x.itemsize)
@@ -293,7 +305,7 @@ def _conv43_jit(
     are the worker's own, reused: fresh large ones per chunk cost page faults."""
     n, c_in, c_out = x.shape[0], x.shape[1], w.shape[0]
     th, tw = -(-y.shape[2] // 4), -(-y.shape[3] // 4)
-    u = transformed_weight(w, TRANSFORMS[4])  # (36, C_in, C_out)
+    u = _weight_one_thread(w, TRANSFORMS[4])  # (36, C_in, C_out)
     b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
     cst = np.array([2, 4, 5, 8], dtype=x.dtype)  # typed: a literal would make float64
     wp, c_max = 4 * tw + 2, max(c_in, c_out)
