@@ -332,7 +332,10 @@ JIT_CASES = [
     ("conv.depthwise_jit", geometries(C, c_in_g=1, c_out_g=1), [None], True, False),
     ("conv_weight.depthwise_jit", geometries(C, c_in_g=1, c_out_g=1), [None], True, False),
     ("conv_weight.depthwise_jit", geometries(C, c_in_g=1, c_out_g=1), [None], True, True),
-]
+    ("conv_transpose.flat_phases_jit",
+     geometries(T, n=(1, 2), s=(2, 3), size=(6, 12), c_out_g=(2, 3)),
+     [2**12, 2**13, 2**14, 2**15], True, False),
+]  # fmt: skip
 
 
 def _path_test(name: str, strategy: Any, budgets: list[int | None], jit: bool, with_w: bool,
@@ -354,6 +357,44 @@ def _path_test(name: str, strategy: Any, budgets: list[int | None], jit: bool, w
 )
 def test_every_path_matches_the_reference(name, strategy, budgets, jit, with_w) -> None:
     _path_test(name, strategy, budgets, jit, with_w, 8 if jit else 20)()
+
+
+@needs_jit
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("budget", "mode"), [(2**13, "rows"), (2**14, "phases")])
+def test_flat_phases_jit_in_row_blocks_and_phase_groups(torch, dtype, budget, mode) -> None:
+    """conv_transpose.flat_phases_jit in both of its modes, against the reference
+    and PyTorch: on a 1-d map whose one phase of one sample outgrows the budget its
+    kernel writes blocks of rows; with a little more, GEMMs of one phase each."""
+    from tconv.kernels import phases
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 200)).astype(dtype)
+    w, b = rng.standard_normal((3, 2, 4)).astype(dtype), rng.standard_normal(2).astype(dtype)
+    calls: list[tuple[int, int, int]] = []  # (rows a, e, phases) of each kernel call
+    real = phases._PhaseGather.__call__
+
+    def spy(self, cols, y, group, first, a, e, shift, with_empty):  # type: ignore[no-untyped-def]
+        calls.append((a, e, len(group)))
+        return real(self, cols, y, group, first, a, e, shift, with_empty)
+
+    budget = budget * np.dtype(dtype).itemsize // 8  # the same sizes in elements
+    with tconv.memory_budget(budget), tconv.jit(True), kernels.trace() as names, \
+            mock.patch.object(tuning, "JIT_MIN_SIZE", 0), \
+            mock.patch.object(phases._PhaseGather, "__call__", spy):  # fmt: skip
+        got = F.conv_transpose1d(x, w, b, stride=2, padding=1)
+    assert names == ["conv_transpose.flat_phases_jit"]
+    if mode == "rows":  # several blocks of rows, every phase in each
+        assert len(calls) > 2 and all(n_ph == 2 for _, _, n_ph in calls)
+        assert max(e - a for a, e, _ in calls) < 200
+    else:  # whole samples, a GEMM per phase
+        assert calls and all(n_ph == 1 for _, _, n_ph in calls)
+    ref = R.conv_transpose_nd(x.astype(np.float64), w.astype(np.float64), (2,), (1,), 1,
+                              (1,), (400,), b.astype(np.float64))  # fmt: skip
+    theirs = torch.nn.functional.conv_transpose1d(
+        *(torch.from_numpy(a.astype(np.float64)) for a in (x, w, b)), stride=2, padding=1
+    ).numpy()
+    assert rel_err(got, ref) <= TOL[dtype] and rel_err(got, theirs) <= TOL[dtype]
 
 
 def _classes(a: np.ndarray) -> np.ndarray:
@@ -427,6 +468,7 @@ def expected_paths() -> dict[str, str]:
     """Each benchmark case's forward path, in float32 and float64 alike (with numba
     on, conv_k3 takes Winograd's compiled transforms)."""
     depthwise = "depthwise_jit" if tconv.get_jit() else "depthwise"
+    blocked = "flat_phases_jit" if tconv.get_jit() else "flat_phases_blocked"
     return {
         "dcgan1": "conv_transpose.channels_last",  # 4x4 maps: the phase grid pads 1.56x
         "dcgan2": "conv_transpose.flat_phases",
@@ -434,8 +476,8 @@ def expected_paths() -> dict[str, str]:
         "dcgan4": "conv_transpose.flat_phases",
         "unet1": "conv_transpose.exact_cover",  # k = s = 2
         "unet2": "conv_transpose.exact_cover",
-        "audio1d": "conv_transpose.flat_phases_blocked",  # a sample's buffers > 8 MiB
-        "volume3d": "conv_transpose.flat_phases_blocked",
+        "audio1d": f"conv_transpose.{blocked}",  # a sample's buffers > 8 MiB
+        "volume3d": f"conv_transpose.{blocked}",
         "depthwise": f"conv_transpose.{depthwise}",
         "conv_k3": "conv.winograd_jit" if tconv.get_jit() else "conv.row_shift",
         "conv_k3s2": "conv.phase_split",

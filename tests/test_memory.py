@@ -107,9 +107,26 @@ def test_a_large_map_goes_in_blocks_of_rows_within_the_budget(threads) -> None:
         return real(slabs, offsets, z)
 
     with tconv.memory_budget(budget), mock.patch.object(phases, "_shifted_sum", spy):
-        with kernels.trace() as names:
+        with kernels.trace() as names, tconv.jit(False):  # numba on: flat_phases_jit
             temp, y = _temporary_bytes(lambda: F.conv_transpose2d(x, w, stride=2, padding=1))
     assert names == ["conv_transpose.flat_phases_blocked"]
     assert calls and all(calls)
+    assert temp <= 1.15 * budget + 2 * w.nbytes, f"{temp / 2**20:.2f} MiB of temporaries"
+    assert rel_err(y, ref) <= 1e-5
+
+
+@pytest.mark.skipif(not tconv.jit_available(), reason="numba is not installed")
+@pytest.mark.parametrize("budget", [2**19, 2**22])
+def test_flat_phases_jit_stays_within_the_budget(threads, budget) -> None:
+    """The compiled flat phases on one large sample: in blocks of rows (the
+    smaller budget) or a GEMM per phase group, within the budget either way."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 8, 96, 96)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 4, 4)).astype(np.float32)
+    ref = F.conv_transpose2d(x.astype(np.float64), w.astype(np.float64), stride=2, padding=1)
+    with tconv.memory_budget(budget), tconv.jit(True), kernels.trace() as names:
+        F.conv_transpose2d(x, w, stride=2, padding=1)  # numba's compile: not measured
+        temp, y = _temporary_bytes(lambda: F.conv_transpose2d(x, w, stride=2, padding=1))
+    assert names[0] == "conv_transpose.flat_phases_jit"
     assert temp <= 1.15 * budget + 2 * w.nbytes, f"{temp / 2**20:.2f} MiB of temporaries"
     assert rel_err(y, ref) <= 1e-5

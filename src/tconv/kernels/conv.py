@@ -336,6 +336,12 @@ def _ct_phases(c: TransposeCall) -> np.ndarray:
     return c.done(y)
 
 
+def _ct_phases_jit(c: TransposeCall) -> np.ndarray:
+    y = c.empty_y()
+    _conv_transpose_phases(c.x, c.w, y, c.plan, c.stride, c.by, jit=True)
+    return c.done(y)
+
+
 def _ct_sparse(c: TransposeCall) -> np.ndarray:
     y = c.empty_y()
     if c.depthwise:
@@ -379,6 +385,10 @@ CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
          _ct_channels_last),
     Path("conv_transpose.exact_cover", lambda c: c.exact,
          "each output gets one tap (k = s): slabs copied into the output, no adds", _ct_gemm),
+    Path("conv_transpose.flat_phases_jit",
+         lambda c: c.jit and c.plan.blocked and c.plan.least <= _budget(),
+         "a sample's phase buffers exceed the working size, numba on: GEMMs of a few phases "
+         "at a time, each summed and interleaved into y by one compiled pass", _ct_phases_jit),
     Path("conv_transpose.flat_phases_blocked",
          lambda c: c.plan.blocked and c.plan.least <= _budget(),
          "a sample's phase buffers exceed the working size: flat phases in row blocks",

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from . import _threads
 from ._layout import _CHUNK_BYTES, Ints, _chunks, _put, phase_counts, polyphase
 from .settings import get_memory_budget
+from .tuning import PHASES_JIT_BYTES
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ def _conv_transpose_phases(
     plan: TransposePlan,
     stride: Ints,
     bias: np.ndarray | None,
+    jit: bool = False,
 ) -> None:
     """Polyphase overlap-add on flat buffers: the transposed convolution into
     ``y`` (N, g, C_out/g, *out), plus ``bias`` shaped like it, laid out by
@@ -106,6 +110,12 @@ def _conv_transpose_phases(
     contiguous add of its slab, shifted, into the phase's buffer (the padding
     contributes the zeros that the definition has there), and each phase is
     interleaved into ``y`` once.
+
+    With ``jit`` (numba must import) a compiled kernel, :func:`_gather_phases`,
+    sums each phase's slabs and writes the phase into ``y`` right after the GEMM
+    that made them, while they are in cache: no phase buffers, so the chunks (of
+    :data:`.tuning.PHASES_JIT_BYTES`) and row blocks are smaller, and no strided
+    NumPy copies.
     """
     n, c_in = x.shape[:2]
     g, c_out_g = y.shape[1:3]
@@ -137,6 +147,17 @@ def _conv_transpose_phases(
     b3 = None if bias is None else bias.reshape(1, c_out, *bias.shape[3:])
     every = list(itertools.product(*(range(s) for s in stride)))
     valid = {r: tuple(slice(0, counts[i][r[i]]) for i in range(nd)) for r in every}
+    gather = _PhaseGather(plan, stride, start, g, bias, x.dtype) if jit else None
+    if jit:
+        # No phase buffers: a chunk holds its padded input and the slabs of the
+        # phases of one GEMM; row blocks only when one phase of one sample is
+        # more than this worker's share of the budget.
+        one_phase = (c_in + most * c_out) * plane * x.itemsize
+        blocked = one_phase > get_memory_budget() // nw
+        per_sample = (c_in + k_live * c_out) * plane * _CHUNK_BYTES // PHASES_JIT_BYTES
+        row_bytes = k_live * c_out * (plane // pitch[0]) * x.itemsize
+        fit = (get_memory_budget() // nw - xp_bytes) // row_bytes - reach
+        rows_in_block = max(1, min(fit, max(8 * reach, PHASES_JIT_BYTES // row_bytes)))
 
     def chunk(nb: slice) -> None:
         b = nb.stop - nb.start
@@ -148,12 +169,12 @@ def _conv_transpose_phases(
                 block(nb, xf, a, min(max(counts[0]), a + rows_in_block))
             return
         row = c_out_g * b * plane  # one group's slab, flat
-        z = np.empty((len(phases), g, row), dtype=x.dtype)
+        z = np.empty((len(phases) if gather is None else 0, g, row), dtype=x.dtype)
         # Columns for as many phases as fit the working size beside the input
         # (the phase buffers are written once each, not revisited: they do not
         # count against it), within this worker's share of the budget.
         one = most * c_out * b * plane * x.itemsize
-        room = max(_CHUNK_BYTES, 4 * w.nbytes) - xp.nbytes
+        room = max(_CHUNK_BYTES if gather is None else PHASES_JIT_BYTES, 4 * w.nbytes) - xp.nbytes
         room = min(room, get_memory_budget() // nw - xp.nbytes - z.nbytes)
         per = max(1, room // one)
         for pb in (slice(i, i + per) for i in range(0, len(phases), per)):
@@ -161,10 +182,17 @@ def _conv_transpose_phases(
             first, last = start[group[0]], start[group[-1]] + len(by_phase[group[-1]])
             wsel = wt[:, first:last].reshape(g, (last - first) * c_out_g, c_in_g)
             cols = np.matmul(wsel, xf).reshape(g, last - first, row)
+            if gather is not None:  # the kernel sums the slabs straight into y
+                cols = cols.reshape(g, last - first, c_out_g, b * plane)
+                gather(cols, y[nb], group, first, 0, max(counts[0]), 0, pb.start == 0)
+                del cols  # free before the next group's columns: the budget is a peak
+                continue
             for m, r in enumerate(group, start=pb.start):
                 slabs = [cols[:, start[r] - first + i] for i in range(len(by_phase[r]))]
                 _shifted_sum(slabs, [off for _, off in by_phase[r]], z[m])
             del cols, slabs  # free before the next group's columns: the budget is a peak
+        if gather is not None:
+            return
         zc = z.reshape(len(phases), c_out, b, *pitch)
         # Interleave the phases into y a block of channels at a time, small enough
         # to stay in cache while every phase writes its strided share of it (each
@@ -194,6 +222,9 @@ def _conv_transpose_phases(
         ra, rb = max(0, a + min(shifts)), min(pitch[0], e + max(shifts))
         cols = np.matmul(wt.reshape(g, k_live * c_out_g, c_in_g), xf[:, :, ra * rest : rb * rest])
         cols = cols.reshape(g, k_live, c_out_g, -1)
+        if gather is not None:
+            gather(cols, y[nb], phases, 0, a, e, -ra * rest, True)
+            return
         zb = np.empty((len(phases), g, c_out_g, (e - a) * rest), dtype=x.dtype)
         base = (a - ra) * rest
         for m, r in enumerate(phases):
@@ -215,6 +246,140 @@ def _conv_transpose_phases(
     samples = [slice(i, i + 1) for i in range(n)] if blocked else None
     parts = samples or _chunks(n, per_sample, x.itemsize, 0, w.nbytes, nw)
     _threads.map_chunks(chunk, parts, nw)
+
+
+class _PhaseGather:
+    """The shifted sums and the interleave of :func:`_conv_transpose_phases` as one
+    numba kernel (:func:`_gather_phases`): the tables it reads, built once per call
+    from the plan, and per call of it the phases of one GEMM's slabs."""
+
+    def __init__(
+        self, plan: TransposePlan, stride: Ints, start: dict[Ints, int], g: int,
+        bias: np.ndarray | None, dtype: Any,
+    ) -> None:  # fmt: skip
+        nd = len(stride)
+        lead = 3 - nd  # 1-d and 2-d as 3-d, with leading dims of one element
+        self.kernel = _compiled_gather()
+        self.lead = lead
+        self.stride = np.array((1,) * lead + tuple(stride), dtype=np.int64)
+        pitch = [1] * lead + list(plan.pitch)
+        self.step = np.array([math.prod(pitch[i + 1 :]) for i in range(3)], dtype=np.int64)
+        self.plane = math.prod(pitch)
+        counts = [[1]] * lead + plan.counts
+        self.counts = np.zeros((3, max(map(len, counts))), dtype=np.int64)
+        for i, c in enumerate(counts):
+            self.counts[i, : len(c)] = c
+        self.by_phase, self.start = plan.by_phase, start
+        every = itertools.product(*(range(s) for s in stride))
+        self.empty = [r for r in every if r not in plan.by_phase]
+        c_out_g = 0 if bias is None else bias.size // g
+        self.bias = (
+            np.zeros((g, 1), dtype=dtype) if bias is None else bias.reshape(g, c_out_g)
+        ).astype(dtype, copy=False)
+        self.has_bias = bias is not None
+
+    def __call__(
+        self, cols: np.ndarray, y: np.ndarray, phases: Sequence[Ints], first: int,
+        a: int, e: int, shift: int, with_empty: bool,
+    ) -> None:  # fmt: skip
+        """Phases ``phases`` (their slabs ``cols`` (g, T, C_out/g, L) from tap
+        ``first`` on; with ``with_empty`` also the phases no tap reaches) into ``y``
+        (b, g, C_out/g, *out), their rows ``a <= q < e`` of the first dim; a slab's
+        index of phase index ``q`` is ``q``'s flat grid index plus ``shift``."""
+        table = list(phases) + (self.empty if with_empty else [])
+        rs = np.array([(0,) * self.lead + r for r in table], dtype=np.int64)
+        tstart, tidx, toff = [0], [], []
+        for r in phases:
+            for i, (_, off) in enumerate(self.by_phase[r]):
+                tidx.append(self.start[r] - first + i)
+                toff.append(off + shift)
+            tstart.append(len(tidx))
+        tstart += [len(tidx)] * (len(table) - len(phases))
+        ti, to, ts = (np.array(v, dtype=np.int64) for v in (tidx, toff, tstart))
+        # the rows a <= q < e of the first dim of x, a range of the flat grid
+        qlo, qhi = np.zeros(3, dtype=np.int64), self.counts.max(axis=1)
+        qlo[self.lead], qhi[self.lead] = a, min(e, qhi[self.lead])
+        f0 = int(qlo[self.lead] * self.step[self.lead])
+        f1 = int(qhi[self.lead] * self.step[self.lead])
+        y6 = y.reshape(y.shape[:3] + (1,) * self.lead + y.shape[3:])
+        for gi in range(cols.shape[0]):
+            self.kernel(
+                cols[gi], y6[:, gi], self.bias[gi], self.has_bias, self.stride, self.step,
+                self.plane, self.counts, rs, ts, ti, to, qlo, qhi, f0, f1,
+            )  # fmt: skip
+
+
+_compile_lock = threading.Lock()
+_KERNELS: list[Any] = []
+
+
+def _compiled_gather() -> Any:
+    """The numba version of :func:`_gather_phases`, compiled on first use (or loaded
+    from numba's on-disk cache); serial and without the GIL, so the worker threads
+    run it side by side."""
+    with _compile_lock:
+        if not _KERNELS:
+            import numba
+
+            _KERNELS.append(numba.njit(cache=True, nogil=True, boundscheck=False)(_gather_phases))
+    return _KERNELS[0]
+
+
+def _gather_phases(
+    cols: np.ndarray,
+    y: np.ndarray,
+    bias: np.ndarray,
+    has_bias: bool,
+    stride: np.ndarray,
+    step: np.ndarray,
+    plane: int,
+    counts: np.ndarray,
+    rs: np.ndarray,
+    tstart: np.ndarray,
+    tidx: np.ndarray,
+    toff: np.ndarray,
+    qlo: np.ndarray,
+    qhi: np.ndarray,
+    f0: int,
+    f1: int,
+) -> None:
+    """``y[n, c, r + s q] = bias[c] + sum_t cols[tidx_t, c, n plane + flat(q) + toff_t]``
+    over the taps ``t`` of each phase ``r`` of ``rs`` (3-d, ``tstart`` delimiting its
+    taps), ``qlo <= q < qhi`` (grid indices ``f0 <= flat(q) < f1``); a term counts
+    zero where its index leaves the slab. ``y`` (b, C, O0, O1, O2), ``cols`` (T, C,
+    L): per channel and phase, one run over the grids of all samples (the bias,
+    then one contiguous add per tap), then its strided share of ``y``."""
+    n_len, c_len = y.shape[0], y.shape[1]
+    slab = cols.shape[2]
+    s0, s1, s2 = stride[0], stride[1], stride[2]
+    # the samples' grids are consecutive in the slabs: one run over all of them
+    span = (n_len - 1) * plane + f1 - f0
+    acc = np.empty(max(1, span), dtype=y.dtype)
+    for c in range(c_len):
+        bv = bias[c] if has_bias else 0.0
+        for p in range(rs.shape[0]):
+            # the phase over the grid rows in one run: the bias, then one
+            # contiguous add per tap (vectorised; its padding is never read)
+            for f in range(span):
+                acc[f] = bv
+            for t in range(tstart[p], tstart[p + 1]):
+                off = f0 + toff[t]
+                lo, hi = max(0, -off), min(span, slab - off)
+                if hi <= lo:
+                    continue
+                # slices taken first: indices from 0 up, which LLVM vectorises
+                src, dst = cols[tidx[t], c, off + lo : off + hi], acc[lo:hi]
+                for f in range(hi - lo):
+                    dst[f] += src[f]
+            r0, r1, r2 = rs[p, 0], rs[p, 1], rs[p, 2]
+            n1, n2 = min(qhi[1], counts[1, r1]), min(qhi[2], counts[2, r2])
+            for n in range(n_len):
+                for q0 in range(qlo[0], min(qhi[0], counts[0, r0])):
+                    for q1 in range(qlo[1], n1):
+                        fb = n * plane + q0 * step[0] + q1 * step[1] - f0
+                        o0, o1 = r0 + s0 * q0, r1 + s1 * q1
+                        for q2 in range(qlo[2], n2):
+                            y[n, c, o0, o1, r2 + s2 * q2] = acc[fb + q2]
 
 
 def _phase_grid(

@@ -53,3 +53,10 @@ WINOGRAD_MIN_OUTPUTS = 28 * 28  # output positions per sample
 # this on either side, its grid's transposing copies cost more than the GEMM
 # columns it saves (measured on a k4 s2 layer with 3 -> 64 channels).
 PHASE_ROWS_MIN_CHANNELS = 16
+
+# conv_transpose.flat_phases_jit: its chunks (a batch chunk's padded input and the
+# slabs of one GEMM's phases) of about this many bytes: the kernel reads the slabs
+# right after the GEMM wrote them, in L2 (2 MiB a core here) or close to it. With
+# 2, 4 and 8 MiB the suite's volume3d ran 0.70-0.79 of flat_phases_blocked's time in
+# float32 (0.55-0.64 in float64), audio1d 0.98-1.06 (float64 0.75-0.79).
+PHASES_JIT_BYTES = 4 * 2**20
