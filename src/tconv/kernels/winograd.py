@@ -305,7 +305,9 @@ def _conv43_jit(
     are the worker's own, reused: fresh large ones per chunk cost page faults."""
     n, c_in, c_out = x.shape[0], x.shape[1], w.shape[0]
     th, tw = -(-y.shape[2] // 4), -(-y.shape[3] // 4)
-    u = _weight_one_thread(w, TRANSFORMS[4])  # (36, C_in, C_out)
+    kin, kout, kw = _compiled()
+    u = np.empty((36, c_in, c_out), dtype=x.dtype)
+    kw(w, u, TRANSFORMS[4].g.astype(x.dtype))
     b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
     cst = np.array([2, 4, 5, 8], dtype=x.dtype)  # typed: a literal would make float64
     wp, c_max = 4 * tw + 2, max(c_in, c_out)
@@ -313,11 +315,12 @@ def _conv43_jit(
     side = (12 * wp * c_max + 4 * wp * c_out) * x.itemsize
     nw = _threads.workers(n * y.shape[2] * y.shape[3] * c_in * c_out * 9, row_bytes + side)
     # chunks of about L2's size: the GEMMs' operands stay in cache and, of ~200
-    # tiles, are large enough for the BLAS (56 tiles ran slower, on 2 threads too)
-    room = min(CHUNK_BYTES // 2, (get_memory_budget() - u.nbytes) // nw - side)
+    # tiles, are large enough for the BLAS (56 tiles ran slower, on 2 threads too);
+    # with many channels at least the weights' size, as each chunk's GEMMs read
+    # them all (in cache-sized chunks, 512 channels ran 2-5x slower)
+    room = min(max(CHUNK_BYTES // 2, u.nbytes), (get_memory_budget() - u.nbytes) // nw - side)
     step = _balanced(n * th, room // row_bytes, nw)
     items = [(g, min(n * th, g + step)) for g in range(0, n * th, step)]
-    kin, kout = _compiled()
     local = threading.local()
 
     def chunk(item: tuple[int, int]) -> None:
@@ -347,8 +350,9 @@ _compile_lock = threading.Lock()
 _KERNELS: list[Any] = []
 
 
-def _compiled() -> tuple[Any, Any]:
-    """The numba versions of :func:`_transform_in` and :func:`_transform_out`,
+def _compiled() -> tuple[Any, Any, Any]:
+    """The numba versions of :func:`_transform_in`, :func:`_transform_out` and
+    :func:`_transform_weight`,
     compiled on first use (or loaded from numba's on-disk cache); serial and
     without the GIL, so the worker threads run them side by side."""
     with _compile_lock:
@@ -356,14 +360,35 @@ def _compiled() -> tuple[Any, Any]:
             import numba
 
             jit = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
-            _KERNELS.extend([jit(_transform_in), jit(_transform_out)])
-    return _KERNELS[0], _KERNELS[1]
+            _KERNELS.extend([jit(_transform_in), jit(_transform_out), jit(_transform_weight)])
+    return _KERNELS[0], _KERNELS[1], _KERNELS[2]
 
 
 # The two kernels below index arrays element by element and never take a view
 # inside a loop (each view costs an atomic reference count in numba), and every
 # innermost loop stores one run (a single store stream, vectorised without a web
 # of alias checks). The matrices of F(4, 3) are written out (TRANSFORMS[4]).
+
+
+def _transform_weight(w: np.ndarray, u: np.ndarray, g: np.ndarray) -> None:
+    """``u[6 a + b, i, o] = (G w[o, i] G^T)[a, b]``: :func:`transformed_weight` in one
+    pass per input channel (the GEMM with the 9 taps, K = 9 deep, ran 4x longer
+    than the convolution it serves with 512 channels on small maps); ``u`` in the
+    GEMMs' layout (with it as BLAS's transposed operand they ran 1.6x longer)."""
+    c_out, c_in = w.shape[0], w.shape[1]
+    t = np.empty((6, 3, c_out), w.dtype)
+    for i in range(c_in):
+        for o in range(c_out):
+            for c in range(3):
+                w0, w1, w2 = w[o, i, 0, c], w[o, i, 1, c], w[o, i, 2, c]
+                for a in range(6):
+                    t[a, c, o] = g[a, 0] * w0 + g[a, 1] * w1 + g[a, 2] * w2
+        for a in range(6):
+            for b in range(6):
+                for o in range(c_out):
+                    u[6 * a + b, i, o] = (
+                        g[b, 0] * t[a, 0, o] + g[b, 1] * t[a, 1, o] + g[b, 2] * t[a, 2, o]
+                    )
 
 
 def _transform_in(
