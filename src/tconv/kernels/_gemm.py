@@ -37,6 +37,7 @@ from ._layout import (
     _window_slices,
     phase_counts,
     tap_range,
+    transposed,
 )
 
 
@@ -135,7 +136,7 @@ def _conv_transpose_channels_last(
     n_in, out = tuple(x.shape[2:]), tuple(y.shape[2:])
     c_out = w.shape[1]
     p_in, p_out = math.prod(n_in), math.prod(out)
-    wk = np.ascontiguousarray(w.reshape(c_in, c_out, -1).transpose(2, 0, 1))  # (K, C_in, C_out)
+    wk = transposed(w.reshape(c_in * c_out, -1)).reshape(-1, c_in, c_out)  # (K, C_in, C_out)
     per_sample = p_in * c_in + p_out * c_out + p_in * c_out
     nw = _threads.workers(n * p_in * c_in * c_out * len(taps), per_sample * x.itemsize)
 

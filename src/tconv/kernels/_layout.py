@@ -67,6 +67,30 @@ def _window_slices(k: Ints, s: Ints, d: Ints, n_out: Ints) -> Iterator[tuple[sli
         )
 
 
+def transposed(a: np.ndarray) -> np.ndarray:
+    """``np.ascontiguousarray(a.T)`` of a 2-D array, copied a tile at a time.
+
+    A weight's layout for a GEMM is often a transpose of its own (taps last in
+    PyTorch's, first in the kernels'). NumPy copies a large transpose down whole
+    columns, out of cache: on an 8 MiB weight 2x slower than tiles of about 64 KiB
+    (benchmarks/RESULTS-intel.md, "Kernel paths"); below 1 MiB it stays in cache.
+
+    >>> a = np.arange(6.0).reshape(2, 3)
+    >>> bool((transposed(a) == a.T).all()) and transposed(a).flags.c_contiguous
+    True
+    """
+    m, n = a.shape
+    if a.nbytes < 2**20:  # in cache anyway: the tiles' Python loop would cost more
+        return np.ascontiguousarray(a.T)
+    out = np.empty((n, m), dtype=a.dtype)
+    cols = min(n, 128)
+    rows = max(128, 2**16 // (cols * a.itemsize))
+    for i in range(0, m, rows):
+        for j in range(0, n, cols):
+            out[j : j + cols, i : i + rows] = a[i : i + rows, j : j + cols].T
+    return out
+
+
 def _chunks(
     total: int,
     per_item: int,

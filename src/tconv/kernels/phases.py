@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import _threads
-from ._layout import _CHUNK_BYTES, Ints, _chunks, _put, phase_counts, polyphase
+from ._layout import _CHUNK_BYTES, Ints, _chunks, _put, phase_counts, polyphase, transposed
 from .settings import get_memory_budget
 from .tuning import PHASES_JIT_BYTES
 
@@ -131,9 +131,13 @@ def _conv_transpose_phases(
     c_out = g * c_out_g
     per_sample, blocked, least = plan.per_sample, plan.blocked, plan.least
     row_bytes, reach, xp_bytes = plan.row_bytes, plan.reach, plan.xp_bytes
-    wt = np.ascontiguousarray(
-        w.reshape(g, c_in_g, c_out_g, -1)[..., order].transpose(0, 3, 2, 1)
-    )  # (g, T, c_out_g, c_in_g), taps in phase order
+    if g == 1:  # one tiled transpose, then runs of C_in copied in phase order
+        wt = transposed(w.reshape(c_in, -1)).reshape(c_out, -1, c_in)[:, order]
+        wt = np.ascontiguousarray(wt.swapaxes(0, 1))[None]
+    else:
+        wt = w.reshape(g, c_in_g, c_out_g, -1)[..., order]
+        wt = np.ascontiguousarray(wt.transpose(0, 3, 2, 1))
+    # (g, T, c_out_g, c_in_g), taps in phase order
     start = dict(zip(phases, itertools.accumulate((len(by_phase[r]) for r in phases), initial=0)))
     work = n * math.prod(n_in) * c_in_g * c_out_g * g * k_live
     nw = _threads.workers(work, least)
