@@ -520,23 +520,27 @@ class ConvCall(_ConvCall):
 
     @cached_property
     def winograd_jit(self) -> bool:
-        """:attr:`winograd_shape`, numba on, and channels (more in float64, whose
-        GEMMs are relatively cheaper to keep) and map large enough for its compiled
-        transforms to pay (tuning.WINOGRAD_JIT_*)."""
-        wide = tuning.WINOGRAD_JIT_MIN_CHANNELS * (2 if self.itemsize == 8 else 1)
+        """:attr:`winograd_shape`, numba on, channels enough, and enough output
+        positions over the batch to pay for transforming the weights, the more
+        so when their transform outgrows the cache (tuning.WINOGRAD_JIT_*)."""
+        u_bytes = 36 * self.c_in * self.c_out * self.itemsize  # F(4,3)'s weight transform
+        grow = max(1.0, u_bytes / tuning.WINOGRAD_JIT_WEIGHT_BYTES)
+        need = tuning.WINOGRAD_JIT_MIN_POSITIONS * grow
         return (
             self.winograd_shape
             and self.jit
-            and min(self.c_in, self.c_out) >= wide
-            and self.p_out >= tuning.WINOGRAD_JIT_MIN_OUTPUTS
+            and min(self.c_in, self.c_out) >= tuning.WINOGRAD_JIT_MIN_CHANNELS
+            and self.n * self.p_out >= need
         )
 
     @cached_property
     def winograd(self) -> bool:
-        """:attr:`winograd_shape` in float32, and channels and map large enough for
-        its NumPy transforms to pay (tuning.WINOGRAD_*)."""
+        """:attr:`winograd_shape` in float32, numba off (where :attr:`winograd_jit`
+        declines, these slower transforms lost too), and channels and map large
+        enough for its NumPy transforms to pay (tuning.WINOGRAD_*)."""
         return (
             self.winograd_shape
+            and not self.jit
             and np.dtype(self.x.dtype) == np.float32
             and min(self.c_in, self.c_out) >= tuning.WINOGRAD_MIN_CHANNELS
             and self.c_in * self.c_out >= tuning.WINOGRAD_MIN_CHANNEL_PAIRS

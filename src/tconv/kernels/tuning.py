@@ -28,14 +28,18 @@ CHUNK_BYTES = 8 * 2**20
 # hand-off to the worker threads costs tens of microseconds.
 MIN_WORK = 2**21
 
-# conv.winograd_jit: the same F(4x4, 3x3) with the transforms as numba kernels
-# (one pass each, per tile, over runs of C contiguous values): 0.51-0.53 of the
-# exact paths' serial CPU time with 64-128 channels (the suite's conv_k3: 0.52),
-# 0.74-0.76 with 32 and 256 channels, 0.53 on 14x14 maps; slower at 16 channels (1.85).
-# float64 (error ~1e-14): 0.65 on conv_k3, 0.48 at 128 channels, 0.87 with 256 on
-# 14x14, a tie at 32 channels (1.03): twice the channels.
-WINOGRAD_JIT_MIN_CHANNELS = 32  # each of C_in and C_out (float64: twice)
-WINOGRAD_JIT_MIN_OUTPUTS = 14 * 14  # output positions per sample
+# conv.winograd_jit: F(4x4, 3x3), all three transforms compiled, the layout
+# copies fused into them. 2-thread wall time against the exact paths (float32;
+# benchmarks/RESULTS-intel.md, "Kernel paths"): 0.23-0.86 with 16-128 channels on
+# 7x7-112x112 maps (16 samples of 7x7: 0.3-0.6; the suite's conv_k3: 0.4), float64
+# 0.2-0.8 there. Its weight transform (36 C_in C_out values, 4x the weights) is
+# paid per call and its GEMMs stream it per chunk: with 256 channels it won on
+# 3136 positions (0.6-0.8) and not on 490-784 (0.9-2.3), with 512 it lost up to 56x56
+# on one sample (1.3-3.9). So the positions over the batch it needs grow with the
+# transformed weights beyond about one core's L2.
+WINOGRAD_JIT_MIN_CHANNELS = 16  # each of C_in and C_out
+WINOGRAD_JIT_MIN_POSITIONS = 28 * 28  # N * output positions, at least
+WINOGRAD_JIT_WEIGHT_BYTES = 36 * 128 * 128 * 4  # beyond it, proportionally more
 
 # conv.winograd (kernels/winograd.py): F(4x4, 3x3) runs GEMMs with 4x fewer
 # multiply-adds than im2col's, but of C_in deep instead of 9 C_in, around
