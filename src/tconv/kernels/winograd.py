@@ -17,8 +17,15 @@ normal, ReLU'd and uniform inputs with kaiming-scaled weights, 1 to 512 input
 channels: at most 8.9e-7 for F(2,3) and 1.9e-5 for F(4,3), growing with the
 channels; the bounds are about 3x that (the exact GEMM paths: 6e-7).
 
-The data is channels-last within a chunk, so every transform term is a run of
-C contiguous values; each transform is a few strided NumPy adds per matrix
+With numba (``jit``), three compiled kernels do the work: the weight transform
+in one pass, and per chunk of tile rows (about L2's size, the worker's own
+buffers reused) the input transform, which reads ``x`` in its NCHW layout
+(each input row transposed once to channels-last, the zero padding by index
+bounds), one stacked GEMM call, and the output transform plus bias, which writes
+``y`` in its NCHW layout: no layout copies of the whole maps.
+
+Without numba, the data is channels-last within a chunk, so every transform
+term is a run of C contiguous values; each transform is a few strided NumPy adds per matrix
 entry (a Python loop over the entries of the 4x4 or 6x6 matrices, the terms
 of equal magnitude summed before one scaling; never a loop over tiles), the
 elementwise stage ``(m + 2)^2`` 2-D GEMMs. The work runs in chunks of samples
@@ -29,12 +36,11 @@ at the transform position of the point 1, whose output-transform column is
 all ones.
 
 The table :data:`.conv.CONV` sends a convolution here where measured faster
-(:mod:`.tuning`), always F(4,3): as ``conv.winograd_jit`` with numba on (the
-transforms as two compiled kernels; float32, and float64 from more channels),
-else as ``conv.winograd`` (NumPy transforms; float32, many channels); a stride-1 3x3
-transposed convolution and the input gradient of a stride-1 3x3 convolution
-reach it through ``conv_transpose.stride1_flipped``. ``tconv.winograd(False)``
-(or ``TCONV_WINOGRAD=0``) keeps the exact paths.
+(:mod:`.tuning`), always F(4,3): as ``conv.winograd_jit`` with numba on
+(float32 and float64), else as ``conv.winograd`` (NumPy transforms; float32,
+many channels); a stride-1 3x3 transposed convolution and the input gradient
+of a stride-1 3x3 convolution reach it through ``conv_transpose.stride1_flipped``.
+``tconv.winograd(False)`` (or ``TCONV_WINOGRAD=0``) keeps the exact paths.
 """
 
 from __future__ import annotations
