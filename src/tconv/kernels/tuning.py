@@ -34,8 +34,8 @@ MIN_WORK = 2**21
 # 7x7-112x112 maps (16 samples of 7x7: 0.3-0.6; the suite's conv_k3: 0.4), float64
 # 0.2-0.8 there. Its weight transform (36 C_in C_out values, 4x the weights) is
 # paid per call and its GEMMs stream it per chunk: with 256 channels it won on
-# 3136 positions (0.6-0.8) and not on 490-784 (0.9-2.3), with 512 it lost up to 56x56
-# on one sample (1.3-3.9). So the positions over the batch it needs grow with the
+# 3136 positions (0.75-0.83) and not on 490-784 (0.9-2.3), with 512 it lost up to
+# 56x56 on one sample (1.3-3.9). So the positions over the batch it needs grow with the
 # transformed weights beyond about one core's L2.
 WINOGRAD_JIT_MIN_CHANNELS = 16  # each of C_in and C_out
 WINOGRAD_JIT_MIN_POSITIONS = 28 * 28  # N * output positions, at least
@@ -48,6 +48,8 @@ WINOGRAD_JIT_WEIGHT_BYTES = 36 * 128 * 128 * 4  # beyond it, proportionally more
 # on 28x28-56x56 maps, 0.92 at 128 -> 256, a tie at 128 -> 128 (0.93-0.97),
 # slower on 14x14 maps and below (1.04-2.4: small GEMMs, the weight transform)
 # and at 64 channels (1.2-1.5).
+# On 2 workers it lost everywhere measured (1.0-2.1 with 128-256 channels, 1.2-6
+# with 512): it runs only with numba off now; these thresholds are the serial ones.
 WINOGRAD_M = 4
 WINOGRAD_MIN_CHANNELS = 128  # each of C_in and C_out
 WINOGRAD_MIN_CHANNEL_PAIRS = 128 * 256  # C_in * C_out
