@@ -98,6 +98,7 @@ def test_both_transforms_match_the_reference(geo: Geo, bias: bool, budget: int |
 def _small_layers_too() -> Any:
     """The table's size thresholds down to one channel and one output."""
     with (
+        mock.patch.object(tuning, "WINOGRAD_NUMPY", True),
         mock.patch.object(tuning, "WINOGRAD_MIN_CHANNELS", 1),
         mock.patch.object(tuning, "WINOGRAD_MIN_CHANNEL_PAIRS", 1),
         mock.patch.object(tuning, "WINOGRAD_MIN_OUTPUTS", 1),
@@ -227,9 +228,10 @@ def test_float32_error_on_realistic_layers(c_in: int, size: int, rng) -> None:
 @pytest.mark.parametrize(
     ("jit", "xs", "c_out", "dtype", "path"),
     [
-        (False, (4, 256, 28, 28), 256, np.float32, "conv.winograd"),
-        (False, (1, 128, 56, 56), 256, np.float32, "conv.winograd"),
-        (False, (1, 512, 32, 30), 512, np.float32, "conv.winograd"),
+        # numba off: the NumPy transforms lost everywhere measured (tuning.WINOGRAD_NUMPY)
+        (False, (4, 256, 28, 28), 256, np.float32, "conv.im2col_folded"),
+        (False, (1, 128, 56, 56), 256, np.float32, "conv.row_shift"),
+        (False, (1, 512, 32, 30), 512, np.float32, "conv.row_shift"),
         (False, (4, 256, 28, 28), 256, np.float64, "conv.im2col_folded"),  # float32 only
         (False, (16, 64, 56, 56), 64, np.float32, "conv.row_shift"),  # the suite's conv_k3
         (False, (4, 128, 28, 28), 128, np.float32, "conv.im2col_folded"),  # a tie
@@ -256,6 +258,28 @@ def test_which_layers_take_winograd(jit, xs, c_out, dtype, path) -> None:
         assert kernels.route("conv", *args) == path
         with tconv.memory_budget(2**16):  # the weight transform alone exceeds it
             assert kernels.route("conv", *args) not in WINOGRAD
+
+
+@pytest.mark.parametrize(
+    ("xs", "c_out", "path"),
+    [
+        ((4, 256, 28, 28), 256, "conv.winograd"),
+        ((1, 512, 32, 30), 512, "conv.winograd"),
+        ((1, 64, 56, 56), 64, "conv.row_shift"),  # below WINOGRAD_MIN_CHANNELS
+        ((4, 256, 14, 14), 256, "conv.im2col_folded"),  # below WINOGRAD_MIN_OUTPUTS
+    ],
+)
+def test_the_numpy_transforms_only_where_switched_on(xs, c_out, path) -> None:
+    """``conv.winograd`` (numba off) runs only with tuning.WINOGRAD_NUMPY, then from
+    its thresholds; float32 only."""
+    x, w = np.empty(xs, np.float32), np.empty((c_out, xs[1], 3, 3), np.float32)
+    args = (x, w, (1, 1), (1, 1), 1, (1, 1), xs[2:])
+    with tconv.jit(False):
+        assert kernels.route("conv", *args) != "conv.winograd"
+        with mock.patch.object(tuning, "WINOGRAD_NUMPY", True):
+            assert kernels.route("conv", *args) == path
+            x64, w64 = np.empty(xs), np.empty(w.shape)
+            assert kernels.route("conv", x64, w64, *args[2:]) != "conv.winograd"
 
 
 @needs_jit

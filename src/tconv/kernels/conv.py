@@ -535,11 +535,12 @@ class ConvCall(_ConvCall):
 
     @cached_property
     def winograd(self) -> bool:
-        """:attr:`winograd_shape` in float32, numba off (where :attr:`winograd_jit`
-        declines, these slower transforms lost too), and channels and map large
-        enough for its NumPy transforms to pay (tuning.WINOGRAD_*)."""
+        """tuning.WINOGRAD_NUMPY (off by default: these NumPy transforms lost to the
+        exact paths wherever measured), :attr:`winograd_shape` in float32, numba off,
+        and channels and map large enough (tuning.WINOGRAD_*)."""
         return (
-            self.winograd_shape
+            tuning.WINOGRAD_NUMPY
+            and self.winograd_shape
             and not self.jit
             and np.dtype(self.x.dtype) == np.float32
             and min(self.c_in, self.c_out) >= tuning.WINOGRAD_MIN_CHANNELS
@@ -628,11 +629,12 @@ CONV: tuple[Path[ConvCall], ...] = (
     Path("conv.depthwise", lambda c: c.depthwise,
          "one channel per group: channels-last scaled adds per tap, no GEMM", _c_depthwise),
     Path("conv.winograd_jit", lambda c: c.winograd_jit and not c.nonfinite,
-         "3x3, stride 1, >= 32 channels (float64: 64), numba on, finite: Winograd "
+         "3x3, stride 1, >= 16 channels, numba on, finite: Winograd "
          "F(4x4,3x3) with compiled transforms, error within winograd.ERROR", _c_winograd_jit),
     Path("conv.winograd", lambda c: c.winograd and not c.nonfinite,
-         "float32 3x3, stride 1, >= 128 channels, maps >= 28x28, finite: Winograd "
-         "F(4x4,3x3), 4x fewer multiplications, error within winograd.ERROR", _c_winograd),
+         "float32 3x3, stride 1, numba off, tuning.WINOGRAD_NUMPY (off: lost to the "
+         "exact paths where measured), finite: Winograd F(4x4,3x3) with NumPy "
+         "transforms, error within winograd.ERROR", _c_winograd),
     Path("conv.row_shift", lambda c: c.row_shift,
          "stride 1 along the first dim: its taps read shifted views of shared columns",
          _c_row_shift),

@@ -49,7 +49,10 @@ WINOGRAD_JIT_WEIGHT_BYTES = 36 * 128 * 128 * 4  # beyond it, proportionally more
 # slower on 14x14 maps and below (1.04-2.4: small GEMMs, the weight transform)
 # and at 64 channels (1.2-1.5).
 # On 2 workers it lost everywhere measured (1.0-2.1 with 128-256 channels, 1.2-6
-# with 512): it runs only with numba off now; these thresholds are the serial ones.
+# with 512), and with numba off in wall time on 1 and 2 workers too (1.05-3.1 with
+# 256-512 channels on 28x28-56x56): off by default. The path stays in the table,
+# tested, for a machine where it wins (WINOGRAD_NUMPY = True, these thresholds).
+WINOGRAD_NUMPY = False
 WINOGRAD_M = 4
 WINOGRAD_MIN_CHANNELS = 128  # each of C_in and C_out
 WINOGRAD_MIN_CHANNEL_PAIRS = 128 * 256  # C_in * C_out
