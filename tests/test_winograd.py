@@ -171,6 +171,7 @@ def test_a_stride1_transposed_conv_runs_winograd(jit: bool, geo: Geo) -> None:
     assert got.dtype == np.float32 and rel_err(got, ref) <= W.ERROR[tuning.WINOGRAD_M]
 
 
+@_small_layers_too()  # numba off, the NumPy transforms switched on
 def test_a_layers_backward_runs_winograd_within_the_bound(rng) -> None:
     """float32 conv2d through autograd: the forward and the input gradient (a
     stride-1 transposed conv, flipped) take conv.winograd, the weight gradient an
