@@ -130,3 +130,40 @@ def test_flat_phases_jit_stays_within_the_budget(threads, budget) -> None:
     assert names[0] == "conv_transpose.flat_phases_jit"
     assert temp <= 1.15 * budget + 2 * w.nbytes, f"{temp / 2**20:.2f} MiB of temporaries"
     assert rel_err(y, ref) <= 1e-5
+
+
+@pytest.mark.skipif(not tconv.jit_available(), reason="numba is not installed")
+def test_flat_phases_jit_goes_in_row_blocks_past_its_working_size(threads) -> None:
+    """Within a large budget, a sample whose phase (padded input and slabs) is more
+    than tuning.PHASES_JIT_BLOCK_BYTES goes in blocks of rows, not whole, its
+    temporaries near the working size (per worker), its result the definition's."""
+    from unittest import mock
+
+    from tconv.kernels import phases
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 8, 160, 160)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 4, 4)).astype(np.float32)
+    ref = F.conv_transpose2d(x.astype(np.float64), w.astype(np.float64), stride=2, padding=1)
+    rows = []
+    real = phases._PhaseGather.__call__
+
+    def spy(self, cols, y, group, first, a, e, shift, with_empty):
+        rows.append(e - a)
+        return real(self, cols, y, group, first, a, e, shift, with_empty)
+
+    limit = 2**20  # one phase here: (8 + 4 * 8) * 162 * 162 * 4 bytes, about 4 MiB
+    with tconv.jit(True), mock.patch.object(phases._PhaseGather, "__call__", spy):
+        with mock.patch.object(phases, "PHASES_JIT_BLOCK_BYTES", limit):
+            F.conv_transpose2d(x, w, stride=2, padding=1)  # numba's compile: not measured
+            rows.clear()
+            with kernels.trace() as names:
+                temp, y = _temporary_bytes(lambda: F.conv_transpose2d(x, w, stride=2, padding=1))
+        assert names == ["conv_transpose.flat_phases_jit"]
+        assert rows and max(rows) < 160  # blocks of rows, not a whole sample
+        assert rel_err(y, ref) <= 1e-5
+        assert temp <= 2 * (limit + phases.PHASES_JIT_BYTES) + x[0].nbytes
+        rows.clear()
+        y2 = F.conv_transpose2d(x, w, stride=2, padding=1)
+        assert rows and max(rows) == 160  # the default: whole samples here
+        assert rel_err(y2, ref) <= 1e-5

@@ -25,7 +25,7 @@ import numpy as np
 from . import _threads
 from ._layout import _CHUNK_BYTES, Ints, _chunks, _put, phase_counts, polyphase, transposed
 from .settings import get_memory_budget
-from .tuning import PHASES_JIT_BYTES
+from .tuning import PHASES_JIT_BLOCK_BYTES, PHASES_JIT_BYTES
 
 
 @dataclass(frozen=True)
@@ -154,10 +154,11 @@ def _conv_transpose_phases(
     gather = _PhaseGather(plan, stride, start, g, bias, x.dtype) if jit else None
     if jit:
         # No phase buffers: a chunk holds its padded input and the slabs of the
-        # phases of one GEMM; row blocks only when one phase of one sample is
-        # more than this worker's share of the budget.
+        # phases of one GEMM; row blocks when one phase of one sample is more than
+        # the working size (tuning.PHASES_JIT_BLOCK_BYTES) or this worker's share
+        # of the budget.
         one_phase = (c_in + most * c_out) * plane * x.itemsize
-        blocked = one_phase > get_memory_budget() // nw
+        blocked = one_phase > min(PHASES_JIT_BLOCK_BYTES, get_memory_budget() // nw)
         per_sample = (c_in + k_live * c_out) * plane * _CHUNK_BYTES // PHASES_JIT_BYTES
         row_bytes = k_live * c_out * (plane // pitch[0]) * x.itemsize
         fit = (get_memory_budget() // nw - xp_bytes) // row_bytes - reach

@@ -69,3 +69,10 @@ PHASE_ROWS_MIN_CHANNELS = 16
 # 2, 4 and 8 MiB the suite's volume3d ran 0.70-0.79 of flat_phases_blocked's time in
 # float32 (0.55-0.64 in float64), audio1d 0.98-1.06 (float64 0.75-0.79).
 PHASES_JIT_BYTES = 4 * 2**20
+
+# conv_transpose.flat_phases_jit goes in blocks of rows when one phase of one sample
+# (its padded input and its slabs) is more than this: whole, a large map's slabs went
+# out of cache and doubled the temporaries. (8, 64, 256, 256) -> 32, k4 s2 p1, float32:
+# 406-460 ms and 51 MiB of temporaries in blocks, 570 ms and 97 MiB whole; the
+# suite's volume3d and audio1d (about 4 MiB a phase) stay whole.
+PHASES_JIT_BLOCK_BYTES = 8 * 2**20
