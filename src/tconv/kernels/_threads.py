@@ -18,10 +18,11 @@ capped by the CPUs this process may use).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -32,7 +33,14 @@ from .settings import get_memory_budget, get_num_threads
 from .tuning import MIN_WORK as _MIN_WORK  # a module global: tests lower it
 
 __all__ = [
-    "Accumulators", "blas", "cpu_count", "default_workers", "map_chunks", "matmul", "workers",
+    "Accumulators",
+    "blas",
+    "cpu_count",
+    "default_workers",
+    "map_chunks",
+    "matmul",
+    "serial_blas",
+    "workers",
 ]
 
 T = TypeVar("T")
@@ -84,6 +92,19 @@ def workers(work: float, footprint: int = 0) -> int:
         return 1
     fit = get_memory_budget() // max(1, footprint)
     return max(1, min(get_num_threads(), fit, int(work // max(1, _MIN_WORK))))
+
+
+@contextlib.contextmanager
+def serial_blas() -> Iterator[None]:
+    """The BLAS on one thread for the block, where it can be limited: for a product
+    in the calling thread right before :func:`map_chunks` (threaded, it leaves the
+    BLAS's threads spinning for ~0.1 s on the cores the workers start on)."""
+    b = blas()
+    if b is None:
+        yield
+        return
+    with one_blas_thread(b):
+        yield
 
 
 def map_chunks(body: Callable[[T], R], items: Sequence[T], n_workers: int) -> list[R]:

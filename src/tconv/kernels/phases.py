@@ -141,11 +141,6 @@ def _conv_transpose_phases(
     start = dict(zip(phases, itertools.accumulate((len(by_phase[r]) for r in phases), initial=0)))
     work = n * math.prod(n_in) * c_in_g * c_out_g * g * k_live
     nw = _threads.workers(work, least)
-    # at least 8 rows per row of shift (the GEMM over the extra rows that the
-    # shifts read costs at most an eighth more) where this worker's share of
-    # the budget allows
-    fit = (get_memory_budget() // nw - xp_bytes) // row_bytes - reach
-    rows_in_block = max(1, min(fit, max(8 * reach, _CHUNK_BYTES // row_bytes)))
     inside = (slice(None),) * 3 + tuple(slice(0, m) for m in n_in)
     y3 = y.reshape(n, c_out, *y.shape[3:])
     b3 = None if bias is None else bias.reshape(1, c_out, *bias.shape[3:])
@@ -161,8 +156,12 @@ def _conv_transpose_phases(
         blocked = one_phase > min(PHASES_JIT_BLOCK_BYTES, get_memory_budget() // nw)
         per_sample = (c_in + k_live * c_out) * plane * _CHUNK_BYTES // PHASES_JIT_BYTES
         row_bytes = k_live * c_out * (plane // pitch[0]) * x.itemsize
-        fit = (get_memory_budget() // nw - xp_bytes) // row_bytes - reach
-        rows_in_block = max(1, min(fit, max(8 * reach, PHASES_JIT_BYTES // row_bytes)))
+    # at least 8 rows per row of shift (the GEMM over the extra rows that the
+    # shifts read costs at most an eighth more) where this worker's share of
+    # the budget allows
+    fit = (get_memory_budget() // nw - xp_bytes) // row_bytes - reach
+    working = PHASES_JIT_BYTES if jit else _CHUNK_BYTES
+    rows_in_block = max(1, min(fit, max(8 * reach, working // row_bytes)))
 
     def chunk(nb: slice) -> None:
         b = nb.stop - nb.start

@@ -53,7 +53,6 @@ from typing import Any
 import numpy as np
 
 from . import _threads
-from ._blas import one_blas_thread
 from .settings import get_memory_budget
 from .tuning import CHUNK_BYTES
 
@@ -138,10 +137,7 @@ def _weight_one_thread(w: np.ndarray, tf: Transform) -> np.ndarray:
     """:func:`transformed_weight` with the BLAS on one thread: a threaded GEMM here,
     just before the workers start, leaves the BLAS's threads spinning for ~0.1 s on
     the cores the workers need (conv_k3 on 2 workers ran no faster than on one)."""
-    b = _threads.blas()
-    if b is None:
-        return transformed_weight(w, tf)
-    with one_blas_thread(b):
+    with _threads.serial_blas():
         return transformed_weight(w, tf)
 
 
