@@ -335,6 +335,9 @@ JIT_CASES = [
     ("conv_transpose.flat_phases_jit",
      geometries(T, n=(1, 2), s=(2, 3), size=(6, 12), c_out_g=(2, 3)),
      [2**12, 2**13, 2**14, 2**15], True, False),
+    ("conv.im2col_jit", geometries(C, s=(2, 3), size=(5, 9)), [None], True, False),
+    ("conv_weight.im2col_jit", geometries(C, s=(2, 3), size=(5, 9)), [None], True, False),
+    ("conv_weight.im2col_jit", geometries(C, s=(2, 3), size=(5, 9)), [None], True, True),
 ]  # fmt: skip
 
 
@@ -480,7 +483,7 @@ def expected_paths() -> dict[str, str]:
         "volume3d": f"conv_transpose.{blocked}",
         "depthwise": f"conv_transpose.{depthwise}",
         "conv_k3": "conv.winograd_jit" if tconv.get_jit() else "conv.row_shift",
-        "conv_k3s2": "conv.phase_split",
+        "conv_k3s2": "conv.im2col_jit" if tconv.get_jit() else "conv.phase_split",
     }
 
 

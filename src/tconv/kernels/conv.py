@@ -42,6 +42,7 @@ from ._gemm import (
     weight_row_shift_bytes,
 )
 from ._layout import GATHER_RATIO, SPARSE_PHASES, Ints, _span, _tap_slices, gather_windows
+from .columns import conv_columns_jit
 from .paths import Path
 from .phases import (
     ConvPlan,
@@ -451,6 +452,12 @@ class _ConvCall(_Call):
         )
 
     @cached_property
+    def columns_jit(self) -> bool:
+        """Where :attr:`phase_split` would go, and numba on: im2col in L2-sized
+        blocks by a compiled pass."""
+        return self.jit and self.phase_split
+
+    @cached_property
     def phase_rows(self) -> bool:
         """:attr:`phase_split` on a 2-d or larger map whose grid pads the first dim
         (the padding this path saves; k = s has none), 16 channels or more on each
@@ -611,6 +618,13 @@ def _c_phase_split(c: ConvCall) -> np.ndarray:
     return y
 
 
+def _c_columns_jit(c: ConvCall) -> np.ndarray:
+    y = np.empty((c.n, c.c_out, *c.out_size), dtype=c.x.dtype)
+    conv_columns_jit(c.x, c.w, None, c.k, c.stride, c.dilation, c.groups, c.lo, c.out_size,
+                     c.bias, y)  # fmt: skip
+    return y
+
+
 def _c_im2col(c: ConvCall) -> np.ndarray:
     y = c.y()
     _conv_im2col(c.x, c.w, y, c.stride, c.dilation, c.lo, c.out_size, c.by, c.fold)
@@ -638,6 +652,9 @@ CONV: tuple[Path[ConvCall], ...] = (
     Path("conv.row_shift", lambda c: c.row_shift,
          "stride 1 along the first dim: its taps read shifted views of shared columns",
          _c_row_shift),
+    Path("conv.im2col_jit", lambda c: c.columns_jit,
+         "strided where phase_split goes, numba on: each L2-sized block's columns "
+         "written by one compiled pass, then its GEMM (no padded grid)", _c_columns_jit),
     Path("conv.phase_split", lambda c: c.phase_split,
          "strided: each tap's columns one contiguous copy from the input's phases",
          _c_phase_split),
@@ -752,6 +769,13 @@ def _w_phase_rows(c: WeightCall) -> _Pair:
     return gw, y
 
 
+def _w_columns_jit(c: WeightCall) -> _Pair:
+    y, gw = conv_columns_jit(c.x, c.w, c.gy, c.k, c.stride, c.dilation, c.groups, c.lo,
+                             c.out_size, None, c.y)  # fmt: skip
+    assert gw is not None
+    return gw, y
+
+
 def _w_im2col(c: WeightCall) -> _Pair:
     return _conv_and_weight_im2col(c.x, c.gy, c.k, c.stride, c.dilation, c.groups, c.lo, c.w)
 
@@ -772,6 +796,9 @@ CONV_WEIGHT: tuple[Path[WeightCall], ...] = (
          "strided, 2-d+, finite: phase_split's columns on a (rows, batch, *rest) grid, "
          "the first dim unpadded; the gradient's GEMM with taps x channels as rows",
          _w_phase_rows),
+    Path("conv_weight.im2col_jit", lambda c: c.columns_jit,
+         "strided where phase_split goes (not phase_rows), numba on: each L2-sized "
+         "block's columns written by one compiled pass, then its GEMMs", _w_columns_jit),
     Path("conv_weight.phase_split", lambda c: c.phase_split and not c.nonfinite_lazy,
          "strided, finite: each tap's columns one contiguous copy from the input's phases "
          "(their GEMM meets the input's unread tail)",

@@ -76,3 +76,15 @@ PHASES_JIT_BYTES = 4 * 2**20
 # 406-460 ms and 51 MiB of temporaries in blocks, 570 ms and 97 MiB whole; the
 # suite's volume3d and audio1d (about 4 MiB a phase) stay whole.
 PHASES_JIT_BLOCK_BYTES = 8 * 2**20
+
+# conv.im2col_jit / conv_weight.im2col_jit (kernels/columns.py): a block's columns
+# of about this many bytes, written by one compiled pass and read right after by its
+# GEMMs, in L2 (2 MiB a core here). Where phase_split went, on the suite's strided
+# convolutions and transposed layers' backward (benchmarks/RESULTS-intel.md, "Kernel
+# paths"): 0.52-0.85 of its time where it won clearly (unet, dcgan4, audio1d, float64
+# volume3d), within the noise on dcgan2-3 and conv_k3s2; phase_rows (2-d+, 16+
+# channels) kept the weight gradients it takes, where the columns lost (up to 1.5x).
+COLUMNS_JIT_BYTES = 2 * 2**20
+# From this many output positions a sample, a block's whole samples get a GEMM each,
+# written into the output directly (no copy out of a block-wide product).
+COLUMNS_JIT_SAMPLE_GEMM = 256

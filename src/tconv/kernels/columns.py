@@ -1,0 +1,212 @@
+"""Compiled im2col in cache-sized blocks: ``conv.im2col_jit`` and
+``conv_weight.im2col_jit`` (numba, the ``fast`` extra).
+
+The NumPy paths build a convolution's im2col columns with one strided copy per
+tap (``conv.im2col``) or per tap from phase buffers laid on a padded grid
+(``conv.phase_split``): every copy is a pass over a map-sized buffer, and the
+grid adds columns the GEMM computes and the output drops. Here one compiled pass
+writes a block's columns, ``cols[c K + t, j] = x[c, o_j s + t d - lo]`` (zero
+outside the input), for a few samples or a range of one's output positions at a time, about
+``tuning.COLUMNS_JIT_BYTES`` (L2-sized): the block's GEMMs read them right after,
+from cache, and write the output's own positions only (no padded grid, no cut).
+Rows are channel-major (``c K + t``), the order of a weight's ``(C_out, C_in/g,
+*k)`` memory, so neither the weights nor the weight gradient are transposed.
+
+The columns hold the padding's zeros like ``conv.im2col``'s (PyTorch multiplies
+them too), so a NaN or inf reaches the same outputs as there: no finiteness check.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import numpy as np
+
+from . import _threads, tuning
+from .settings import get_memory_budget
+
+Ints = tuple[int, ...]
+
+_compile_lock = threading.Lock()
+_KERNELS: list[Any] = []
+
+
+def _compiled_fill() -> Any:
+    """:func:`_fill` compiled on first use (or loaded from numba's on-disk cache),
+    without the GIL, so the worker threads run it side by side."""
+    with _compile_lock:
+        if not _KERNELS:
+            import numba
+
+            _KERNELS.append(numba.njit(cache=True, nogil=True, boundscheck=False)(_fill))
+    return _KERNELS[0]
+
+
+def _fill(
+    x: np.ndarray,
+    cols: np.ndarray,
+    col0: int,
+    k: np.ndarray,
+    s: np.ndarray,
+    d: np.ndarray,
+    lo: np.ndarray,
+    out: np.ndarray,
+    p0: int,
+    p1: int,
+) -> None:
+    """``cols[c K + t, col0 + j] = x[c, o s + t d - lo]`` (0 outside ``x``) for the
+    output positions ``o`` of flat (row-major) index ``p0 <= p < p1``, ``j = p - p0``,
+    every channel ``c`` and tap ``t`` (row-major over ``k``). ``x`` (C, L0, L1, L2),
+    ``cols`` (C K, width); geometry per dim, 3-d (1-d and 2-d with leading 1s)."""
+    c_len, n_taps = x.shape[0], k[0] * k[1] * k[2]
+    l0, l1, l2 = x.shape[1], x.shape[2], x.shape[3]
+    o1_len, o2_len = out[1], out[2]
+    for c in range(c_len):
+        for t0 in range(k[0]):
+            for t1 in range(k[1]):
+                for t2 in range(k[2]):
+                    off2 = t2 * d[2] - lo[2]
+                    # the last dim's outputs that read inside x: a <= o2 < b
+                    a = 0
+                    while a < o2_len and a * s[2] + off2 < 0:
+                        a += 1
+                    b = o2_len
+                    while b > a and (b - 1) * s[2] + off2 >= l2:
+                        b -= 1
+                    dst = cols[c * n_taps + (t0 * k[1] + t1) * k[2] + t2]
+                    f = col0
+                    # the rows (o0, o1) that the positions touch, each from j0 to j1
+                    for q in range(p0 // o2_len, (p1 - 1) // o2_len + 1):
+                        j0 = max(0, p0 - q * o2_len)
+                        j1 = min(o2_len, p1 - q * o2_len)
+                        i0 = (q // o1_len) * s[0] + t0 * d[0] - lo[0]
+                        i1 = (q % o1_len) * s[1] + t1 * d[1] - lo[1]
+                        f -= j0
+                        if i0 < 0 or i0 >= l0 or i1 < 0 or i1 >= l1:
+                            for o2 in range(j0, j1):
+                                dst[f + o2] = 0
+                        else:
+                            src = x[c, i0, i1]
+                            for o2 in range(j0, min(a, j1)):
+                                dst[f + o2] = 0
+                            for o2 in range(max(a, j0), min(b, j1)):
+                                dst[f + o2] = src[o2 * s[2] + off2]
+                            for o2 in range(max(b, j0), j1):
+                                dst[f + o2] = 0
+                        f += j1
+
+
+def _as3(v: Ints, fill: int) -> np.ndarray:
+    return np.array((fill,) * (3 - len(v)) + tuple(v), dtype=np.int64)
+
+
+def column_blocks(
+    n: int, positions: int, position_bytes: int, workers: int, target: int
+) -> list[tuple[int, int, int, int]]:
+    """Blocks ``(n0, n1, p0, p1)`` of samples and output positions (flat, of
+    ``positions`` a sample; one position's columns ``position_bytes``) whose columns
+    hold at most ``target`` bytes (or one position): whole samples, several a block,
+    where one fits and there are samples enough for the workers; else ranges of
+    positions of one sample, more of them when the samples are fewer than the
+    workers."""
+    sample = positions * position_bytes
+    if sample <= target and n >= workers:
+        per = max(1, min(target // sample, n // workers))
+        return [(i, min(n, i + per), 0, positions) for i in range(0, n, per)]
+    band = max(1, min(positions, target // position_bytes))
+    if n < workers:  # a range for every worker at least, where the positions allow
+        band = min(band, max(1, positions // -(-workers // n)))
+    return [
+        (i, i + 1, p, min(positions, p + band)) for i in range(n) for p in range(0, positions, band)
+    ]
+
+
+def conv_columns_jit(
+    x: np.ndarray,
+    w: np.ndarray | None,
+    gy: np.ndarray | None,
+    k: Ints,
+    stride: Ints,
+    dilation: Ints,
+    groups: int,
+    lo: Ints,
+    out_size: Ints,
+    bias: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``conv_nd(x, w)`` (with ``w``; into ``out`` if given, plus ``bias``) and/or its
+    weight gradient against ``gy`` (with ``gy``: (C_out, C_in/g, *k)), from im2col
+    columns filled by one compiled pass per block (:func:`column_blocks`).
+
+    x (N, C_in, *L), w (C_out, C_in/g, *k), gy (N, C_out, *out_size).
+    """
+    fill = _compiled_fill()
+    n, c_in = x.shape[:2]
+    nd, g = len(k), groups
+    c_out = w.shape[0] if w is not None else gy.shape[1]  # type: ignore[union-attr]
+    c_in_g, c_out_g = c_in // g, c_out // g
+    n_taps = math.prod(k)
+    depth = c_in_g * n_taps  # a group's rows
+    x = np.ascontiguousarray(x)
+    x3 = x.reshape((n, c_in) + (1,) * (3 - nd) + tuple(x.shape[2:]))
+    k3, s3, d3, lo3 = _as3(k, 1), _as3(stride, 1), _as3(dilation, 1), _as3(lo, 0)
+    o3 = _as3(out_size, 1)
+    p_out = math.prod(out_size)
+    y = None
+    if w is not None:
+        y = out if out is not None else np.empty((n, c_out, *out_size), dtype=x.dtype)
+    y3 = None if y is None else y.reshape(n, g, c_out_g, p_out)
+    # (with y3 only) the weights as the GEMMs' rows
+    wm = np.ascontiguousarray(w).reshape(g, c_out_g, depth) if w is not None else x[:0]
+    bv = None if bias is None else bias.reshape(g, c_out_g, 1)
+    gy3 = None if gy is None else gy.reshape(n, g, c_out_g, p_out)
+    accs = _threads.Accumulators((g, c_out_g, depth), x.dtype)
+    work = n * p_out * c_out * depth * ((w is not None) + (gy is not None))
+    per_position = c_in * n_taps * x.itemsize
+    target = tuning.COLUMNS_JIT_BYTES
+    nw = _threads.workers(work, min(target, p_out * per_position))
+    target = max(per_position, min(target, get_memory_budget() // nw))
+    blocks = column_blocks(n, p_out, per_position, nw, target)
+    widest = max((n1 - n0) * (p1 - p0) for n0, n1, p0, p1 in blocks)
+    local = threading.local()
+
+    def body(block: tuple[int, int, int, int]) -> None:
+        n0, n1, p0, p1 = block
+        b, span = n1 - n0, p1 - p0
+        width = b * span
+        buf = getattr(local, "buf", None)
+        if buf is None:  # one buffer per worker, reused over its blocks
+            buf = local.buf = np.empty(c_in * n_taps * widest, dtype=x.dtype)
+        cols = buf[: c_in * n_taps * width].reshape(c_in * n_taps, width)
+        for i in range(n0, n1):
+            fill(x3[i], cols, (i - n0) * span, k3, s3, d3, lo3, o3, p0, p1)
+        c3 = cols.reshape(g, depth, width)
+        if span == p_out and (b == 1 or p_out >= tuning.COLUMNS_JIT_SAMPLE_GEMM):
+            # whole samples, wide enough: a GEMM each, on y's and gy's own memory
+            for i in range(n0, n1):
+                ci = c3[:, :, (i - n0) * span : (i - n0 + 1) * span]
+                if y3 is not None:
+                    np.matmul(wm, ci, out=y3[i])
+                    if bv is not None:
+                        y3[i] += bv
+                if gy3 is not None:
+                    accs.get()[...] += np.matmul(gy3[i], ci.transpose(0, 2, 1))
+            return
+        if y3 is not None:
+            part = np.matmul(wm, c3).reshape(g, c_out_g, b, span).transpose(2, 0, 1, 3)
+            if bv is not None:
+                part += bv
+            y3[n0:n1, :, :, p0:p1] = part
+        if gy3 is not None:
+            gb = np.ascontiguousarray(gy3[n0:n1, :, :, p0:p1].transpose(1, 2, 0, 3)).reshape(
+                g, c_out_g, width
+            )
+            accs.get()[...] += np.matmul(gb, c3.transpose(0, 2, 1))
+
+    _threads.map_chunks(body, blocks, nw)
+    gw = None
+    if gy is not None:
+        gw = accs.total().reshape(c_out, c_in_g, *k)
+    return y, gw
