@@ -63,6 +63,7 @@ def _fill(
     c_len, n_taps = x.shape[0], k[0] * k[1] * k[2]
     l0, l1, l2 = x.shape[1], x.shape[2], x.shape[3]
     o1_len, o2_len = out[1], out[2]
+    q_first, q_last = p0 // o2_len, (p1 - 1) // o2_len  # the rows (o0, o1) touched
     for c in range(c_len):
         for t0 in range(k[0]):
             for t1 in range(k[1]):
@@ -76,14 +77,15 @@ def _fill(
                     while b > a and (b - 1) * s[2] + off2 >= l2:
                         b -= 1
                     dst = cols[c * n_taps + (t0 * k[1] + t1) * k[2] + t2]
-                    f = col0
-                    # the rows (o0, o1) that the positions touch, each from j0 to j1
-                    for q in range(p0 // o2_len, (p1 - 1) // o2_len + 1):
-                        j0 = max(0, p0 - q * o2_len)
-                        j1 = min(o2_len, p1 - q * o2_len)
-                        i0 = (q // o1_len) * s[0] + t0 * d[0] - lo[0]
-                        i1 = (q % o1_len) * s[1] + t1 * d[1] - lo[1]
-                        f -= j0
+                    f = col0 - (p0 - q_first * o2_len)  # where row q_first would start
+                    # (o0, o1) of row q stepped along, not divided out per row
+                    o0 = q_first // o1_len
+                    o1 = q_first - o0 * o1_len
+                    for q in range(q_first, q_last + 1):
+                        j0 = p0 - q * o2_len if q == q_first else 0
+                        j1 = p1 - q * o2_len if q == q_last else o2_len
+                        i0 = o0 * s[0] + t0 * d[0] - lo[0]
+                        i1 = o1 * s[1] + t1 * d[1] - lo[1]
                         if i0 < 0 or i0 >= l0 or i1 < 0 or i1 >= l1:
                             for o2 in range(j0, j1):
                                 dst[f + o2] = 0
@@ -95,7 +97,11 @@ def _fill(
                                 dst[f + o2] = src[o2 * s[2] + off2]
                             for o2 in range(max(b, j0), j1):
                                 dst[f + o2] = 0
-                        f += j1
+                        f += o2_len
+                        o1 += 1
+                        if o1 == o1_len:
+                            o1 = 0
+                            o0 += 1
 
 
 def _as3(v: Ints, fill: int) -> np.ndarray:
