@@ -438,8 +438,9 @@ def test_nonfinite_path_matches_the_reference(geo: Geo, where: int, value: float
 
 
 def test_every_path_of_every_table_is_tested() -> None:
-    # conv.winograd(_jit): float32 only, against its error bound (tests/test_winograd.py)
-    winograd = {"conv.winograd", "conv.winograd_jit"}
+    # conv.winograd(_jit), conv_weight.winograd_jit: float32 against their error bounds
+    # (tests/test_winograd.py)
+    winograd = {"conv.winograd", "conv.winograd_jit", "conv_weight.winograd_jit"}
     tested = {c[0] for c in CASES + JIT_CASES} | {"conv_transpose.nonfinite"} | winograd
     for table in kernels.TABLES.values():
         names = [p.name for p in table]

@@ -185,13 +185,15 @@ def test_a_layers_backward_runs_winograd_within_the_bound(rng) -> None:
         y = F.conv2d(xt, wt, padding=1)
         y.backward(gy.astype(np.float32))
     wino = PATHS[tconv.get_jit()]
-    assert names == [wino, "conv_transpose.stride1_flipped", wino, "conv_weight.row_shift"]
+    # the weight gradient by Winograd too where compiled (conv_weight.winograd_jit)
+    wgrad = "conv_weight.winograd_jit" if tconv.get_jit() else "conv_weight.row_shift"
+    assert names == [wino, "conv_transpose.stride1_flipped", wino, wgrad]
     geo = ((1, 1), (1, 1), 1, (1, 1), (28, 28))
     bound = W.ERROR[tuning.WINOGRAD_M]
     assert rel_err(y.data, R.conv_nd(x, w, *geo)) <= bound
     assert rel_err(xt.grad, R.conv_transpose_nd(gy, w, *geo)) <= bound
     gw = R.conv_weight_grad_nd(x, gy, (3, 3), (1, 1), (1, 1), 1, (1, 1))
-    assert rel_err(wt.grad, gw) <= 1e-5
+    assert rel_err(wt.grad, gw) <= (W.WEIGHT_ERROR if tconv.get_jit() else 1e-5)
 
 
 @_small_layers_too()
@@ -320,3 +322,107 @@ def test_the_setting_and_its_environment_variable() -> None:
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                              text=True, check=True)  # fmt: skip
         assert out.stdout.strip() == want
+
+
+# --------------------------------------------------------------------------
+# The weight gradient: conv_weight.winograd_jit (winograd.weight_grad3x3)
+
+WGRAD = "conv_weight.winograd_jit"
+
+
+@needs_jit
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(geo=geometries(False, **CONV3), budget=st.sampled_from([None, 2**14, 2**16]))
+def test_the_weight_gradient_matches_the_reference(geo: Geo, budget: int | None) -> None:
+    """Through ``conv_weight_grad_nd``, numba on: any map size (ragged last tiles),
+    padding, batch, a small budget cutting the work into tile rows, serially and on 2
+    workers: float64 to 1e-10 and float32 within ``WEIGHT_ERROR`` of the definition;
+    ``tconv.winograd(False)`` keeps an exact path."""
+    x, _, _, gy = geo.arrays()
+    geom = ((3, 3), (1, 1), (1, 1), 1, geo.lo)
+    ref = R.conv_weight_grad_nd(x, gy, *geom)
+    budgeted = tconv.memory_budget(budget) if budget else contextlib.nullcontext()
+    with _small_layers_too(), tconv.jit(True), budgeted:
+        assume(kernels.route("conv_weight", x, gy, *geom, None) == WGRAD)
+        for dtype, n_threads in itertools.product((np.float64, np.float32), (1, 2)):
+            xd, gyd = x.astype(dtype), gy.astype(dtype)
+            with _threads_on(n_threads), kernels.trace() as names:
+                got = K.conv_weight_grad_nd(xd, gyd, *geom)
+            assert names == [WGRAD]
+            assert got.dtype == dtype and got.shape == ref.shape
+            assert rel_err(got, ref) <= (1e-10 if dtype == np.float64 else W.WEIGHT_ERROR)
+        with tconv.winograd(False), kernels.trace() as names:
+            K.conv_weight_grad_nd(x.astype(np.float32), gy.astype(np.float32), *geom)
+        assert names and names[0] != WGRAD
+
+
+@needs_jit
+@pytest.mark.parametrize(("c_in", "c_out", "size", "n"), [(3, 16, 32, 4), (64, 64, 28, 4),
+                                                          (256, 32, 14, 8), (512, 16, 9, 16)])  # fmt: skip
+def test_the_weight_gradients_float32_error_on_realistic_layers(c_in, c_out, size, n, rng):
+    """Normal inputs and their ReLU, normal output gradients, many tiles summed per
+    weight: within ``WEIGHT_ERROR`` of the float64 definition (the exact path's
+    error for scale), and PyTorch's gradient in float64 agrees with the definition."""
+    x = rng.standard_normal((n, c_in, size, size))
+    gy = rng.standard_normal((n, c_out, size, size))
+    for xi in (x, np.maximum(x, 0)):
+        ref = R.conv_weight_grad_nd(xi, gy, (3, 3), (1, 1), (1, 1), 1, (1, 1))
+        got = W.weight_grad3x3(xi.astype(np.float32), gy.astype(np.float32), (1, 1))
+        assert got.dtype == np.float32 and rel_err(got, ref) <= W.WEIGHT_ERROR
+        assert rel_err(W.weight_grad3x3(xi, gy, (1, 1)), ref) <= 1e-10
+
+
+@needs_jit
+def test_the_weight_gradient_through_autograd_is_pytorchs(torch, rng) -> None:
+    """A float32 conv2d's backward as a user runs it: the weight gradient takes
+    conv_weight.winograd_jit and agrees with PyTorch's (float64) within the bound."""
+    x = rng.standard_normal((4, 32, 20, 18))
+    w = rng.standard_normal((48, 32, 3, 3)) * np.sqrt(2 / (9 * 32))
+    gy = rng.standard_normal((4, 48, 20, 18))
+    xt = tconv.tensor(x.astype(np.float32), requires_grad=True)
+    wt = tconv.tensor(w.astype(np.float32), requires_grad=True)
+    with tconv.jit(True), kernels.trace() as names:
+        F.conv2d(xt, wt, padding=1).backward(gy.astype(np.float32))
+    assert names[-1] == WGRAD
+    tx, tw = torch.from_numpy(x).requires_grad_(), torch.from_numpy(w).requires_grad_()
+    torch.nn.functional.conv2d(tx, tw, padding=1).backward(torch.from_numpy(gy))
+    assert rel_err(wt.grad, tw.grad.numpy()) <= W.WEIGHT_ERROR
+    assert rel_err(xt.grad, tx.grad.numpy()) <= W.ERROR[tuning.WINOGRAD_M]
+
+
+@needs_jit
+@_small_layers_too()
+def test_a_non_finite_weight_gradient_takes_an_exact_path(rng) -> None:
+    """An inf in the input: the weight gradient leaves Winograd (its tiles would mix
+    the inf into NaN where the definition has inf) and agrees with the definition."""
+    x = rng.standard_normal((1, 16, 12, 12)).astype(np.float32)
+    gy = rng.standard_normal((1, 16, 12, 12)).astype(np.float32)
+    geom = ((3, 3), (1, 1), (1, 1), 1, (1, 1))
+    with tconv.jit(True):
+        assert kernels.route("conv_weight", x, gy, *geom, None) == WGRAD
+        x[0, 3, 5, 7] = np.inf
+        with kernels.trace() as names, np.errstate(invalid="ignore"):
+            got = K.conv_weight_grad_nd(x, gy, *geom)
+    assert names and names[0] != WGRAD
+    ref = R.conv_weight_grad_nd(x.astype(np.float64), gy.astype(np.float64), *geom)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+
+
+@needs_jit
+@pytest.mark.parametrize(
+    ("xs", "c_out", "dtype", "path"),
+    [
+        ((16, 64, 56, 56), 64, np.float32, WGRAD),  # the suite's conv_k3
+        ((16, 64, 56, 56), 64, np.float64, WGRAD),
+        ((8, 32, 14, 14), 32, np.float32, WGRAD),
+        ((8, 8, 64, 64), 16, np.float32, "conv_weight.row_shift"),  # 8 channels in
+        ((1, 256, 28, 28), 256, np.float32, "conv_weight.row_shift"),  # its 36 C_in C_out sums
+    ],
+)
+def test_which_weight_gradients_take_winograd(xs, c_out, dtype, path) -> None:
+    """The forward's thresholds (tuning.WINOGRAD_JIT_*), on shape-only calls."""
+    x, gy = np.empty(xs, dtype), np.empty((xs[0], c_out, *xs[2:]), dtype)
+    geom = ((3, 3), (1, 1), (1, 1), 1, (1, 1))
+    with tconv.jit(True):
+        assert kernels.route("conv_weight", x, gy, *geom, None) == path

@@ -53,7 +53,7 @@ from .phases import (
     phase_rows_bytes,
     transpose_plan,
 )
-from .winograd import conv3x3, least_bytes
+from .winograd import conv3x3, least_bytes, weight_grad3x3
 
 __all__ = [
     "CONV",
@@ -442,6 +442,39 @@ class _ConvCall(_Call):
         )  # fmt: skip
 
     @cached_property
+    def winograd_shape(self) -> bool:
+        """A 2-D 3x3 kernel, stride and dilation 1, groups 1, float32 or float64, the
+        Winograd paths allowed (``tconv.winograd``), the weight transform and one
+        row of tiles within the budget."""
+        return (
+            self.groups == 1
+            and self.k == (3, 3)
+            and self.stride == (1, 1)
+            and self.dilation == (1, 1)
+            and np.dtype(self.x.dtype) in (np.float32, np.float64)
+            and settings.get_winograd()
+            and least_bytes(
+                self.c_in, self.c_out, -(-self.out_size[1] // tuning.WINOGRAD_M),
+                tuning.WINOGRAD_M, self.itemsize,
+            ) <= _budget()
+        )  # fmt: skip
+
+    @cached_property
+    def winograd_jit(self) -> bool:
+        """:attr:`winograd_shape`, numba on, channels enough, and enough output
+        positions over the batch to pay for transforming the weights, the more
+        so when their transform outgrows the cache (tuning.WINOGRAD_JIT_*)."""
+        u_bytes = 36 * self.c_in * self.c_out * self.itemsize  # F(4,3)'s weight transform
+        grow = max(1.0, u_bytes / tuning.WINOGRAD_JIT_WEIGHT_BYTES)
+        need = tuning.WINOGRAD_JIT_MIN_POSITIONS * grow
+        return (
+            self.winograd_shape
+            and self.jit
+            and min(self.c_in, self.c_out) >= tuning.WINOGRAD_JIT_MIN_CHANNELS
+            and self.n * self.p_out >= need
+        )
+
+    @cached_property
     def phase_split(self) -> bool:
         """Strided, the phase grid pads the output by less than CL_PADDING, and fits."""
         return (
@@ -506,39 +539,6 @@ class ConvCall(_ConvCall):
                 self.itemsize,
             ) <= _budget()
         )  # fmt: skip
-
-    @cached_property
-    def winograd_shape(self) -> bool:
-        """A 2-D 3x3 kernel, stride and dilation 1, groups 1, float32 or float64, the
-        Winograd paths allowed (``tconv.winograd``), the weight transform and one
-        row of tiles within the budget."""
-        return (
-            self.groups == 1
-            and self.k == (3, 3)
-            and self.stride == (1, 1)
-            and self.dilation == (1, 1)
-            and np.dtype(self.x.dtype) in (np.float32, np.float64)
-            and settings.get_winograd()
-            and least_bytes(
-                self.c_in, self.c_out, -(-self.out_size[1] // tuning.WINOGRAD_M),
-                tuning.WINOGRAD_M, self.itemsize,
-            ) <= _budget()
-        )  # fmt: skip
-
-    @cached_property
-    def winograd_jit(self) -> bool:
-        """:attr:`winograd_shape`, numba on, channels enough, and enough output
-        positions over the batch to pay for transforming the weights, the more
-        so when their transform outgrows the cache (tuning.WINOGRAD_JIT_*)."""
-        u_bytes = 36 * self.c_in * self.c_out * self.itemsize  # F(4,3)'s weight transform
-        grow = max(1.0, u_bytes / tuning.WINOGRAD_JIT_WEIGHT_BYTES)
-        need = tuning.WINOGRAD_JIT_MIN_POSITIONS * grow
-        return (
-            self.winograd_shape
-            and self.jit
-            and min(self.c_in, self.c_out) >= tuning.WINOGRAD_JIT_MIN_CHANNELS
-            and self.n * self.p_out >= need
-        )
 
     @cached_property
     def winograd(self) -> bool:
@@ -741,6 +741,10 @@ def _w_empty(c: WeightCall) -> _Pair:
     return gw, c.y
 
 
+def _w_winograd_jit(c: WeightCall) -> _Pair:
+    return weight_grad3x3(c.x, c.gy, c.lo), None
+
+
 def _w_row_shift(c: WeightCall) -> _Pair:
     return _weight_grad_row_shift(c.x, c.gy, c.k, c.stride, c.dilation, c.lo), None
 
@@ -786,6 +790,10 @@ CONV_WEIGHT: tuple[Path[WeightCall], ...] = (
     Path("conv_weight.gathered", lambda c: c.gather,
          "the padded span far exceeds output x taps: the windows gathered first, then "
          "stride k over them (cost follows the output, not the stride)", _w_gathered),
+    Path("conv_weight.winograd_jit",
+         lambda c: c.winograd_jit and c.w is None and not c.nonfinite,
+         "the gradient alone, 3x3, stride 1, >= 16 channels, numba on, finite: Winograd "
+         "F(4x4,3x3) backward, error within winograd.WEIGHT_ERROR", _w_winograd_jit),
     Path("conv_weight.row_shift", lambda c: c.row_shift,
          "stride 1 along the first dim: its taps read shifted views of shared columns",
          _w_row_shift),

@@ -37,6 +37,11 @@ MIN_WORK = 2**21
 # 3136 positions (0.75-0.83) and not on 490-784 (0.9-2.3), with 512 it lost up to
 # 56x56 on one sample (1.3-3.9). So the positions over the batch it needs grow with the
 # transformed weights beyond about one core's L2.
+# The same thresholds pick conv_weight.winograd_jit, the weight gradient (its 36
+# C_in C_out sums per worker as the forward's transformed weights), measured on 2
+# workers against conv_weight.row_shift in float32: 64 channels on 16 x 56x56 0.38
+# (44.0 -> 16.9 ms, PyTorch 23.7), 128 on 16 x 28x28 0.59, 32 on 8 x 112x112 0.40,
+# and 256 on 4 x 14x14 1.08 (left to row_shift by the weight-size rule).
 WINOGRAD_JIT_MIN_CHANNELS = 16  # each of C_in and C_out
 WINOGRAD_JIT_MIN_POSITIONS = 28 * 28  # N * output positions, at least
 WINOGRAD_JIT_WEIGHT_BYTES = 36 * 128 * 128 * 4  # beyond it, proportionally more
