@@ -14,7 +14,9 @@ import pytest
 import tconv
 import tconv.functional as F
 from helpers import rel_err
+from tconv import kernels
 from tconv.kernels import _blas, _threads
+from tconv.kernels import winograd as W
 from tconv.kernels._layout import _chunks
 
 needs_blas = pytest.mark.skipif(
@@ -65,12 +67,16 @@ def test_two_workers_give_the_serial_results(op, xs, ws, kw) -> None:
         ref32 = _fwd_bwd(op, *(a.astype(np.float32) for a in (x, w, b)), kw)
     with tconv.num_threads(2):
         got = _fwd_bwd(op, x, w, b, kw)
-        got32 = _fwd_bwd(op, *(a.astype(np.float32) for a in (x, w, b)), kw)
+        with kernels.trace() as names:
+            got32 = _fwd_bwd(op, *(a.astype(np.float32) for a in (x, w, b)), kw)
     for r, g in zip(ref, got, strict=True):
         assert rel_err(g, r) <= 1e-12
+    # float32 Winograd sums in another order on 2 workers: each run within its bound
+    # of the definition, so within twice the bound of each other
+    tol = 2 * max(W.ERROR[4], W.WEIGHT_ERROR) if any("winograd" in n for n in names) else 1e-5
     for r, g in zip(ref32, got32, strict=True):
         assert g.dtype == np.float32
-        assert rel_err(g, r) <= 1e-5
+        assert rel_err(g, r) <= tol
 
 
 @needs_blas
