@@ -85,10 +85,14 @@ def accelerator() -> str:
         return "numba is not installed: every kernel is NumPy (`pip install tconv[fast]` adds it)."
     import numba
 
+    from tconv.kernels import TABLES
+
     state = "on" if tconv.get_jit() else "off (TCONV_JIT=0)"
+    compiled = [p.name for table in TABLES.values() for p in table if p.name.endswith("_jit")]
     return (
-        f"numba {numba.__version__} installed, JIT {state}: depthwise layers run its "
-        "kernels (every other kernel is NumPy)."
+        f"numba {numba.__version__} installed, JIT {state}: the compiled paths "
+        f"{', '.join(f'`{n}`' for n in compiled)} where their tables take them (every "
+        "other path is NumPy)."
     )
 
 
