@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _jit, paths, settings, tuning
+from . import _jit, _threads, paths, settings, tuning
 from ._gemm import (
     _conv_and_weight_im2col,
     _conv_depthwise,
@@ -75,10 +75,13 @@ def _budget() -> int:
 def _finite(a: np.ndarray) -> bool:
     """No NaN or inf in ``a``: for a contiguous float array, one BLAS dot of it with
     itself, which reads it once and allocates nothing (a sum of squares that overflows
-    only takes a finite call down an exact path); else ``np.isfinite``."""
+    only takes a finite call down an exact path); else ``np.isfinite``. The dot runs
+    on one BLAS thread: threaded (OpenBLAS's float64 dot is, on large arrays), it
+    leaves a BLAS thread spinning on a core that the kernel's workers start on next."""
     if a.size and a.flags.c_contiguous and a.dtype in (np.float32, np.float64):
         flat = a.reshape(-1)
-        return bool(np.isfinite(np.dot(flat, flat)))
+        with _threads.serial_blas():
+            return bool(np.isfinite(np.dot(flat, flat)))
     return bool(np.isfinite(a).all())
 
 
