@@ -20,28 +20,14 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any
 
 import numpy as np
 
-from . import _threads, tuning
+from . import _numba, _threads, tuning
+from ._jit import _i64, _to3
 from .settings import get_memory_budget
 
 Ints = tuple[int, ...]
-
-_compile_lock = threading.Lock()
-_KERNELS: list[Any] = []
-
-
-def _compiled_fill() -> Any:
-    """:func:`_fill` compiled on first use (or loaded from numba's on-disk cache),
-    without the GIL, so the worker threads run it side by side."""
-    with _compile_lock:
-        if not _KERNELS:
-            import numba
-
-            _KERNELS.append(numba.njit(cache=True, nogil=True, boundscheck=False)(_fill))
-    return _KERNELS[0]
 
 
 def _fill(
@@ -104,10 +90,6 @@ def _fill(
                             o0 += 1
 
 
-def _as3(v: Ints, fill: int) -> np.ndarray:
-    return np.array((fill,) * (3 - len(v)) + tuple(v), dtype=np.int64)
-
-
 def column_blocks(
     n: int, positions: int, position_bytes: int, workers: int, target: int
 ) -> list[tuple[int, int, int, int]]:
@@ -148,7 +130,7 @@ def conv_columns_jit(
 
     x (N, C_in, *L), w (C_out, C_in/g, *k), gy (N, C_out, *out_size).
     """
-    fill = _compiled_fill()
+    fill = _numba.compiled(_fill)
     n, c_in = x.shape[:2]
     nd, g = len(k), groups
     c_out = w.shape[0] if w is not None else gy.shape[1]  # type: ignore[union-attr]
@@ -157,8 +139,8 @@ def conv_columns_jit(
     depth = c_in_g * n_taps  # a group's rows
     x = np.ascontiguousarray(x)
     x3 = x.reshape((n, c_in) + (1,) * (3 - nd) + tuple(x.shape[2:]))
-    k3, s3, d3, lo3 = _as3(k, 1), _as3(stride, 1), _as3(dilation, 1), _as3(lo, 0)
-    o3 = _as3(out_size, 1)
+    k3, s3, d3 = _i64(_to3(k, 1)), _i64(_to3(stride, 1)), _i64(_to3(dilation, 1))
+    lo3, o3 = _i64(_to3(lo, 0)), _i64(_to3(out_size, 1))
     p_out = math.prod(out_size)
     y = None
     if w is not None:

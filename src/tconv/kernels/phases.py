@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from . import _threads
+from . import _numba, _threads
 from ._layout import _CHUNK_BYTES, Ints, _chunks, _put, phase_counts, polyphase, transposed
 from .settings import get_memory_budget
 from .tuning import PHASES_JIT_BLOCK_BYTES, PHASES_JIT_BYTES
@@ -263,7 +262,7 @@ class _PhaseGather:
     ) -> None:  # fmt: skip
         nd = len(stride)
         lead = 3 - nd  # 1-d and 2-d as 3-d, with leading dims of one element
-        self.kernel = _compiled_gather()
+        self.kernel = _numba.compiled(_gather_phases)
         self.lead = lead
         self.stride = np.array((1,) * lead + tuple(stride), dtype=np.int64)
         pitch = [1] * lead + list(plan.pitch)
@@ -311,22 +310,6 @@ class _PhaseGather:
                 cols[gi], y6[:, gi], self.bias[gi], self.has_bias, self.stride, self.step,
                 self.plane, self.counts, rs, ts, ti, to, qlo, qhi, f0, f1,
             )  # fmt: skip
-
-
-_compile_lock = threading.Lock()
-_KERNELS: list[Any] = []
-
-
-def _compiled_gather() -> Any:
-    """The numba version of :func:`_gather_phases`, compiled on first use (or loaded
-    from numba's on-disk cache); serial and without the GIL, so the worker threads
-    run it side by side."""
-    with _compile_lock:
-        if not _KERNELS:
-            import numba
-
-            _KERNELS.append(numba.njit(cache=True, nogil=True, boundscheck=False)(_gather_phases))
-    return _KERNELS[0]
 
 
 def _gather_phases(

@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _threads
+from . import _numba, _threads
 from .settings import get_memory_budget
 from .tuning import CHUNK_BYTES
 
@@ -367,22 +367,12 @@ def _conv43_jit(
     _threads.map_chunks(chunk, items, nw)
 
 
-_compile_lock = threading.Lock()
-_KERNELS: list[Any] = []
-
-
 def _compiled() -> tuple[Any, Any, Any]:
     """The numba versions of :func:`_transform_in`, :func:`_transform_out` and
-    :func:`_transform_weight`,
-    compiled on first use (or loaded from numba's on-disk cache); serial and
-    without the GIL, so the worker threads run them side by side."""
-    with _compile_lock:
-        if not _KERNELS:
-            import numba
-
-            jit = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
-            _KERNELS.extend([jit(_transform_in), jit(_transform_out), jit(_transform_weight)])
-    return _KERNELS[0], _KERNELS[1], _KERNELS[2]
+    :func:`_transform_weight`, compiled on first use (:func:`._numba.compiled`)."""
+    kernels = (_transform_in, _transform_out, _transform_weight)
+    kin, kout, kw = (_numba.compiled(f, error_model="numpy") for f in kernels)
+    return kin, kout, kw
 
 
 # The two kernels below index arrays element by element and never take a view
@@ -657,20 +647,6 @@ def _transform_gy(
                     z[a + 5, t, c] = s[i, q + 3, c]
 
 
-_GY_KERNEL: list[Any] = []
-
-
-def _compiled_gy() -> Any:
-    """:func:`_transform_gy` compiled on first use, without the GIL."""
-    with _compile_lock:
-        if not _GY_KERNEL:
-            import numba
-
-            jit = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
-            _GY_KERNEL.append(jit(_transform_gy))
-    return _GY_KERNEL[0]
-
-
 def weight_grad3x3(x: np.ndarray, gy: np.ndarray, lo: Ints) -> np.ndarray:
     """The weight gradient of a stride-1 3x3 convolution (groups 1, dilation 1),
     ``gw[o, i, t] = sum_{n, p} gy[n, o, p] x[n, i, p + t - lo]`` (C_out, C_in, 3, 3),
@@ -688,7 +664,7 @@ def weight_grad3x3(x: np.ndarray, gy: np.ndarray, lo: Ints) -> np.ndarray:
     n, c_in, c_out = x.shape[0], x.shape[1], gy.shape[1]
     th, tw = -(-gy.shape[2] // 4), -(-gy.shape[3] // 4)
     kin, _, _ = _compiled()
-    kgy = _compiled_gy()
+    kgy = _numba.compiled(_transform_gy, error_model="numpy")
     cst = np.array([2, 4, 5, 8], dtype=x.dtype)
     wp, wq, c_max = 4 * tw + 2, 4 * tw, max(c_in, c_out)
     row_bytes = 36 * tw * (c_in + c_out) * x.itemsize  # v and z
