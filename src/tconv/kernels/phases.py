@@ -7,8 +7,10 @@ keeps every shifted index of a phase off the other rows, a constant N-d shift
 is a constant flat offset: a tap's overlap-add (transposed) or its im2col
 columns (convolution) become ONE contiguous add or copy over the whole batch
 chunk, instead of many short strided rows (numpy pays a fixed cost per row).
-The GEMMs run over the padded grid, a few percent more columns; on tiny maps
-the path tables choose other paths (benchmarks/RESULTS-intel.md, "Kernel paths").
+The GEMMs run over the padded grid, a few percent more columns (the transposed
+convolution's NumPy path and ``_conv_phase_rows`` lay the batch inside the first
+dim, which then needs no padding); on tiny maps the path tables choose other paths
+(benchmarks/RESULTS-intel.md, "Kernel paths").
 """
 
 from __future__ import annotations
@@ -108,7 +110,10 @@ def _conv_transpose_phases(
     a tap is exactly zero on the padding. So each tap's overlap-add is ONE
     contiguous add of its slab, shifted, into the phase's buffer (the padding
     contributes the zeros that the definition has there), and each phase is
-    interleaved into ``y`` once.
+    interleaved into ``y`` once. Unblocked, without ``jit``, the grid is
+    ``(rows, batch, *rest)``: a shift along the first dim moves by whole rows of
+    the batch and reads off it leave the slab (the sums clip them per channel),
+    so only the other dims are padded.
 
     With ``jit`` (numba must import) a compiled kernel, :func:`_gather_phases`,
     sums each phase's slabs and writes the phase into ``y`` right after the GEMM
@@ -164,6 +169,8 @@ def _conv_transpose_phases(
 
     def chunk(nb: slice) -> None:
         b = nb.stop - nb.start
+        if gather is None and not blocked:
+            return rows_chunk(nb, b)
         xp = np.zeros((g, c_in_g, b, *pitch), dtype=x.dtype)
         xp[inside] = x[nb].reshape(b, g, c_in_g, *n_in).transpose(1, 2, 0, *range(3, 3 + nd))
         xf = xp.reshape(g, c_in_g, b * plane)
@@ -171,32 +178,58 @@ def _conv_transpose_phases(
             for a in range(0, max(counts[0]), rows_in_block):
                 block(nb, xf, a, min(max(counts[0]), a + rows_in_block))
             return
-        row = c_out_g * b * plane  # one group's slab, flat
-        z = np.empty((len(phases) if gather is None else 0, g, row), dtype=x.dtype)
+        # numba's kernel sums the slabs straight into y: columns for as many phases as
+        # fit the working size beside the input, within this worker's share of the budget
+        one = most * c_out * b * plane * x.itemsize
+        room = max(PHASES_JIT_BYTES, 4 * w.nbytes) - xp.nbytes
+        room = min(room, get_memory_budget() // nw - xp.nbytes)
+        per = max(1, room // one)
+        for pb in (slice(i, i + per) for i in range(0, len(phases), per)):
+            group = phases[pb]
+            first, last = start[group[0]], start[group[-1]] + len(by_phase[group[-1]])
+            wsel = wt[:, first:last].reshape(g, (last - first) * c_out_g, c_in_g)
+            cols = np.matmul(wsel, xf).reshape(g, last - first, c_out_g, b * plane)
+            gather(cols, y[nb], group, first, 0, max(counts[0]), 0, pb.start == 0)  # type: ignore[misc]
+            del cols  # free before the next group's columns: the budget is a peak
+
+    # The NumPy path lays a chunk's input on a (rows, batch, *rest) grid: a tap's
+    # shift along the first dim moves by whole rows of the batch, and a read off the
+    # first dim leaves the slab, where the shifted sums clip it (per channel). So
+    # the first dim needs no padding and the GEMMs run over n_in[0] x batch x rest
+    # columns (a k4 s2 layer on 8x8 maps: 8 x 9 per sample where the padded grid
+    # has 9 x 9); the other dims keep the pitch.
+    rest_pitch = pitch[1:]
+    rest = math.prod(rest_pitch)  # one row of the first dim, flat
+    rows_in, rows_out = n_in[0], max(counts[0])
+    rest_steps = [math.prod(rest_pitch[i + 1 :]) for i in range(nd - 1)]
+    rest_in = (slice(None),) * 4 + tuple(slice(0, m) for m in n_in[1:])
+
+    def rows_chunk(nb: slice, b: int) -> None:
+        span = b * rest
+        xp = np.zeros((g, c_in_g, rows_in, b, *rest_pitch), dtype=x.dtype)
+        xs = x[nb].reshape(b, g, c_in_g, *n_in)
+        xp[rest_in] = xs.transpose(1, 2, 3, 0, *range(4, 3 + nd))
+        xf = xp.reshape(g, c_in_g, rows_in * span)
+        shift = {j: d[0] * span + sum(di * si for di, si in zip(d[1:], rest_steps))
+                 for j, _, d in placed}  # fmt: skip
+        z = np.empty((len(phases), g, c_out_g, rows_out * span), dtype=x.dtype)
         # Columns for as many phases as fit the working size beside the input
         # (the phase buffers are written once each, not revisited: they do not
         # count against it), within this worker's share of the budget.
-        one = most * c_out * b * plane * x.itemsize
-        room = max(_CHUNK_BYTES if gather is None else PHASES_JIT_BYTES, 4 * w.nbytes) - xp.nbytes
+        one = most * c_out * rows_in * span * x.itemsize
+        room = max(_CHUNK_BYTES, 4 * w.nbytes) - xp.nbytes
         room = min(room, get_memory_budget() // nw - xp.nbytes - z.nbytes)
         per = max(1, room // one)
         for pb in (slice(i, i + per) for i in range(0, len(phases), per)):
             group = phases[pb]
             first, last = start[group[0]], start[group[-1]] + len(by_phase[group[-1]])
             wsel = wt[:, first:last].reshape(g, (last - first) * c_out_g, c_in_g)
-            cols = np.matmul(wsel, xf).reshape(g, last - first, row)
-            if gather is not None:  # the kernel sums the slabs straight into y
-                cols = cols.reshape(g, last - first, c_out_g, b * plane)
-                gather(cols, y[nb], group, first, 0, max(counts[0]), 0, pb.start == 0)
-                del cols  # free before the next group's columns: the budget is a peak
-                continue
+            cols = np.matmul(wsel, xf).reshape(g, last - first, c_out_g, rows_in * span)
             for m, r in enumerate(group, start=pb.start):
                 slabs = [cols[:, start[r] - first + i] for i in range(len(by_phase[r]))]
-                _shifted_sum(slabs, [off for _, off in by_phase[r]], z[m])
+                _shifted_sum(slabs, [shift[j] for j, _ in by_phase[r]], z[m])
             del cols, slabs  # free before the next group's columns: the budget is a peak
-        if gather is not None:
-            return
-        zc = z.reshape(len(phases), c_out, b, *pitch)
+        zc = z.reshape(len(phases), c_out, rows_out, b, *rest_pitch)
         # Interleave the phases into y a block of channels at a time, small enough
         # to stay in cache while every phase writes its strided share of it (each
         # cache line of y takes a write from every phase of its last dim: with a
@@ -207,13 +240,12 @@ def _conv_transpose_phases(
             bc = None if b3 is None else b3[:, cs]
             for r in every:
                 dst = y3[(nb, cs) + tuple(map(slice, r, (None,) * nd, stride))]
-                if r in by_phase:
-                    part = zc[(phases.index(r), cs, slice(None)) + valid[r]]
-                    _put(dst, part.swapaxes(0, 1), bc)
+                if r in by_phase:  # (C, q0, b, *q) -> (b, C, q0, *q)
+                    part = zc[(phases.index(r), cs, valid[r][0], slice(None)) + valid[r][1:]]
+                    _put(dst, part.transpose(2, 0, 1, *range(3, 2 + nd)), bc)
                 elif dst.size:  # a phase no tap reaches: zero, plus the bias
                     dst[...] = 0 if bc is None else bc
 
-    rest = plane // pitch[0]  # one row of the first dim, flat
     shifts = [d[0] for _, _, d in placed]
     s0 = stride[0]
 
