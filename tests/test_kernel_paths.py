@@ -377,9 +377,9 @@ def test_flat_phases_jit_in_row_blocks_and_phase_groups(torch, dtype, budget, mo
     calls: list[tuple[int, int, int]] = []  # (rows a, e, phases) of each kernel call
     real = phases._PhaseGather.__call__
 
-    def spy(self, cols, y, group, first, a, e, shift, with_empty):  # type: ignore[no-untyped-def]
+    def spy(self, cols, y, group, first, a, e, shift, with_empty, *grid):  # type: ignore[no-untyped-def]
         calls.append((a, e, len(group)))
-        return real(self, cols, y, group, first, a, e, shift, with_empty)
+        return real(self, cols, y, group, first, a, e, shift, with_empty, *grid)
 
     budget = budget * np.dtype(dtype).itemsize // 8  # the same sizes in elements
     with tconv.memory_budget(budget), tconv.jit(True), kernels.trace() as names, \
@@ -396,6 +396,52 @@ def test_flat_phases_jit_in_row_blocks_and_phase_groups(torch, dtype, budget, mo
                               (1,), (400,), b.astype(np.float64))  # fmt: skip
     theirs = torch.nn.functional.conv_transpose1d(
         *(torch.from_numpy(a.astype(np.float64)) for a in (x, w, b)), stride=2, padding=1
+    ).numpy()
+    assert rel_err(got, ref) <= TOL[dtype] and rel_err(got, theirs) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=needs_jit)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("shape", "k", "s", "p"),
+    [((5, 3, 7, 9), 4, 2, 1), ((3, 2, 4, 5, 6), 3, 2, 1), ((4, 2, 6, 5), 5, 3, 2)],
+)
+def test_flat_phases_gemm_columns_skip_the_first_dims_padding(torch, jit, dtype, shape, k, s, p):
+    """The unblocked flat phases (NumPy, and numba's for 2-d+) lay a chunk's samples
+    on a (rows, batch, *rest) grid: every GEMM runs over n_in[0] x batch x rest
+    columns (the other dims' pitch), none for padding of the first dim, and the
+    result matches the reference and PyTorch with several samples a chunk."""
+    from tconv.kernels import phases
+
+    rng = np.random.default_rng(0)
+    nd = len(shape) - 2
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((shape[1], 3) + (k,) * nd).astype(dtype)
+    b = rng.standard_normal(3).astype(dtype)
+    widths: list[int] = []
+    real = np.matmul
+
+    def spy(a, bb, *args, **kw):  # type: ignore[no-untyped-def]
+        widths.append(bb.shape[-1])
+        return real(a, bb, *args, **kw)
+
+    fn = getattr(F, f"conv_transpose{nd}d")
+    out = tuple((m - 1) * s - 2 * p + k for m in shape[2:])
+    call = K.TransposeCall(x, w, (s,) * nd, (1,) * nd, 1, (p,) * nd, out)
+    # numba's path is taken where a sample outgrows the working size (plan.blocked),
+    # and lays whole samples on the grid while one phase of one fits its own
+    small = mock.patch.object(phases, "_CHUNK_BYTES", 64) if jit else contextlib.nullcontext()
+    with tconv.jit(jit), kernels.trace() as names, mock.patch.object(tuning, "JIT_MIN_SIZE", 0), \
+            small, mock.patch.object(phases.np, "matmul", spy):  # fmt: skip
+        got = fn(x, w, b, stride=s, padding=p)
+    assert names == ["conv_transpose.flat_phases_jit" if jit else "conv_transpose.flat_phases"]
+    rest = int(np.prod(call.plan.pitch[1:]))
+    assert widths and all(wd % (shape[2] * rest) == 0 for wd in widths)
+    assert all(wd // (shape[2] * rest) > 1 for wd in widths)  # several samples a GEMM
+    ref = R.conv_transpose_nd(x.astype(np.float64), w.astype(np.float64), (s,) * nd, (1,) * nd, 1,
+                              (p,) * nd, out, b.astype(np.float64))  # fmt: skip
+    theirs = getattr(torch.nn.functional, f"conv_transpose{nd}d")(
+        *(torch.from_numpy(a.astype(np.float64)) for a in (x, w, b)), stride=s, padding=p
     ).numpy()
     assert rel_err(got, ref) <= TOL[dtype] and rel_err(got, theirs) <= TOL[dtype]
 

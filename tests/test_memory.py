@@ -148,9 +148,9 @@ def test_flat_phases_jit_goes_in_row_blocks_past_its_working_size(threads) -> No
     rows = []
     real = phases._PhaseGather.__call__
 
-    def spy(self, cols, y, group, first, a, e, shift, with_empty):
+    def spy(self, cols, y, group, first, a, e, shift, with_empty, *grid):
         rows.append(e - a)
-        return real(self, cols, y, group, first, a, e, shift, with_empty)
+        return real(self, cols, y, group, first, a, e, shift, with_empty, *grid)
 
     limit = 2**20  # one phase here: (8 + 4 * 8) * 162 * 162 * 4 bytes, about 4 MiB
     with tconv.jit(True), mock.patch.object(phases._PhaseGather, "__call__", spy):

@@ -398,8 +398,8 @@ CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
          "a sample's phase buffers exceed the working size: flat phases in row blocks",
          _ct_phases),
     Path("conv_transpose.flat_phases", lambda c: c.plan.least <= _budget(),
-         "one contiguous add per tap on a (rows, batch, *rest) phase grid, not strided "
-         "rows; the first dim unpadded, its GEMM columns the input's rows only", _ct_phases),
+         "one contiguous add per tap on a padded phase grid, not strided rows; 2-d+ on "
+         "a (rows, batch, *rest) grid, the first dim unpadded", _ct_phases),
     Path("conv_transpose.gemm_col2im_folded", lambda c: c.fold,
          "no room for phases, small maps: batch folded into one GEMM, strided adds", _ct_gemm),
     Path("conv_transpose.gemm_col2im", lambda c: True,

@@ -8,15 +8,16 @@ is a constant flat offset: a tap's overlap-add (transposed) or its im2col
 columns (convolution) become ONE contiguous add or copy over the whole batch
 chunk, instead of many short strided rows (numpy pays a fixed cost per row).
 The GEMMs run over the padded grid, a few percent more columns (the transposed
-convolution's NumPy path and ``_conv_phase_rows`` lay the batch inside the first
-dim, which then needs no padding); on tiny maps the path tables choose other paths
-(benchmarks/RESULTS-intel.md, "Kernel paths").
+convolution's chunks of 2-d+ samples and ``_conv_phase_rows`` lay the batch
+inside the first dim, which then needs no padding); on tiny maps the path tables
+choose other paths (benchmarks/RESULTS-intel.md, "Kernel paths").
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,10 +111,10 @@ def _conv_transpose_phases(
     a tap is exactly zero on the padding. So each tap's overlap-add is ONE
     contiguous add of its slab, shifted, into the phase's buffer (the padding
     contributes the zeros that the definition has there), and each phase is
-    interleaved into ``y`` once. Unblocked, without ``jit``, the grid is
-    ``(rows, batch, *rest)``: a shift along the first dim moves by whole rows of
-    the batch and reads off it leave the slab (the sums clip them per channel),
-    so only the other dims are padded.
+    interleaved into ``y`` once. A chunk of samples of 2-d and larger maps lies on
+    a ``(rows, batch, *rest)`` grid instead: a shift along the first dim moves by
+    whole rows of the batch and reads off it leave the slab (the sums clip them
+    per channel), so only the other dims are padded.
 
     With ``jit`` (numba must import) a compiled kernel, :func:`_gather_phases`,
     sums each phase's slabs and writes the phase into ``y`` right after the GEMM
@@ -169,54 +170,58 @@ def _conv_transpose_phases(
 
     def chunk(nb: slice) -> None:
         b = nb.stop - nb.start
-        if gather is None and not blocked:
-            return rows_chunk(nb, b)
-        xp = np.zeros((g, c_in_g, b, *pitch), dtype=x.dtype)
+        if not blocked:
+            return grid_chunk(nb, b)
+        xp = np.zeros((g, c_in_g, b, *pitch), dtype=x.dtype)  # one sample
         xp[inside] = x[nb].reshape(b, g, c_in_g, *n_in).transpose(1, 2, 0, *range(3, 3 + nd))
         xf = xp.reshape(g, c_in_g, b * plane)
-        if blocked:  # one sample
-            for a in range(0, max(counts[0]), rows_in_block):
-                block(nb, xf, a, min(max(counts[0]), a + rows_in_block))
-            return
-        # numba's kernel sums the slabs straight into y: columns for as many phases as
-        # fit the working size beside the input, within this worker's share of the budget
-        one = most * c_out * b * plane * x.itemsize
-        room = max(PHASES_JIT_BYTES, 4 * w.nbytes) - xp.nbytes
-        room = min(room, get_memory_budget() // nw - xp.nbytes)
-        per = max(1, room // one)
-        for pb in (slice(i, i + per) for i in range(0, len(phases), per)):
-            group = phases[pb]
-            first, last = start[group[0]], start[group[-1]] + len(by_phase[group[-1]])
-            wsel = wt[:, first:last].reshape(g, (last - first) * c_out_g, c_in_g)
-            cols = np.matmul(wsel, xf).reshape(g, last - first, c_out_g, b * plane)
-            gather(cols, y[nb], group, first, 0, max(counts[0]), 0, pb.start == 0)  # type: ignore[misc]
-            del cols  # free before the next group's columns: the budget is a peak
+        for a in range(0, max(counts[0]), rows_in_block):
+            block(nb, xf, a, min(max(counts[0]), a + rows_in_block))
 
-    # The NumPy path lays a chunk's input on a (rows, batch, *rest) grid: a tap's
+    # A chunk of samples lies on a (rows, batch, *rest) grid (2-d and more): a tap's
     # shift along the first dim moves by whole rows of the batch, and a read off the
-    # first dim leaves the slab, where the shifted sums clip it (per channel). So
-    # the first dim needs no padding and the GEMMs run over n_in[0] x batch x rest
-    # columns (a k4 s2 layer on 8x8 maps: 8 x 9 per sample where the padded grid
-    # has 9 x 9); the other dims keep the pitch.
-    rest_pitch = pitch[1:]
-    rest = math.prod(rest_pitch)  # one row of the first dim, flat
-    rows_in, rows_out = n_in[0], max(counts[0])
-    rest_steps = [math.prod(rest_pitch[i + 1 :]) for i in range(nd - 1)]
-    rest_in = (slice(None),) * 4 + tuple(slice(0, m) for m in n_in[1:])
+    # first dim leaves the slab, where the shifted sums clip it (per channel). So the
+    # first dim needs no padding and the GEMMs run over n_in[0] x batch x rest
+    # columns (a k4 s2 layer on 8x8 maps: 8 x 9 per sample where the padded grid has
+    # 9 x 9); the other dims keep the pitch. 1-d maps stay on the padded grid, a
+    # sample after the other: their rows are long (one padding element per row),
+    # and batch-inner rows would make every write into y a strided one.
+    batch_rows = nd > 1
+    rest = plane // pitch[0]  # one row of the first dim, flat
+    rest_steps = [math.prod(pitch[i + 1 :]) for i in range(1, nd)]
+    rows_out = max(counts[0])
 
-    def rows_chunk(nb: slice, b: int) -> None:
-        span = b * rest
-        xp = np.zeros((g, c_in_g, rows_in, b, *rest_pitch), dtype=x.dtype)
-        xs = x[nb].reshape(b, g, c_in_g, *n_in)
-        xp[rest_in] = xs.transpose(1, 2, 3, 0, *range(4, 3 + nd))
-        xf = xp.reshape(g, c_in_g, rows_in * span)
-        shift = {j: d[0] * span + sum(di * si for di, si in zip(d[1:], rest_steps))
+    def grid_chunk(nb: slice, b: int) -> None:
+        if batch_rows:  # (rows, b, *rest); rows of z as many as a phase has
+            grid, zgrid = (n_in[0], b, *pitch[1:]), (rows_out, b, *pitch[1:])
+            to_grid, row = (1, 2, 3, 0, *range(4, 3 + nd)), b * rest
+        else:  # (b, pitch)
+            grid = zgrid = (b, pitch[0])
+            to_grid, row = (1, 2, 0, 3), 1
+        xp = np.zeros((g, c_in_g, *grid), dtype=x.dtype)
+        place = (slice(None),) * (3 + batch_rows) + tuple(slice(0, m) for m in n_in[batch_rows:])
+        xp[place] = x[nb].reshape(b, g, c_in_g, *n_in).transpose(to_grid)
+        width = math.prod(grid)
+        xf = xp.reshape(g, c_in_g, width)
+        if gather is not None:  # numba's kernel sums the slabs straight into y
+            one = most * c_out * width * x.itemsize
+            room = max(PHASES_JIT_BYTES, 4 * w.nbytes) - xp.nbytes
+            per = max(1, min(room, get_memory_budget() // nw - xp.nbytes) // one)
+            for pb in (slice(i, i + per) for i in range(0, len(phases), per)):
+                group = phases[pb]
+                first, last = start[group[0]], start[group[-1]] + len(by_phase[group[-1]])
+                wsel = wt[:, first:last].reshape(g, (last - first) * c_out_g, c_in_g)
+                cols = np.matmul(wsel, xf).reshape(g, last - first, c_out_g, width)
+                gather(cols, y[nb], group, first, 0, rows_out, 0, pb.start == 0, b * batch_rows)
+                del cols  # free before the next group's columns: the budget is a peak
+            return
+        shift = {j: d[0] * row + sum(di * si for di, si in zip(d[1:], rest_steps))
                  for j, _, d in placed}  # fmt: skip
-        z = np.empty((len(phases), g, c_out_g, rows_out * span), dtype=x.dtype)
+        z = np.empty((len(phases), g, c_out_g, math.prod(zgrid)), dtype=x.dtype)
         # Columns for as many phases as fit the working size beside the input
         # (the phase buffers are written once each, not revisited: they do not
         # count against it), within this worker's share of the budget.
-        one = most * c_out * rows_in * span * x.itemsize
+        one = most * c_out * width * x.itemsize
         room = max(_CHUNK_BYTES, 4 * w.nbytes) - xp.nbytes
         room = min(room, get_memory_budget() // nw - xp.nbytes - z.nbytes)
         per = max(1, room // one)
@@ -224,12 +229,12 @@ def _conv_transpose_phases(
             group = phases[pb]
             first, last = start[group[0]], start[group[-1]] + len(by_phase[group[-1]])
             wsel = wt[:, first:last].reshape(g, (last - first) * c_out_g, c_in_g)
-            cols = np.matmul(wsel, xf).reshape(g, last - first, c_out_g, rows_in * span)
+            cols = np.matmul(wsel, xf).reshape(g, last - first, c_out_g, width)
             for m, r in enumerate(group, start=pb.start):
                 slabs = [cols[:, start[r] - first + i] for i in range(len(by_phase[r]))]
                 _shifted_sum(slabs, [shift[j] for j, _ in by_phase[r]], z[m])
             del cols, slabs  # free before the next group's columns: the budget is a peak
-        zc = z.reshape(len(phases), c_out, rows_out, b, *rest_pitch)
+        zc = z.reshape(len(phases), c_out, *zgrid)
         # Interleave the phases into y a block of channels at a time, small enough
         # to stay in cache while every phase writes its strided share of it (each
         # cache line of y takes a write from every phase of its last dim: with a
@@ -240,9 +245,12 @@ def _conv_transpose_phases(
             bc = None if b3 is None else b3[:, cs]
             for r in every:
                 dst = y3[(nb, cs) + tuple(map(slice, r, (None,) * nd, stride))]
-                if r in by_phase:  # (C, q0, b, *q) -> (b, C, q0, *q)
-                    part = zc[(phases.index(r), cs, valid[r][0], slice(None)) + valid[r][1:]]
-                    _put(dst, part.transpose(2, 0, 1, *range(3, 2 + nd)), bc)
+                if r in by_phase:  # (C, q0, b, *q) -> (b, C, q0, *q), or (C, b, q) -> (b, C, q)
+                    at = valid[r][:1] + (slice(None),) + valid[r][1:] if batch_rows else (
+                        slice(None), *valid[r])  # fmt: skip
+                    part = zc[(phases.index(r), cs) + at]
+                    _put(dst, part.transpose(2, 0, 1, *range(3, 2 + nd)) if batch_rows
+                         else part.swapaxes(0, 1), bc)  # fmt: skip
                 elif dst.size:  # a phase no tap reaches: zero, plus the bias
                     dst[...] = 0 if bc is None else bc
 
@@ -300,6 +308,8 @@ class _PhaseGather:
         pitch = [1] * lead + list(plan.pitch)
         self.step = np.array([math.prod(pitch[i + 1 :]) for i in range(3)], dtype=np.int64)
         self.plane = math.prod(pitch)
+        self.steps = [int(v) for v in self.step[lead + 1 :]]  # of the dims after the first
+        self.shift = {j: d for j, _, d in plan.placed}
         counts = [[1]] * lead + plan.counts
         self.counts = np.zeros((3, max(map(len, counts))), dtype=np.int64)
         for i, c in enumerate(counts):
@@ -315,17 +325,25 @@ class _PhaseGather:
 
     def __call__(
         self, cols: np.ndarray, y: np.ndarray, phases: Sequence[Ints], first: int,
-        a: int, e: int, shift: int, with_empty: bool,
+        a: int, e: int, shift: int, with_empty: bool, rows_of: int = 0,
     ) -> None:  # fmt: skip
         """Phases ``phases`` (their slabs ``cols`` (g, T, C_out/g, L) from tap
         ``first`` on; with ``with_empty`` also the phases no tap reaches) into ``y``
         (b, g, C_out/g, *out), their rows ``a <= q < e`` of the first dim; a slab's
-        index of phase index ``q`` is ``q``'s flat grid index plus ``shift``."""
+        index of phase index ``q`` is ``q``'s flat grid index plus ``shift``. The
+        grid is the padded one, a sample after the other, or with ``rows_of`` (the
+        samples, 2-d+) the (rows, batch, *rest) one."""
+        step, plane = self.step.copy(), self.plane
+        if rows_of:  # a row of the first dim holds every sample's; a sample is its rest
+            plane = int(step[self.lead])
+            step[self.lead] *= rows_of
         table = list(phases) + (self.empty if with_empty else [])
         rs = np.array([(0,) * self.lead + r for r in table], dtype=np.int64)
         tstart, tidx, toff = [0], [], []
         for r in phases:
-            for i, (_, off) in enumerate(self.by_phase[r]):
+            for i, (j, _) in enumerate(self.by_phase[r]):
+                d = self.shift[j]  # its shift per dim: a constant flat offset
+                off = d[0] * int(step[self.lead]) + sum(map(operator.mul, d[1:], self.steps))
                 tidx.append(self.start[r] - first + i)
                 toff.append(off + shift)
             tstart.append(len(tidx))
@@ -334,13 +352,12 @@ class _PhaseGather:
         # the rows a <= q < e of the first dim of x, a range of the flat grid
         qlo, qhi = np.zeros(3, dtype=np.int64), self.counts.max(axis=1)
         qlo[self.lead], qhi[self.lead] = a, min(e, qhi[self.lead])
-        f0 = int(qlo[self.lead] * self.step[self.lead])
-        f1 = int(qhi[self.lead] * self.step[self.lead])
+        f0, f1 = int(qlo[self.lead] * step[self.lead]), int(qhi[self.lead] * step[self.lead])
         y6 = y.reshape(y.shape[:3] + (1,) * self.lead + y.shape[3:])
         for gi in range(cols.shape[0]):
             self.kernel(
-                cols[gi], y6[:, gi], self.bias[gi], self.has_bias, self.stride, self.step,
-                self.plane, self.counts, rs, ts, ti, to, qlo, qhi, f0, f1,
+                cols[gi], y6[:, gi], self.bias[gi], self.has_bias, self.stride, step,
+                plane, self.counts, rs, ts, ti, to, qlo, qhi, f0, f1,
             )  # fmt: skip
 
 
