@@ -239,3 +239,53 @@ def test_long_1d_float32(torch, mode):
     _compare(
         torch, (2, 3, 500), dict(mode=mode, scale_factor=0.3), np.float32, np.random.default_rng(3)
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_multiply_add_is_rounded_once(dtype):
+    """``_fma`` (the anti-aliased cubic filter's, as PyTorch's kernels compute it) is
+    ``a b + c`` rounded once: exact rational arithmetic, then one rounding."""
+    from fractions import Fraction
+
+    from tconv.kernels.resample import _fma
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(500).astype(dtype) for _ in range(2))
+    c = [float(dtype(v)) for v in rng.standard_normal(500)]
+    # the case of PyTorch's filter near 1: ((a + 2) x - (a + 3)) x, then that x + 1
+    a[0], b[0], c[0] = 1.5, 1 - np.finfo(dtype).eps, -2.5
+    for i in range(500):
+        exact = Fraction(float(a[i])) * Fraction(float(b[i])) + Fraction(c[i])
+        got = _fma(a[i : i + 1], b[i : i + 1], c[i])[0]
+        # one rounding of the exact value (float32 through float64: within one ulp)
+        assert got == dtype(float(exact)) or (
+            dtype == np.float32 and abs(got - dtype(float(exact))) <= np.spacing(got)
+        ), i
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_antialiased_bicubic_zero_weights_where_torch_has_them(torch, dtype):
+    """The anti-aliased bicubic weights are zero exactly where PyTorch's are, on every
+    size pair up to 12: its filter's fused multiply-adds leave tiny weights (about
+    1e-32) at the support's edge, which decide whether an inf input meets a weight
+    (inf) or a zero (NaN). The case hypothesis found: an inf in the output gradient."""
+    for n_in in range(1, 13):
+        for n_out in range(1, 13):
+            for align_corners in (False, True):
+                e = np.eye(n_in, dtype=dtype).reshape(n_in, 1, 1, n_in)
+                kw = dict(mode="bicubic", antialias=True, align_corners=align_corners,
+                          size=(1, n_out))  # fmt: skip
+                ref = torch.nn.functional.interpolate(torch.tensor(e), **kw).numpy()
+                got = np.asarray(interpolate(e, **kw))
+                assert ((ref == 0) == (got == 0)).all(), (n_in, n_out, align_corners)
+    kw = dict(mode="bicubic", antialias=True, align_corners=True, size=(1, 4))
+    g = np.zeros((1, 1, 1, 4), dtype=dtype)
+    g[0, 0, 0, 0] = np.inf
+    xt = torch.zeros((1, 1, 1, 8), dtype=torch.float64 if dtype == np.float64 else torch.float32,
+                     requires_grad=True)  # fmt: skip
+    torch.nn.functional.interpolate(xt, **kw).backward(torch.tensor(g))
+    xa = tconv.tensor(np.zeros((1, 1, 1, 8), dtype=dtype), requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        interpolate(xa, **kw).backward(g)
+    ours, theirs = np.asarray(xa.grad), xt.grad.numpy()
+    assert (np.isnan(ours) == np.isnan(theirs)).all() and (np.isinf(ours) == np.isinf(theirs)).all()

@@ -215,16 +215,47 @@ def linear_table(
     return AxisTable(n_in, n_out, idx, w)
 
 
+def _fma(a: np.ndarray, b: np.ndarray, c: float) -> np.ndarray:
+    """``a b + c`` rounded once to ``a``'s dtype, as PyTorch's kernels (built with
+    FMA) compute it: float32 exactly through float64 (the product is exact there);
+    float64 by Dekker's error-free product and sum (the error terms added last)."""
+    if a.dtype != np.float64:
+        return np.asarray(a.astype(np.float64) * b.astype(np.float64) + c, dtype=a.dtype)
+    p = a * b
+    split = 134217729.0  # 2^27 + 1: Veltkamp's split of a double into two halves
+    ah = a * split - (a * split - a)
+    bh = b * split - (b * split - b)
+    err = ((ah * bh - p) + ah * (b - bh) + (a - ah) * bh) + (a - ah) * (b - bh)
+    total = p + c
+    back = total - p
+    lost = (p - (total - back)) + (c - back)  # p + c = total + lost, exactly
+    return total + (lost + err)
+
+
+def _keys_near(x: np.ndarray, a: float, fused: bool = False) -> np.ndarray:
+    """Keys' cubic kernel on ``|x| <= 1``, in PyTorch's order of operations
+    (``cubic_convolution1``); ``fused``: with the fused multiply-adds of its
+    anti-aliased filter, whose rounding near ``|x| = 1`` leaves the tiny weights
+    PyTorch has there (an inf that meets one is an inf, not a NaN)."""
+    if not fused:
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+    return _fma(_fma(np.full_like(x, a + 2), x, -(a + 3)) * x, x, 1.0)
+
+
+def _keys_far(x: np.ndarray, a: float, fused: bool = False) -> np.ndarray:
+    """Keys' cubic kernel on ``1 < |x| < 2``, in PyTorch's order of operations
+    (``cubic_convolution2``); ``fused`` as in :func:`_keys_near`."""
+    if not fused:
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return _fma(_fma(_fma(np.full_like(x, a), x, -5 * a), x, 8 * a), x, -4 * a)
+
+
 def _cubic_coeffs(t: np.ndarray, a: float) -> np.ndarray:
     """Keys' cubic convolution weights of the taps at offsets -1, 0, 1, 2 (``t`` in [0, 1])."""
-
-    def near(x: np.ndarray) -> np.ndarray:  # |x| <= 1
-        return ((a + 2) * x - (a + 3)) * x * x + 1
-
-    def far(x: np.ndarray) -> np.ndarray:  # 1 < |x| < 2
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-
-    return np.stack([far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)], axis=1)
+    return np.stack(
+        [_keys_far(t + 1.0, a), _keys_near(t, a), _keys_near(1.0 - t, a), _keys_far(2.0 - t, a)],
+        axis=1,
+    )
 
 
 def cubic_table(
@@ -268,10 +299,8 @@ def _triangle(x: np.ndarray) -> np.ndarray:
 
 def _keys_half(x: np.ndarray) -> np.ndarray:
     """Keys' cubic kernel with a = -0.5, PyTorch's anti-aliased bicubic filter."""
-    a = -0.5
     x = np.abs(x)
-    near = ((a + 2.0) * x - (a + 3.0)) * x * x + 1
-    far = (((x - 5) * x + 8) * x - 4) * a
+    near, far = _keys_near(x, -0.5, fused=True), _keys_far(x, -0.5, fused=True)
     return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
 
 
