@@ -264,20 +264,40 @@ def test_fused_multiply_add_is_rounded_once(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_antialiased_bicubic_zero_weights_where_torch_has_them(torch, dtype):
-    """The anti-aliased bicubic weights are zero exactly where PyTorch's are, on every
-    size pair up to 12: its filter's fused multiply-adds leave tiny weights (about
-    1e-32) at the support's edge, which decide whether an inf input meets a weight
-    (inf) or a zero (NaN). The case hypothesis found: an inf in the output gradient."""
+@pytest.mark.parametrize(("mode", "antialias"), [("bicubic", True), ("bicubic", False),
+                                                 ("bilinear", True), ("bilinear", False)])  # fmt: skip
+def test_zero_weights_where_torch_has_them(torch, dtype, mode, antialias):
+    """The weights are zero exactly where PyTorch's are, on every size pair up to 12:
+    they decide whether an inf input meets a weight (inf) or a zero (NaN), or is not
+    read. PyTorch's anti-aliased cubic filter rounds with fused multiply-adds (tiny
+    weights of about 1e-32 at its support's edge), its linear and cubic windows start
+    at ``floorf`` of the source coordinate (float32 even in float64), and its cubic
+    coefficients are computed in the input's dtype."""
     for n_in in range(1, 13):
         for n_out in range(1, 13):
             for align_corners in (False, True):
                 e = np.eye(n_in, dtype=dtype).reshape(n_in, 1, 1, n_in)
-                kw = dict(mode="bicubic", antialias=True, align_corners=align_corners,
+                kw = dict(mode=mode, antialias=antialias, align_corners=align_corners,
                           size=(1, n_out))  # fmt: skip
                 ref = torch.nn.functional.interpolate(torch.tensor(e), **kw).numpy()
                 got = np.asarray(interpolate(e, **kw))
                 assert ((ref == 0) == (got == 0)).all(), (n_in, n_out, align_corners)
+
+
+def test_an_inf_that_pytorchs_bilinear_window_does_not_read(torch):
+    """2 -> 6, bilinear, float64: output 4's source coordinate is a hair below 1;
+    PyTorch's window starts at floorf of it (1), so the inf at 0 is not read there."""
+    x = np.array([[[[np.inf, 1.0]]]])
+    ref = torch.nn.functional.interpolate(torch.tensor(x), size=(1, 6), mode="bilinear")
+    with np.errstate(invalid="ignore"):
+        got = np.asarray(interpolate(x, size=(1, 6), mode="bilinear"))
+    np.testing.assert_array_equal(got, ref.numpy())  # NaN where PyTorch has NaN, 1 where 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_antialiased_bicubic_inf_in_the_output_gradient(torch, dtype):
+    """The case hypothesis found: an inf in the output gradient of an anti-aliased
+    bicubic 8 -> 4 meets PyTorch's tiny weights (inf), not zeros (NaN)."""
     kw = dict(mode="bicubic", antialias=True, align_corners=True, size=(1, 4))
     g = np.zeros((1, 1, 1, 4), dtype=dtype)
     g[0, 0, 0, 0] = np.inf

@@ -123,6 +123,14 @@ def _area_scale(
     return _scale_value(scale, n_in, n_out, dtype)
 
 
+def _floor_index(src: np.ndarray, n_in: int) -> np.ndarray:
+    """The first tap of a linear or cubic window, as PyTorch's ``guard_index_and_lambda``
+    takes it: ``floorf`` of the source coordinate, in float32 whatever the dtype (a
+    float64 coordinate a hair below an integer rounds up to it, and the tap below, of
+    weight 1e-16, is not read: an inf there stays out), at most the last input."""
+    return np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), n_in - 1)
+
+
 def _source_coord(
     n_out: int, scale: float, align_corners: bool, cubic: bool, dtype: type
 ) -> np.ndarray:
@@ -207,7 +215,7 @@ def linear_table(
         return AxisTable(n_in, n_out, idx, np.array([[1.0, 0.0]] * n_in), copies=True)
     s = _area_scale(n_in, n_out, align_corners, scale, dtype)
     src = _source_coord(n_out, s, align_corners, False, dtype)
-    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i0 = _floor_index(src, n_in)
     lam1 = np.clip((src - i0).astype(dtype), 0.0, 1.0).astype(np.float64)
     i1 = i0 + (i0 < n_in - 1)
     idx = np.stack([i0, i1], axis=1)
@@ -251,11 +259,12 @@ def _keys_far(x: np.ndarray, a: float, fused: bool = False) -> np.ndarray:
 
 
 def _cubic_coeffs(t: np.ndarray, a: float) -> np.ndarray:
-    """Keys' cubic convolution weights of the taps at offsets -1, 0, 1, 2 (``t`` in [0, 1])."""
-    return np.stack(
-        [_keys_far(t + 1.0, a), _keys_near(t, a), _keys_near(1.0 - t, a), _keys_far(2.0 - t, a)],
-        axis=1,
-    )
+    """Keys' cubic convolution weights of the taps at offsets -1, 0, 1, 2 (``t`` in
+    [0, 1]), in ``t``'s dtype as PyTorch's ``get_cubic_upsample_coefficients``: a
+    float32 weight computed in float64 can be 1e-8 where PyTorch's is 0."""
+    one, two = t.dtype.type(1), t.dtype.type(2)
+    taps = (_keys_far(t + one, a), _keys_near(t, a), _keys_near(one - t, a), _keys_far(two - t, a))
+    return np.stack(taps, axis=1)
 
 
 def cubic_table(
@@ -268,10 +277,10 @@ def cubic_table(
     """
     s = _area_scale(n_in, n_out, align_corners, scale, dtype)
     src = _source_coord(n_out, s, align_corners, True, dtype)
-    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    t = np.clip((src - i0).astype(dtype), 0.0, 1.0).astype(np.float64)
+    i0 = _floor_index(src, n_in)
+    t = np.clip((src - i0).astype(dtype), 0.0, 1.0)
     idx = np.clip(i0[:, None] + np.arange(-1, 3)[None, :], 0, n_in - 1)
-    return AxisTable(n_in, n_out, idx, _cubic_coeffs(t, -0.75))
+    return AxisTable(n_in, n_out, idx, _cubic_coeffs(t, -0.75).astype(np.float64))
 
 
 def area_table(n_in: int, n_out: int) -> AxisTable:
