@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,13 +61,11 @@ def transpose_plan(
 ) -> TransposePlan:
     """The layout of :func:`_conv_transpose_phases` and its memory needs, from the
     geometry alone (the path table asks whether ``least`` fits the budget)."""
-    nd = len(n_in)
     counts, placed, pitch = _phase_grid(taps, stride, n_in, out)
     plane = math.prod(pitch)
-    step = [math.prod(pitch[i + 1 :]) for i in range(nd)]
     by_phase: dict[Ints, list[tuple[int, int]]] = {}
     for j, r, dl in placed:
-        by_phase.setdefault(r, []).append((j, sum(di * si for di, si in zip(dl, step))))
+        by_phase.setdefault(r, []).append((j, flat_offset(dl, pitch, plane // pitch[0])))
     n_phases = len(by_phase)
     most = max(len(v) for v in by_phase.values())
     k_live = len(placed)
@@ -88,6 +85,18 @@ def transpose_plan(
     return TransposePlan(
         counts, placed, pitch, by_phase, per_sample, blocked, least, row_bytes, reach, xp_bytes
     )
+
+
+def flat_offset(shift: Ints, pitch: Sequence[int], row: int) -> int:
+    """A tap's constant flat offset on a phase grid: its ``shift`` per dim, the first
+    dim's rows ``row`` elements apart (a sample's rest on the padded grid, the batch's
+    on the ``(rows, batch, *rest)`` one), the other dims at ``pitch``.
+
+    >>> flat_offset((-1, 1), [9, 9], 9), flat_offset((-1, 1), [9, 9], 8 * 9)
+    (-8, -71)
+    """
+    rest = [math.prod(pitch[i + 1 :]) for i in range(1, len(pitch))]
+    return shift[0] * row + sum(d * st for d, st in zip(shift[1:], rest))
 
 
 def _conv_transpose_phases(
@@ -188,7 +197,6 @@ def _conv_transpose_phases(
     # and batch-inner rows would make every write into y a strided one.
     batch_rows = nd > 1
     rest = plane // pitch[0]  # one row of the first dim, flat
-    rest_steps = [math.prod(pitch[i + 1 :]) for i in range(1, nd)]
     rows_out = max(counts[0])
 
     def grid_chunk(nb: slice, b: int) -> None:
@@ -203,37 +211,32 @@ def _conv_transpose_phases(
         xp[place] = x[nb].reshape(b, g, c_in_g, *n_in).transpose(to_grid)
         width = math.prod(grid)
         xf = xp.reshape(g, c_in_g, width)
-        if gather is not None:  # numba's kernel sums the slabs straight into y
-            one = most * c_out * width * x.itemsize
-            room = max(PHASES_JIT_BYTES, 4 * w.nbytes) - xp.nbytes
-            per = max(1, min(room, get_memory_budget() // nw - xp.nbytes) // one)
-            for pb in (slice(i, i + per) for i in range(0, len(phases), per)):
-                group = phases[pb]
-                first, last = start[group[0]], start[group[-1]] + len(by_phase[group[-1]])
-                wsel = wt[:, first:last].reshape(g, (last - first) * c_out_g, c_in_g)
-                cols = np.matmul(wsel, xf).reshape(g, last - first, c_out_g, width)
-                gather(cols, y[nb], group, first, 0, rows_out, 0, pb.start == 0, b * batch_rows)
-                del cols  # free before the next group's columns: the budget is a peak
-            return
-        shift = {j: d[0] * row + sum(di * si for di, si in zip(d[1:], rest_steps))
-                 for j, _, d in placed}  # fmt: skip
-        z = np.empty((len(phases), g, c_out_g, math.prod(zgrid)), dtype=x.dtype)
+        # numba's kernel sums the slabs straight into y: no phase buffers
+        z = None if gather is not None else np.empty(
+            (len(phases), g, c_out_g, math.prod(zgrid)), dtype=x.dtype)  # fmt: skip
+        shift = {} if z is None else {j: flat_offset(d, pitch, row) for j, _, d in placed}
         # Columns for as many phases as fit the working size beside the input
         # (the phase buffers are written once each, not revisited: they do not
         # count against it), within this worker's share of the budget.
         one = most * c_out * width * x.itemsize
-        room = max(_CHUNK_BYTES, 4 * w.nbytes) - xp.nbytes
-        room = min(room, get_memory_budget() // nw - xp.nbytes - z.nbytes)
+        room = max(_CHUNK_BYTES if z is not None else PHASES_JIT_BYTES, 4 * w.nbytes) - xp.nbytes
+        room = min(room, get_memory_budget() // nw - xp.nbytes - (0 if z is None else z.nbytes))
         per = max(1, room // one)
         for pb in (slice(i, i + per) for i in range(0, len(phases), per)):
             group = phases[pb]
             first, last = start[group[0]], start[group[-1]] + len(by_phase[group[-1]])
             wsel = wt[:, first:last].reshape(g, (last - first) * c_out_g, c_in_g)
             cols = np.matmul(wsel, xf).reshape(g, last - first, c_out_g, width)
-            for m, r in enumerate(group, start=pb.start):
-                slabs = [cols[:, start[r] - first + i] for i in range(len(by_phase[r]))]
-                _shifted_sum(slabs, [shift[j] for j, _ in by_phase[r]], z[m])
-            del cols, slabs  # free before the next group's columns: the budget is a peak
+            if gather is not None:
+                gather(cols, y[nb], group, first, 0, rows_out, 0, pb.start == 0, b * batch_rows)
+            elif z is not None:
+                for m, r in enumerate(group, start=pb.start):
+                    slabs = [cols[:, start[r] - first + i] for i in range(len(by_phase[r]))]
+                    _shifted_sum(slabs, [shift[j] for j, _ in by_phase[r]], z[m])
+                del slabs  # views of cols
+            del cols  # free before the next group's columns: the budget is a peak
+        if z is None:
+            return
         zc = z.reshape(len(phases), c_out, *zgrid)
         # Interleave the phases into y a block of channels at a time, small enough
         # to stay in cache while every phase writes its strided share of it (each
@@ -308,7 +311,7 @@ class _PhaseGather:
         pitch = [1] * lead + list(plan.pitch)
         self.step = np.array([math.prod(pitch[i + 1 :]) for i in range(3)], dtype=np.int64)
         self.plane = math.prod(pitch)
-        self.steps = [int(v) for v in self.step[lead + 1 :]]  # of the dims after the first
+        self.pitch = plan.pitch
         self.shift = {j: d for j, _, d in plan.placed}
         counts = [[1]] * lead + plan.counts
         self.counts = np.zeros((3, max(map(len, counts))), dtype=np.int64)
@@ -342,10 +345,8 @@ class _PhaseGather:
         tstart, tidx, toff = [0], [], []
         for r in phases:
             for i, (j, _) in enumerate(self.by_phase[r]):
-                d = self.shift[j]  # its shift per dim: a constant flat offset
-                off = d[0] * int(step[self.lead]) + sum(map(operator.mul, d[1:], self.steps))
                 tidx.append(self.start[r] - first + i)
-                toff.append(off + shift)
+                toff.append(flat_offset(self.shift[j], self.pitch, int(step[self.lead])) + shift)
             tstart.append(len(tidx))
         tstart += [len(tidx)] * (len(table) - len(phases))
         ti, to, ts = (np.array(v, dtype=np.int64) for v in (tidx, toff, tstart))
