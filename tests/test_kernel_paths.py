@@ -484,9 +484,11 @@ def test_nonfinite_path_matches_the_reference(geo: Geo, where: int, value: float
 
 
 def test_every_path_of_every_table_is_tested() -> None:
-    # conv.winograd(_jit), conv_weight.winograd_jit: float32 against their error bounds
-    # (tests/test_winograd.py)
-    winograd = {"conv.winograd", "conv.winograd_jit", "conv_weight.winograd_jit"}
+    # conv.winograd(_jit), conv_weight.winograd_jit, conv_transpose.winograd_phases_jit:
+    # float32 against their error bounds (tests/test_winograd.py, test_winograd_phases.py)
+    winograd = {"conv.winograd", "conv.winograd_jit", "conv_weight.winograd_jit",
+                "conv_transpose.winograd_phases_jit", "conv.winograd_phases_jit",
+                "conv_weight.winograd_phases_jit"}  # fmt: skip
     tested = {c[0] for c in CASES + JIT_CASES} | {"conv_transpose.nonfinite"} | winograd
     for table in kernels.TABLES.values():
         names = [p.name for p in table]
@@ -519,10 +521,12 @@ def expected_paths() -> dict[str, str]:
     on, conv_k3 takes Winograd's compiled transforms)."""
     depthwise = "depthwise_jit" if tconv.get_jit() else "depthwise"
     blocked = "flat_phases_jit" if tconv.get_jit() else "flat_phases_blocked"
+    # k4 s2 with numba on: the phases by F(2x2, 2x2) (tests/test_winograd_phases.py)
+    k4s2 = "winograd_phases_jit" if tconv.get_jit() else "flat_phases"
     return {
         "dcgan1": "conv_transpose.channels_last",  # 4x4 maps: the phase grid pads 1.56x
-        "dcgan2": "conv_transpose.flat_phases",
-        "dcgan3": "conv_transpose.flat_phases",
+        "dcgan2": f"conv_transpose.{k4s2}",
+        "dcgan3": f"conv_transpose.{k4s2}",
         "dcgan4": "conv_transpose.flat_phases",
         "unet1": "conv_transpose.exact_cover",  # k = s = 2
         "unet2": "conv_transpose.exact_cover",

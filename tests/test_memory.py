@@ -11,7 +11,7 @@ import tconv
 import tconv.functional as F
 from helpers import rel_err
 from tconv import kernels
-from tconv.kernels.conv import conv_and_weight_grad_nd, conv_weight_grad_nd
+from tconv.kernels.conv import conv_and_weight_grad_nd, conv_transpose_nd, conv_weight_grad_nd
 
 CASES = [
     ("conv_transpose2d", (8, 16, 32, 32), (16, 8, 4, 4), dict(stride=2, padding=1)),
@@ -77,14 +77,48 @@ def test_strided_weight_gradient_on_the_rows_grid_stays_within_budget(threads) -
     ref = conv_and_weight_grad_nd(x.astype(np.float64), gy.astype(np.float64), *args,
                                   w.astype(np.float64))  # fmt: skip
     budget = 2**20
-    with tconv.memory_budget(budget), kernels.trace() as names:
+    # the exact paths (numba on, Winograd's conv_weight.winograd_phases_jit takes it)
+    with tconv.memory_budget(budget), tconv.winograd(False), kernels.trace() as names:
         temp, got = _temporary_bytes(lambda: conv_and_weight_grad_nd(x, gy, *args, w)[0])
     assert names == ["conv_weight.phase_rows"]
     assert rel_err(got, ref[0]) <= 1e-5
     assert temp <= 1.15 * budget + 2 * w.nbytes, f"{temp / 2**20:.2f} MiB of temporaries"
-    with tconv.num_threads(1):  # the unchunked run really needed more than the budget
+    with tconv.num_threads(1), tconv.winograd(False):  # unchunked, more than the budget
         big, _ = _temporary_bytes(lambda: conv_and_weight_grad_nd(x, gy, *args, w)[0])
     assert big > 2 * budget
+
+
+@pytest.mark.skipif(not tconv.jit_available(), reason="numba is not installed")
+def test_the_k4s2_winograd_paths_stay_within_budget(threads) -> None:
+    """A DCGAN generator layer (k4 s2 p1) forward and backward by F(2x2, 2x2)
+    (``*.winograd_phases_jit``): chunked to the budget, within it, same results as
+    the exact paths."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 64, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((64, 32, 4, 4)).astype(np.float32)
+    gy = rng.standard_normal((16, 32, 32, 32)).astype(np.float32)
+    geo = ((2, 2), (1, 1), 1, (1, 1))
+    wargs = ((4, 4), *geo)
+    budget = 2**20
+    with tconv.memory_budget(budget):  # numba's first calls (loading the kernels) first
+        conv_transpose_nd(x, w, *geo, (32, 32))
+        conv_and_weight_grad_nd(gy, x, *wargs, w)
+    with tconv.memory_budget(budget), kernels.trace() as names:
+        t_fwd, y = _temporary_bytes(lambda: conv_transpose_nd(x, w, *geo, (32, 32)))
+        pair = []  # (gw, gx): the input gradient counts as a temporary here
+        t_bwd, gw = _temporary_bytes(
+            lambda: pair.extend(conv_and_weight_grad_nd(gy, x, *wargs, w)) or pair[0]
+        )
+    gx = pair[1]
+    assert names == ["conv_transpose.winograd_phases_jit", "conv_weight.winograd_phases_jit"]
+    with tconv.winograd(False):
+        y_ref = conv_transpose_nd(x, w, *geo, (32, 32))
+        gw_ref, gx_ref = conv_and_weight_grad_nd(gy, x, *wargs, w)
+    for got, ref in ((y, y_ref), (gw, gw_ref), (gx, gx_ref)):
+        assert rel_err(got, ref) <= 1e-5
+    # the transformed weights (36 C_in C_out, 0.3 MiB) are within the budget too
+    for which, temp in (("forward", t_fwd), ("backward", t_bwd - gx.nbytes)):
+        assert temp <= 1.15 * budget, f"{which}: {temp / 2**20:.2f} MiB of temporaries"
 
 
 def test_a_large_map_goes_in_blocks_of_rows_within_the_budget(threads) -> None:

@@ -53,7 +53,16 @@ from .phases import (
     phase_rows_bytes,
     transpose_plan,
 )
-from .winograd import conv3x3, least_bytes, weight_grad3x3
+from .winograd import (
+    conv3x3,
+    conv_and_weight_k4s2,
+    conv_k4s2,
+    conv_transpose_k4s2,
+    k4s2_bytes,
+    k4s2_conv_bytes,
+    least_bytes,
+    weight_grad3x3,
+)
 
 __all__ = [
     "CONV",
@@ -265,6 +274,33 @@ class TransposeCall(_Call):
         return conv.winograd_jit or conv.winograd
 
     @cached_property
+    def winograd_phases(self) -> bool:
+        """A 2-d 4x4 kernel at stride 2 (groups and dilation 1, float32 or float64),
+        numba on, the Winograd paths allowed (``tconv.winograd``), channels enough,
+        enough outputs over the batch to pay for transforming the weights, the more
+        so when their transform outgrows the cache (tuning.WINOGRAD_PHASES_*), and
+        not tiny maps."""
+        if not (
+            self.groups == 1
+            and self.k == (4, 4)
+            and self.stride == (2, 2)
+            and self.dilation == (1, 1)
+            and np.dtype(self.x.dtype) in (np.float32, np.float64)
+            and settings.get_winograd()
+            and self.jit
+            and min(self.c_in, self.c_out) >= tuning.WINOGRAD_PHASES_MIN_CHANNELS
+        ):
+            return False
+        u_bytes = 36 * self.c_in * self.c_out * self.itemsize
+        grow = max(1.0, u_bytes / tuning.WINOGRAD_PHASES_WEIGHT_BYTES)
+        tw = -(-self.out_size[1] // 4)
+        return (
+            self.n * self.p_out >= tuning.WINOGRAD_PHASES_MIN_OUTPUTS * grow
+            and not self.tiny  # 4x4 maps: channels-last, measured faster
+            and k4s2_bytes(self.c_in, self.c_out, tw, self.itemsize) <= _budget()
+        )
+
+    @cached_property
     def tiny(self) -> bool:
         """The phase grid pads the map by CL_PADDING or more, and channels-last fits."""
         cl_sample = (self.p_in * (self.c_in + self.c_out) + self.p_out * self.c_out) * self.itemsize
@@ -346,6 +382,12 @@ def _ct_phases_jit(c: TransposeCall) -> np.ndarray:
     return c.done(y)
 
 
+def _ct_winograd_phases(c: TransposeCall) -> np.ndarray:
+    y = np.empty((c.n, c.c_out, *c.out_size), dtype=c.x.dtype)
+    conv_transpose_k4s2(c.x, c.w, y, c.lo, c.bias)
+    return y
+
+
 def _ct_sparse(c: TransposeCall) -> np.ndarray:
     y = c.empty_y()
     if c.depthwise:
@@ -384,6 +426,10 @@ CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
     Path("conv_transpose.stride1_flipped", lambda c: c.flipped,
          "stride 1: conv with the flipped kernel, whose row-shifted columns copy less "
          "(or Winograd's 3x3 paths take)", _ct_flipped),
+    Path("conv_transpose.winograd_phases_jit", lambda c: c.winograd_phases and not c.nonfinite,
+         "k4 s2 (2-d): each output phase a 2x2 correlation by F(2x2,2x2), compiled "
+         "transforms, 36 multiplications per 4x4 block instead of 64, error within "
+         "winograd.PHASES_ERROR", _ct_winograd_phases),
     Path("conv_transpose.channels_last", lambda c: c.tiny,
          "tiny maps: per-tap GEMMs, adds over batch x channels rows, no padded grid",
          _ct_channels_last),
@@ -462,6 +508,34 @@ class _ConvCall(_Call):
                 tuning.WINOGRAD_M, self.itemsize,
             ) <= _budget()
         )  # fmt: skip
+
+    @cached_property
+    def winograd_phases(self) -> bool:
+        """A 2-d 4x4 kernel at stride 2 (groups and dilation 1, float32 or float64),
+        numba on, the Winograd paths allowed (``tconv.winograd``), channels enough,
+        and enough output positions over the batch to pay for transforming the
+        weights, the more so when their transform outgrows the cache
+        (tuning.WINOGRAD_PHASES_CONV_*)."""
+        if not (
+            self.groups == 1
+            and self.k == (4, 4)
+            and self.stride == (2, 2)
+            and self.dilation == (1, 1)
+            and np.dtype(self.x.dtype) in (np.float32, np.float64)
+            and settings.get_winograd()
+            and self.jit
+            and min(self.c_in, self.c_out) >= tuning.WINOGRAD_PHASES_MIN_CHANNELS
+        ):
+            return False
+        u_bytes = 36 * self.c_in * self.c_out * self.itemsize
+        grow = max(1.0, u_bytes / tuning.WINOGRAD_PHASES_WEIGHT_BYTES)
+        tw = -(-self.out_size[1] // 2)
+        return (
+            self.n * self.p_out >= tuning.WINOGRAD_PHASES_CONV_MIN_OUTPUTS * grow
+            and k4s2_conv_bytes(
+                self.c_in, self.c_out, tw, self.itemsize, isinstance(self, WeightCall)
+            ) <= _budget()
+        )
 
     @cached_property
     def winograd_jit(self) -> bool:
@@ -588,6 +662,12 @@ def _c_depthwise_jit(c: ConvCall) -> np.ndarray:
     )
 
 
+def _c_winograd_phases(c: ConvCall) -> np.ndarray:
+    y = np.empty((c.n, c.c_out, *c.out_size), dtype=c.x.dtype)
+    conv_k4s2(c.x, c.w, y, c.lo, c.bias)
+    return y
+
+
 def _c_depthwise(c: ConvCall) -> np.ndarray:
     y = c.y()
     _conv_depthwise(c.x, c.w, y, c.stride, c.dilation, c.lo, c.out_size, c.by)
@@ -653,6 +733,11 @@ CONV: tuple[Path[ConvCall], ...] = (
          "float32 3x3, stride 1, numba off, tuning.WINOGRAD_NUMPY (off: lost to the "
          "exact paths where measured), finite: Winograd F(4x4,3x3) with NumPy "
          "transforms, error within winograd.ERROR", _c_winograd),
+    Path("conv.winograd_phases_jit", lambda c: c.winograd_phases and not c.nonfinite,
+         "k4 s2 (2-d): the 4 tap parities, each a 2x2 correlation of an input phase, by "
+         "F(2x2,2x2) stacked in the GEMMs' depth, compiled transforms, 36 multiplications "
+         "per 2x2 block instead of 64, error within winograd.PHASES_ERROR",
+         _c_winograd_phases),
     Path("conv.row_shift", lambda c: c.row_shift,
          "stride 1 along the first dim: its taps read shifted views of shared columns",
          _c_row_shift),
@@ -749,6 +834,10 @@ def _w_winograd_jit(c: WeightCall) -> _Pair:
     return weight_grad3x3(c.x, c.gy, c.lo), None
 
 
+def _w_winograd_phases(c: WeightCall) -> _Pair:
+    return conv_and_weight_k4s2(c.x, c.gy, c.lo, c.w)
+
+
 def _w_row_shift(c: WeightCall) -> _Pair:
     return _weight_grad_row_shift(c.x, c.gy, c.k, c.stride, c.dilation, c.lo), None
 
@@ -798,6 +887,10 @@ CONV_WEIGHT: tuple[Path[WeightCall], ...] = (
          lambda c: c.winograd_jit and c.w is None and not c.nonfinite,
          "the gradient alone, 3x3, stride 1, >= 16 channels, numba on, finite: Winograd "
          "F(4x4,3x3) backward, error within winograd.WEIGHT_ERROR", _w_winograd_jit),
+    Path("conv_weight.winograd_phases_jit", lambda c: c.winograd_phases and not c.nonfinite,
+         "k4 s2 (2-d), conv.winograd_phases_jit's conditions: F(2x2,2x2) backward, the "
+         "convolution too when asked, one input transform for both, error within "
+         "winograd.PHASES_ERROR", _w_winograd_phases),
     Path("conv_weight.row_shift", lambda c: c.row_shift,
          "stride 1 along the first dim: its taps read shifted views of shared columns",
          _w_row_shift),

@@ -98,21 +98,24 @@ def jit(enabled: bool) -> Iterator[None]:
         set_jit(old)
 
 
-# Winograd F(4x4, 3x3) for large float32 stride-1 3x3 convolutions (conv.winograd,
-# kernels/winograd.py): faster, a few bits less accurate. TCONV_WINOGRAD=0 in the
-# environment, or set_winograd(False), keeps the exact GEMM paths.
+# Winograd F(4x4, 3x3) for large stride-1 3x3 convolutions (conv.winograd(_jit)),
+# and F(2x2, 2x2) for kernel-4 stride-2 (transposed) convolutions and their weight
+# gradients (*.winograd_phases_jit; kernels/winograd.py): faster, a few bits less
+# accurate. TCONV_WINOGRAD=0 in the environment, or set_winograd(False), keeps the
+# exact GEMM paths.
 _winograd_enabled = os.environ.get("TCONV_WINOGRAD", "1").strip().lower() not in (
     "0", "false", "no", "off",
 )  # fmt: skip
 
 
 def get_winograd() -> bool:
-    """Whether large float32 stride-1 3x3 convolutions (and the stride-1 3x3
-    transposed convolutions and input gradients that run them) may take the
-    Winograd path ``conv.winograd``, whose error bound is
-    ``tconv.kernels.winograd.ERROR`` (relative to the largest output) instead of
-    the GEMM's rounding. On by default, unless the environment sets
-    ``TCONV_WINOGRAD=0``.
+    """Whether large stride-1 3x3 convolutions (and the stride-1 3x3 transposed
+    convolutions and input gradients that run them) may take the Winograd paths
+    ``conv.winograd(_jit)``, whose error bound is ``tconv.kernels.winograd.ERROR``
+    (relative to the largest output) instead of the GEMM's rounding, and kernel-4
+    stride-2 (transposed) convolutions and their gradients the polyphase paths
+    ``*.winograd_phases_jit`` (bound ``winograd.PHASES_ERROR``). On by default,
+    unless the environment sets ``TCONV_WINOGRAD=0``.
 
     >>> isinstance(get_winograd(), bool)
     True

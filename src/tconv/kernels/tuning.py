@@ -46,6 +46,17 @@ WINOGRAD_JIT_MIN_CHANNELS = 16  # each of C_in and C_out
 WINOGRAD_JIT_MIN_POSITIONS = 28 * 28  # N * output positions, at least
 WINOGRAD_JIT_WEIGHT_BYTES = 36 * 128 * 128 * 4  # beyond it, proportionally more
 
+# conv_transpose.winograd_phases_jit (kernels/winograd.py, conv_transpose_k4s2): a
+# k4 s2 transposed convolution's 4 output phases by F(2x2, 2x2), 36 multiplications
+# per 4x4 output block instead of 64, compiled transforms. Measured on 2 workers
+# against the table's exact paths (benchmarks/RESULTS-intel.md, "Kernel paths").
+WINOGRAD_PHASES_MIN_CHANNELS = 16  # each of C_in and C_out
+WINOGRAD_PHASES_MIN_OUTPUTS = 32 * 32  # N * output positions, at least
+WINOGRAD_PHASES_WEIGHT_BYTES = 36 * 256 * 256 * 4  # beyond it, proportionally more
+# conv.winograd_phases_jit (conv_k4s2): a k4 s2 convolution (the input gradient of
+# the transposed one) by the same transform, the 4 tap parities in the GEMMs' depth.
+WINOGRAD_PHASES_CONV_MIN_OUTPUTS = 32 * 32  # N * output positions, at least
+
 # conv.winograd (kernels/winograd.py): F(4x4, 3x3) runs GEMMs with 4x fewer
 # multiply-adds than im2col's, but of C_in deep instead of 9 C_in, around
 # memory-bound NumPy transform passes. float32, serial CPU time against the exact

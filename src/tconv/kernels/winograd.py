@@ -1,4 +1,5 @@
-"""Winograd minimal filtering (Lavin & Gray 2016) for stride-1 3x3 convolutions.
+"""Winograd minimal filtering (Lavin & Gray 2016) for stride-1 3x3 convolutions,
+and, by polyphase ``F(2x2, 2x2)``, for kernel-4 stride-2 (transposed) convolutions.
 
 ``F(m x m, 3 x 3)`` computes an ``m x m`` block of outputs from an
 ``(m + 2) x (m + 2)`` input tile with ``(m + 2)^2`` multiplications per channel
@@ -50,11 +51,28 @@ many channels); a stride-1 3x3 transposed convolution and the input gradient
 of a stride-1 3x3 convolution reach it through ``conv_transpose.stride1_flipped``;
 :data:`.conv.CONV_WEIGHT` sends the weight gradient alone there
 (``conv_weight.winograd_jit``) on the forward's thresholds.
+
+Kernel 4, stride 2 (the DCGAN generator's and discriminator's layers, 2-d, groups
+and dilation 1, numba on): a transposed convolution's 4 output phases are each a
+stride-1 2x2 correlation of ``x`` (:func:`k4s2_phases`), and a convolution's 4 tap
+parities each a 2x2 correlation of one phase of ``x``. ``F(2x2, 2x2)`` (:data:`F22`,
+the points 0, -1 and infinity: every coefficient 0 or +-1) computes a 2x2 block
+of such a correlation with 9 multiplications instead of 16, so 36 instead of 64
+per 4x4 output block of the transposed convolution (:func:`conv_transpose_k4s2`,
+36 GEMMs ``(tiles, C_in) @ (C_in, C_out)``) and per 2x2 block of the convolution
+and channel pair (:func:`conv_k4s2`, the parities summed in 9 GEMMs of depth
+``4 C_in``); the weight gradient runs the convolution's tiles backwards
+(:func:`conv_and_weight_k4s2`, which also gives the convolution in the same pass:
+the transposed layer's backward). Their float32 error is about the exact paths'
+(:data:`PHASES_ERROR`). The tables send these layers there as
+``conv_transpose.winograd_phases_jit``, ``conv.winograd_phases_jit`` and
+``conv_weight.winograd_phases_jit`` (thresholds ``tuning.WINOGRAD_PHASES_*``).
 ``tconv.winograd(False)`` (or ``TCONV_WINOGRAD=0``) keeps the exact paths.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from dataclasses import dataclass
@@ -63,6 +81,7 @@ from typing import Any
 import numpy as np
 
 from . import _numba, _threads
+from ._layout import transposed
 from .settings import get_memory_budget
 from .tuning import CHUNK_BYTES
 
@@ -70,10 +89,14 @@ Ints = tuple[int, ...]
 
 __all__ = [
     "ERROR",
+    "PHASES_ERROR",
     "TRANSFORMS",
     "WEIGHT_ERROR",
     "Transform",
     "conv3x3",
+    "conv_and_weight_k4s2",
+    "conv_k4s2",
+    "conv_transpose_k4s2",
     "least_bytes",
     "weight_grad3x3",
     "winograd_bytes",
@@ -704,3 +727,560 @@ def weight_grad3x3(x: np.ndarray, gy: np.ndarray, lo: Ints) -> np.ndarray:
     with _threads.serial_blas():
         gw = np.kron(g, g).T @ m  # (9, C_out C_in): G^T M G per channel pair
     return np.ascontiguousarray(gw.reshape(3, 3, c_out, c_in).transpose(2, 3, 0, 1))
+
+
+# --------------------------------------------------------------------------
+# k4 s2 transposed convolutions by polyphase F(2x2, 2x2): conv_transpose.winograd_phases_jit
+
+#: The float32 error bound of :func:`conv_transpose_k4s2`: max |error| relative to
+#: the largest |output|, against the float64 reference (measured: its tests).
+PHASES_ERROR = 3e-6
+
+# F(2, 2) for the correlation y[i] = d[i] g[0] + d[i + 1] g[1], i = 0, 1, at the
+# points 0, -1 and infinity: every coefficient 0 or +-1, so the transforms add and
+# subtract only (Toom-Cook: m0 = (d0 - d1) g0, m1 = d1 (g0 + g1), m2 = (d2 - d1) g1,
+# y0 = m0 + m1, y1 = m1 + m2).
+F22 = (
+    np.array([[1, -1, 0], [0, 1, 0], [0, -1, 1]], dtype=np.float64),  # B^T
+    np.array([[1, 0], [1, 1], [0, 1]], dtype=np.float64),  # G
+    np.array([[1, 1, 0], [0, 1, 1]], dtype=np.float64),  # A^T
+)
+
+
+def k4s2_phases(lo: int) -> tuple[tuple[int, int], tuple[tuple[int, int], tuple[int, int]]]:
+    """One dim of a kernel-4, stride-2 transposed convolution cropped by ``lo``
+    (PyTorch's padding, ``o = 2 i - lo + k``): per output phase ``r = o mod 2``
+    the start of its 3-input window relative to ``2 t`` (tile ``t`` of the phase
+    holds its outputs ``q = 2 t, 2 t + 1``, ``o = 2 q + r``) and the kernel taps
+    ``(g0, g1)`` of the correlation ``y_r[q] = x[q + s] w[g0] + x[q + s + 1] w[g1]``.
+
+    >>> k4s2_phases(1)
+    ((-1, 0), ((3, 1), (2, 0)))
+    """
+    starts, taps = [], []
+    for r in (0, 1):
+        first = (r + lo) % 2  # the taps k = first, first + 2 reach phase r
+        shift = (r + lo - first) // 2  # input minus phase index of tap `first`
+        starts.append(shift - 1)
+        taps.append((first + 2, first))
+    return (starts[0], starts[1]), (taps[0], taps[1])
+
+
+def k4s2_weight(w: np.ndarray, lo: Ints) -> np.ndarray:
+    """``u[9 (2 r0 + r1) + 3 a + b, i, o] = (G g G^T)[a, b]`` (36, C_in, C_out), ``g``
+    the 2x2 sub-kernel of output phase ``(r0, r1)`` of ``w`` (C_in, C_out, 4, 4): the
+    transformed weights of :func:`conv_transpose_k4s2`, by adds of its 16 tap planes
+    (copied contiguous first, a tiled transpose)."""
+    c_in, c_out = w.shape[:2]
+    planes = transposed(w.reshape(c_in * c_out, 16)).reshape(4, 4, c_in, c_out)
+    taps = [k4s2_phases(p)[1] for p in lo]
+    u = np.empty((36, c_in, c_out), dtype=w.dtype)
+    for r0, r1 in itertools.product((0, 1), (0, 1)):
+        (a0, a1), (b0, b1) = taps[0][r0], taps[1][r1]  # the sub-kernel's taps per dim
+        g = [[planes[a, b] for b in (b0, b1)] for a in (a0, a1)]
+        # G along the first dim (g0, g0 + g1, g1), then along the second
+        grow = [g[0], [g[0][0] + g[1][0], g[0][1] + g[1][1]], g[1]]
+        for a in range(3):
+            base = 9 * (2 * r0 + r1) + 3 * a
+            u[base] = grow[a][0]
+            np.add(grow[a][0], grow[a][1], out=u[base + 1])
+            u[base + 2] = grow[a][1]
+    return u
+
+
+def k4s2_bytes(c_in: int, c_out: int, tw: int, itemsize: int) -> int:
+    """Bytes :func:`conv_transpose_k4s2` needs at least: the transformed weights and
+    one worker's buffers for one row of ``tw`` tiles."""
+    return (36 * c_in * c_out + 36 * tw * (c_in + c_out) + 4 * (2 * tw + 3) * c_in * 3
+            + 10 * (4 * tw) * c_out) * itemsize  # fmt: skip
+
+
+def conv_transpose_k4s2(
+    x: np.ndarray, w: np.ndarray, y: np.ndarray, lo: Ints, bias: np.ndarray | None
+) -> None:
+    """Write ``y = conv_transpose2d(x, w, stride=2, padding=lo) + bias`` for a 4x4
+    kernel (groups 1, dilation 1; ``y``'s size sets the output padding) by polyphase
+    Winograd ``F(2x2, 2x2)`` with compiled transforms (numba must import).
+
+    x (N, C_in, H, W), w (C_in, C_out, 4, 4), y (N, C_out, Ho, Wo) with
+    ``Ho = 2 (H - 1) - 2 lo[0] + 4 + output_padding`` (likewise Wo). Each of the 4
+    output phases ``(o0 mod 2, o1 mod 2)`` is a stride-1 correlation of ``x`` with
+    a 2x2 sub-kernel (:func:`k4s2_phases`), computed per 2x2 block of the phase
+    by ``F(2x2, 2x2)``: 9 multiplications per channel pair instead of 16, so
+    36 instead of 64 per 4x4 block of ``y``. Per chunk of tile rows: the input
+    transform reads ``x`` (NCHW) into ``v`` (36, tiles, C_in), one stacked GEMM
+    with the transformed weights (:func:`k4s2_weight`), and the output transform
+    plus bias writes the 4 phases' blocks into ``y`` (NCHW) as one 4x4 block.
+    float32 within :data:`PHASES_ERROR` of the largest output.
+
+    >>> x, w, y = np.ones((1, 1, 2, 2)), np.ones((1, 1, 4, 4)), np.empty((1, 1, 4, 4))
+    >>> conv_transpose_k4s2(x, w, y, (1, 1), None)
+    >>> y[0, 0]
+    array([[1., 2., 2., 1.],
+           [2., 4., 4., 2.],
+           [2., 4., 4., 2.],
+           [1., 2., 2., 1.]])
+    """
+    n, c_in, c_out = x.shape[0], x.shape[1], w.shape[1]
+    th, tw = -(-y.shape[2] // 4), -(-y.shape[3] // 4)
+    kin = _numba.compiled(_k4s2_in, error_model="numpy")
+    kout = _numba.compiled(_k4s2_out, error_model="numpy")
+    (s0, _), (s1, _) = (k4s2_phases(p) for p in lo)
+    starts = np.array([s0, s1], dtype=np.int64)
+    with _threads.serial_blas():
+        u = k4s2_weight(w, lo)
+    b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
+    nrow = max(s0) - min(s0) + 3  # input rows a tile row reads
+    wp = 2 * tw + max(s1) - min(s1) + 2  # input columns a tile row reads
+    row_bytes = 36 * tw * (c_in + c_out) * x.itemsize  # v and the products
+    side = (nrow * wp * c_in + 6 * wp * c_in + 10 * 4 * tw * c_out) * x.itemsize
+    nw = _threads.workers(n * y.shape[2] * y.shape[3] * c_in * c_out * 4, row_bytes + side)
+    # as conv3x3's compiled path: chunks of about L2's size (or the weights', which
+    # each chunk's GEMMs read whole), within the budget
+    room = min(max(CHUNK_BYTES // 2, u.nbytes), (get_memory_budget() - u.nbytes) // nw - side)
+    step = _balanced(n * th, room // row_bytes, nw)
+    items = [(g, min(n * th, g + step)) for g in range(0, n * th, step)]
+    local = threading.local()
+    x = np.ascontiguousarray(x)
+
+    def chunk(item: tuple[int, int]) -> None:
+        g0, g1 = item
+        bufs = getattr(local, "bufs", None)
+        if bufs is None:  # the worker's own, reused over its chunks
+            bufs = local.bufs = (
+                np.empty(36 * step * tw * c_in, x.dtype),
+                np.empty(36 * step * tw * c_out, x.dtype),
+                np.empty((nrow, wp, c_in), x.dtype),
+                np.empty((2, 3, wp, c_in), x.dtype),
+                np.empty((2, 3, 4 * tw, c_out), x.dtype),
+                np.empty((4, 4 * tw, c_out), x.dtype),
+            )
+        t = (g1 - g0) * tw
+        v = bufs[0][: 36 * t * c_in].reshape(36, t, c_in)
+        prod = bufs[1][: 36 * t * c_out].reshape(36, t, c_out)
+        kin(x, v, g0, g1, th, starts, bufs[2], bufs[3])
+        np.matmul(v, u, out=prod)
+        kout(prod, y, b, g0, g1, th, bufs[4], bufs[5])
+
+    _threads.map_chunks(chunk, items, nw)
+
+
+def _k4s2_in(
+    x: np.ndarray, v: np.ndarray, g0: int, g1: int, th: int, starts: np.ndarray,
+    xl: np.ndarray, r: np.ndarray,
+) -> None:  # fmt: skip
+    """``v[9 (2 r0 + r1) + 3 a + b, t, c] = (B^T d B)[a, b]`` for the tiles ``t`` of the
+    tile rows ``g0 .. g1`` (tile row g: sample g // th, row g % th), ``d`` the 3x3
+    window of channel ``c`` of ``x`` (NCHW) that phase ``(r0, r1)``'s tile reads, at
+    ``(2 row + starts[0, r0], 2 col + starts[1, r1])``, zeros outside: the tile row's
+    input rows transposed channels-last into ``xl`` (rows, wp, C; a row shared with
+    the tile row before is transposed once), ``B^T`` along them per phase into ``r``
+    (2, 3, wp, C), then ``B`` per tile, each over runs of C."""
+    c_n, h, w_in = x.shape[1], x.shape[2], x.shape[3]
+    nrow, wp = xl.shape[0], xl.shape[1]
+    tw = v.shape[1] // max(1, g1 - g0)
+    m0, m1 = min(starts[0, 0], starts[0, 1]), min(starts[1, 0], starts[1, 1])
+    q0 = min(max(-m1, 0), wp)  # the columns inside x
+    q1 = max(min(w_in - m1, wp), q0)
+    for j in range(nrow):
+        for q in range(wp):
+            if q < q0 or q >= q1:
+                for c in range(c_n):
+                    xl[j, q, c] = 0
+    for g in range(g0, g1):
+        n = g // th
+        ty = g - n * th
+        base = (g - g0) * tw
+        # input row 2 ty + j sits in slot (2 ty + j) % nrow: the rows this tile row
+        # shares with the one before are not transposed again
+        for j in range(nrow - 2 if g > g0 and ty > 0 else 0, nrow):
+            row = 2 * ty + m0 + j
+            k = (2 * ty + j) % nrow
+            if row < 0 or row >= h:
+                for q in range(q0, q1):
+                    for c in range(c_n):
+                        xl[k, q, c] = 0
+            else:
+                for c in range(c_n):
+                    for q in range(q0, q1):
+                        xl[k, q, c] = x[n, c, row, m1 + q]
+        for p0 in range(2):
+            a = 2 * ty + starts[0, p0] - m0
+            sa, sb, sc = a % nrow, (a + 1) % nrow, (a + 2) % nrow
+            for q in range(wp):
+                for c in range(c_n):
+                    r[p0, 0, q, c] = xl[sa, q, c] - xl[sb, q, c]
+                for c in range(c_n):
+                    r[p0, 1, q, c] = xl[sb, q, c]
+                for c in range(c_n):
+                    r[p0, 2, q, c] = xl[sc, q, c] - xl[sb, q, c]
+        for tx in range(tw):
+            t = base + tx
+            for p0 in range(2):
+                for p1 in range(2):
+                    q = 2 * tx + starts[1, p1] - m1
+                    k = 9 * (2 * p0 + p1)
+                    for i in range(3):
+                        for c in range(c_n):
+                            v[k + 3 * i, t, c] = r[p0, i, q, c] - r[p0, i, q + 1, c]
+                        for c in range(c_n):
+                            v[k + 3 * i + 1, t, c] = r[p0, i, q + 1, c]
+                        for c in range(c_n):
+                            v[k + 3 * i + 2, t, c] = r[p0, i, q + 2, c] - r[p0, i, q + 1, c]
+
+
+def _k4s2_out(
+    prod: np.ndarray, y: np.ndarray, bias: np.ndarray, g0: int, g1: int, th: int,
+    s: np.ndarray, yl: np.ndarray,
+) -> None:  # fmt: skip
+    """``y[n, o, 4 ty + 2 a + r0, 4 tx + 2 b + r1] = (A^T M A)[a, b] + bias[o]`` (the part
+    inside ``y``) for the tile rows ``g0 .. g1``, ``M`` phase ``(r0, r1)``'s products
+    in ``prod`` (36, tiles, C_out): ``A`` per tile into ``s`` (2, 3, 4 tw, C_out), at the
+    block's columns, ``A^T`` along the rows into ``yl`` (4, 4 tw, C_out), the 4 phases
+    one 4x4 block, then transposed into ``y`` (NCHW)."""
+    c_n, h, w_out = y.shape[1], y.shape[2], y.shape[3]
+    tw = s.shape[2] // 4
+    for g in range(g0, g1):
+        n = g // th
+        ty = g - n * th
+        base = (g - g0) * tw
+        for tx in range(tw):
+            t = base + tx
+            for p0 in range(2):
+                for p1 in range(2):
+                    k = 9 * (2 * p0 + p1)
+                    for i in range(3):
+                        a = k + 3 * i
+                        for c in range(c_n):
+                            s[p0, i, 4 * tx + p1, c] = prod[a, t, c] + prod[a + 1, t, c]
+                        for c in range(c_n):
+                            s[p0, i, 4 * tx + 2 + p1, c] = prod[a + 1, t, c] + prod[a + 2, t, c]
+        for p0 in range(2):
+            for q in range(w_out):
+                for c in range(c_n):
+                    yl[p0, q, c] = s[p0, 0, q, c] + s[p0, 1, q, c]
+                for c in range(c_n):
+                    yl[2 + p0, q, c] = s[p0, 1, q, c] + s[p0, 2, q, c]
+        for i in range(min(4, h - 4 * ty)):
+            for c in range(c_n):
+                bc = bias[c]
+                for q in range(w_out):
+                    y[n, c, 4 * ty + i, q] = yl[i, q, c] + bc
+
+
+# --------------------------------------------------------------------------
+# k4 s2 convolutions by polyphase F(2x2, 2x2): conv.winograd_phases_jit
+
+
+def k4s2_conv_weight(w: np.ndarray) -> np.ndarray:
+    """``u[3 a + b, (2 r0 + r1) C_in + i, o] = (G g G^T)[a, b]`` (9, 4 C_in, C_out), ``g``
+    the 2x2 sub-kernel ``w[o, i, r0::2, r1::2]`` of the input phase that tap parity
+    ``(r0, r1)`` reads, of ``w`` (C_out, C_in, 4, 4): the transformed weights of
+    :func:`conv_k4s2`, the 4 parities stacked in the GEMMs' depth."""
+    c_out, c_in = w.shape[:2]
+    planes = transposed(w.reshape(c_out, c_in * 16)).reshape(c_in, 4, 4, c_out)
+    u = np.empty((9, 4, c_in, c_out), dtype=w.dtype)
+    for r0, r1 in itertools.product((0, 1), (0, 1)):
+        g = [[planes[:, r0 + 2 * m0, r1 + 2 * m1] for m1 in (0, 1)] for m0 in (0, 1)]
+        grow = [g[0], [g[0][0] + g[1][0], g[0][1] + g[1][1]], g[1]]
+        for a in range(3):
+            u[3 * a, 2 * r0 + r1] = grow[a][0]
+            np.add(grow[a][0], grow[a][1], out=u[3 * a + 1, 2 * r0 + r1])
+            u[3 * a + 2, 2 * r0 + r1] = grow[a][1]
+    return u.reshape(9, 4 * c_in, c_out)
+
+
+def k4s2_conv_bytes(c_in: int, c_out: int, tw: int, itemsize: int, grad: bool = False) -> int:
+    """Bytes :func:`conv_k4s2` needs at least: the transformed weights and one
+    worker's buffers for one row of ``tw`` tiles; with ``grad``, those of
+    :func:`conv_and_weight_k4s2` (the output gradient's transform, the sums of dU)."""
+    wp = 4 * tw + 2
+    least = (36 * c_in * c_out + 9 * tw * (4 * c_in + c_out) + 12 * wp * c_in
+             + 8 * tw * c_out)  # fmt: skip
+    if grad:
+        least += 9 * tw * c_out + 2 * tw * c_out + 72 * c_in * c_out
+    return least * itemsize
+
+
+def conv_k4s2(
+    x: np.ndarray, w: np.ndarray, y: np.ndarray, lo: Ints, bias: np.ndarray | None
+) -> None:
+    """Write ``y = conv2d(x, w, stride=2, padding=lo) + bias`` for a 4x4 kernel (groups
+    1, dilation 1) by polyphase Winograd ``F(2x2, 2x2)`` with compiled transforms
+    (numba must import).
+
+    x (N, C_in, H, W), w (C_out, C_in, 4, 4), y (N, C_out, Ho, Wo) with
+    ``Ho = (H + 2 lo[0] - 4) // 2 + 1`` (likewise Wo). The taps of parity
+    ``(r0, r1)`` (``w[..., r0::2, r1::2]``) read one phase of ``x`` as a stride-1 2x2
+    correlation, so each 2x2 block of ``y`` is ``A^T [sum over the 4 parities of
+    (G g G^T) (.) (B^T d B)] A``: 9 GEMMs ``(tiles, 4 C_in) @ (4 C_in, C_out)``, 36
+    multiplications per block and channel pair instead of 64. Per chunk of tile
+    rows the input transform reads ``x`` (NCHW), the output transform plus bias
+    writes ``y`` (NCHW). float32 within :data:`PHASES_ERROR` of the largest output.
+    (The input gradient of a k4 s2 transposed convolution is such a convolution.)
+
+    >>> x, w, y = np.ones((1, 1, 4, 4)), np.ones((1, 1, 4, 4)), np.empty((1, 1, 2, 2))
+    >>> conv_k4s2(x, w, y, (1, 1), None)
+    >>> y[0, 0]
+    array([[ 9., 12.],
+           [12., 16.]])
+    """
+    n, c_in, c_out = x.shape[0], x.shape[1], w.shape[0]
+    th, tw = -(-y.shape[2] // 2), -(-y.shape[3] // 2)
+    kin = _numba.compiled(_k4s2_conv_in, error_model="numpy")
+    kout = _numba.compiled(_k4s2_conv_out, error_model="numpy")
+    with _threads.serial_blas():
+        u = k4s2_conv_weight(w)
+    b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
+    wp = 4 * tw + 2  # input columns a tile row reads
+    row_bytes = 9 * tw * (4 * c_in + c_out) * x.itemsize  # v and the products
+    side = (12 * wp * c_in + 8 * tw * c_out) * x.itemsize
+    nw = _threads.workers(n * y.shape[2] * y.shape[3] * c_in * c_out * 16, row_bytes + side)
+    room = min(max(CHUNK_BYTES // 2, u.nbytes), (get_memory_budget() - u.nbytes) // nw - side)
+    step = _balanced(n * th, room // row_bytes, nw)
+    items = [(g, min(n * th, g + step)) for g in range(0, n * th, step)]
+    local = threading.local()
+    x = np.ascontiguousarray(x)
+
+    def chunk(item: tuple[int, int]) -> None:
+        g0, g1 = item
+        bufs = getattr(local, "bufs", None)
+        if bufs is None:  # the worker's own, reused over its chunks
+            bufs = local.bufs = (
+                np.empty(9 * step * tw * 4 * c_in, x.dtype),
+                np.empty(9 * step * tw * c_out, x.dtype),
+                np.empty((6, wp, c_in), x.dtype),
+                np.empty((2, 3, wp, c_in), x.dtype),
+                np.empty((3, 2 * tw, c_out), x.dtype),
+                np.empty((2, 2 * tw, c_out), x.dtype),
+            )
+        t = (g1 - g0) * tw
+        v = bufs[0][: 9 * t * 4 * c_in].reshape(9, t, 4 * c_in)
+        prod = bufs[1][: 9 * t * c_out].reshape(9, t, c_out)
+        kin(x, v, g0, g1, th, lo[0], lo[1], bufs[2], bufs[3])
+        np.matmul(v, u, out=prod)
+        kout(prod, y, b, g0, g1, th, bufs[4], bufs[5])
+
+    _threads.map_chunks(chunk, items, nw)
+
+
+def _k4s2_conv_in(
+    x: np.ndarray, v: np.ndarray, g0: int, g1: int, th: int, p_h: int, p_w: int,
+    xl: np.ndarray, r: np.ndarray,
+) -> None:  # fmt: skip
+    """``v[3 a + b, t, (2 r0 + r1) C + c] = (B^T d B)[a, b]`` for the tiles ``t`` of the
+    tile rows ``g0 .. g1`` (tile row g: sample g // th, row g % th), ``d`` the 3x3
+    window ``x[n, c, 4 row - p_h + r0 + 2 i, 4 col - p_w + r1 + 2 j]`` (i, j < 3), zeros
+    outside: the tile row's 6 input rows transposed channels-last into ``xl`` (6, wp,
+    C; the 2 it shares with the tile row before are transposed once), ``B^T`` along
+    them per row parity into ``r`` (2, 3, wp, C), then ``B`` per tile and column
+    parity, each over runs of C."""
+    c_n, h, w_in = x.shape[1], x.shape[2], x.shape[3]
+    wp = xl.shape[1]
+    tw = (wp - 2) // 4
+    q0 = min(max(p_w, 0), wp)  # the columns inside x
+    q1 = max(min(w_in + p_w, wp), q0)
+    for j in range(6):
+        for q in range(wp):
+            if q < q0 or q >= q1:
+                for c in range(c_n):
+                    xl[j, q, c] = 0
+    for g in range(g0, g1):
+        n = g // th
+        ty = g - n * th
+        base = (g - g0) * tw
+        # input row 4 ty + j sits in slot (4 ty + j) % 6: the next tile row's
+        # first two rows (this one's last two) are transposed once
+        for j in range(2 if g > g0 and ty > 0 else 0, 6):
+            row = 4 * ty + j - p_h
+            k = (4 * ty + j) % 6
+            if row < 0 or row >= h:
+                for q in range(q0, q1):
+                    for c in range(c_n):
+                        xl[k, q, c] = 0
+            else:
+                for c in range(c_n):
+                    for q in range(q0, q1):
+                        xl[k, q, c] = x[n, c, row, q - p_w]
+        for p0 in range(2):
+            sa, sb, sc = (4 * ty + p0) % 6, (4 * ty + p0 + 2) % 6, (4 * ty + p0 + 4) % 6
+            for q in range(wp):
+                for c in range(c_n):
+                    r[p0, 0, q, c] = xl[sa, q, c] - xl[sb, q, c]
+                for c in range(c_n):
+                    r[p0, 1, q, c] = xl[sb, q, c]
+                for c in range(c_n):
+                    r[p0, 2, q, c] = xl[sc, q, c] - xl[sb, q, c]
+        for tx in range(tw):
+            t = base + tx
+            for p0 in range(2):
+                for p1 in range(2):
+                    q = 4 * tx + p1
+                    k = (2 * p0 + p1) * c_n
+                    for i in range(3):
+                        for c in range(c_n):
+                            v[3 * i, t, k + c] = r[p0, i, q, c] - r[p0, i, q + 2, c]
+                        for c in range(c_n):
+                            v[3 * i + 1, t, k + c] = r[p0, i, q + 2, c]
+                        for c in range(c_n):
+                            v[3 * i + 2, t, k + c] = r[p0, i, q + 4, c] - r[p0, i, q + 2, c]
+
+
+def _k4s2_conv_out(
+    prod: np.ndarray, y: np.ndarray, bias: np.ndarray, g0: int, g1: int, th: int,
+    s: np.ndarray, yl: np.ndarray,
+) -> None:  # fmt: skip
+    """``y[n, o, 2 ty + a, 2 tx + b] = (A^T M A)[a, b] + bias[o]`` (the part inside
+    ``y``) for the tile rows ``g0 .. g1``, ``M`` the products ``prod`` (9, tiles,
+    C_out): ``A`` per tile into ``s`` (3, 2 tw, C_out), ``A^T`` along the rows into
+    ``yl`` (2, 2 tw, C_out), then transposed into ``y`` (NCHW)."""
+    c_n, h, w_out = y.shape[1], y.shape[2], y.shape[3]
+    tw = s.shape[1] // 2
+    for g in range(g0, g1):
+        n = g // th
+        ty = g - n * th
+        base = (g - g0) * tw
+        for tx in range(tw):
+            t = base + tx
+            for i in range(3):
+                for c in range(c_n):
+                    s[i, 2 * tx, c] = prod[3 * i, t, c] + prod[3 * i + 1, t, c]
+                for c in range(c_n):
+                    s[i, 2 * tx + 1, c] = prod[3 * i + 1, t, c] + prod[3 * i + 2, t, c]
+        for q in range(w_out):
+            for c in range(c_n):
+                yl[0, q, c] = s[0, q, c] + s[1, q, c]
+            for c in range(c_n):
+                yl[1, q, c] = s[1, q, c] + s[2, q, c]
+        for i in range(min(2, h - 2 * ty)):
+            for c in range(c_n):
+                bc = bias[c]
+                for q in range(w_out):
+                    y[n, c, 2 * ty + i, q] = yl[i, q, c] + bc
+
+
+def conv_and_weight_k4s2(
+    x: np.ndarray, gy: np.ndarray, lo: Ints, w: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The weight gradient of a k4 s2 convolution (groups 1, dilation 1),
+    ``gw[o, i, t] = sum_{n, p} gy[n, o, p] x[n, i, 2 p + t - lo]`` (C_out, C_in, 4, 4),
+    and with ``w`` also the convolution itself (:func:`conv_k4s2`, no bias), in one
+    pass over ``x``'s transform, by ``F(2x2, 2x2)`` with compiled transforms.
+
+    The forward computes each 2x2 output block as ``A^T [sum over the parities of
+    U (.) V] A``, so the gradient of ``U`` is ``sum over blocks of (A e A^T) (.) V``
+    (``e`` the block of ``gy``, ``A = G``): the forward's input transform, the output
+    gradient's (:func:`_k4s2_conv_gy`), 9 GEMMs ``(C_out, tiles) @ (tiles, 4 C_in)``
+    summed over the chunks, and ``G^T . G`` once per parity. float32 within
+    :data:`PHASES_ERROR` of the largest gradient. (A k4 s2 transposed convolution's
+    backward is such a call: its input gradient the convolution of ``gy`` with
+    ``w``, its weight gradient this one's with the roles of ``x`` and ``gy`` swapped.)
+
+    x (N, C_in, H, W), gy (N, C_out, Ho, Wo), ``Ho = (H + 2 lo[0] - 4) // 2 + 1``.
+    """
+    n, c_in, c_out = x.shape[0], x.shape[1], gy.shape[1]
+    th, tw = -(-gy.shape[2] // 2), -(-gy.shape[3] // 2)
+    kin = _numba.compiled(_k4s2_conv_in, error_model="numpy")
+    kgy = _numba.compiled(_k4s2_conv_gy, error_model="numpy")
+    kout = _numba.compiled(_k4s2_conv_out, error_model="numpy")
+    y, u = None, None
+    if w is not None:
+        y = np.empty((n, c_out, *gy.shape[2:]), dtype=x.dtype)
+        with _threads.serial_blas():
+            u = k4s2_conv_weight(w)
+    zero = np.zeros(c_out, x.dtype)
+    wp = 4 * tw + 2
+    row_bytes = 9 * tw * (4 * c_in + 2 * c_out) * x.itemsize  # v, z and the products
+    # per worker: the row buffers, its sums of dU and one chunk's (9, C_out, 4 C_in)
+    side = (12 * wp * c_in + 10 * tw * c_out + 72 * c_in * c_out) * x.itemsize
+    nw = _threads.workers(n * gy.shape[2] * gy.shape[3] * c_in * c_out * 16, row_bytes + side)
+    u_bytes = 0 if u is None else u.nbytes
+    room = min(max(CHUNK_BYTES // 2, u_bytes), (get_memory_budget() - u_bytes) // nw - side)
+    step = _balanced(n * th, room // row_bytes, nw)
+    items = [(g, min(n * th, g + step)) for g in range(0, n * th, step)]
+    accs = _threads.Accumulators((9, c_out, 4 * c_in), x.dtype)
+    local = threading.local()
+    x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
+
+    def chunk(item: tuple[int, int]) -> None:
+        g0, g1 = item
+        bufs = getattr(local, "bufs", None)
+        if bufs is None:  # the worker's own, reused over its chunks
+            bufs = local.bufs = (
+                np.empty(9 * step * tw * 4 * c_in, x.dtype),
+                np.empty(9 * step * tw * c_out, x.dtype),
+                np.empty(9 * step * tw * c_out, x.dtype),
+                np.empty((6, wp, c_in), x.dtype),
+                np.empty((2, 3, wp, c_in), x.dtype),
+                np.empty((3, 2 * tw, c_out), x.dtype),
+                np.empty((2, 2 * tw, c_out), x.dtype),
+                np.empty((9, c_out, 4 * c_in), x.dtype),
+            )
+        t = (g1 - g0) * tw
+        v = bufs[0][: 9 * t * 4 * c_in].reshape(9, t, 4 * c_in)
+        z = bufs[1][: 9 * t * c_out].reshape(9, t, c_out)
+        kin(x, v, g0, g1, th, lo[0], lo[1], bufs[3], bufs[4])
+        if u is not None:
+            prod = bufs[2][: 9 * t * c_out].reshape(9, t, c_out)
+            np.matmul(v, u, out=prod)
+            kout(prod, y, zero, g0, g1, th, bufs[5], bufs[6])
+        kgy(gy, z, g0, g1, th, bufs[6], bufs[5])
+        acc = accs.get()
+        acc += np.matmul(z.transpose(0, 2, 1), v, out=bufs[7])
+
+    _threads.map_chunks(chunk, items, nw)
+    local = threading.local()  # frees the workers' buffers before the last steps
+    m = accs.total().reshape(9, c_out * 4 * c_in)
+    g = F22[1].astype(x.dtype)
+    with _threads.serial_blas():  # (4, C_out 4 C_in): G^T dU G per parity and pair
+        dg = np.kron(g, g).T @ m
+    # dg[m0, m1, o, r0, r1, i] -> gw[o, i, 2 m0 + r0, 2 m1 + r1]
+    gw = dg.reshape(2, 2, c_out, 2, 2, c_in).transpose(2, 5, 0, 3, 1, 4)
+    return np.ascontiguousarray(gw).reshape(c_out, c_in, 4, 4), y
+
+
+def _k4s2_conv_gy(
+    gy: np.ndarray, z: np.ndarray, g0: int, g1: int, th: int, yl: np.ndarray, s: np.ndarray
+) -> None:
+    """``z[3 a + b, t, o] = (A e A^T)[a, b]`` for the tiles ``t`` of the tile rows
+    ``g0 .. g1``, ``e`` the 2x2 block of channel ``o`` of ``gy`` (NCHW) at (2 row,
+    2 col), zeros outside, ``A = G`` (3, 2): the block row's 2 rows transposed
+    channels-last into ``yl`` (2, wq, C), ``A`` along them into ``s`` (3, wq, C), then
+    ``A^T`` per tile, each over runs of C. (The backward of :func:`_k4s2_conv_out`.)"""
+    c_n, h, w_out = gy.shape[1], gy.shape[2], gy.shape[3]
+    wq = yl.shape[1]
+    tw = wq // 2
+    for j in range(2):
+        for q in range(w_out, wq):
+            for c in range(c_n):
+                yl[j, q, c] = 0
+    for g in range(g0, g1):
+        n = g // th
+        ty = g - n * th
+        base = (g - g0) * tw
+        for j in range(2):
+            row = 2 * ty + j
+            if row >= h:
+                for q in range(w_out):
+                    for c in range(c_n):
+                        yl[j, q, c] = 0
+            else:
+                for c in range(c_n):
+                    for q in range(w_out):
+                        yl[j, q, c] = gy[n, c, row, q]
+        for q in range(wq):
+            for c in range(c_n):
+                s[0, q, c] = yl[0, q, c]
+            for c in range(c_n):
+                s[1, q, c] = yl[0, q, c] + yl[1, q, c]
+            for c in range(c_n):
+                s[2, q, c] = yl[1, q, c]
+        for tx in range(tw):
+            t = base + tx
+            for i in range(3):
+                for c in range(c_n):
+                    z[3 * i, t, c] = s[i, 2 * tx, c]
+                for c in range(c_n):
+                    z[3 * i + 1, t, c] = s[i, 2 * tx, c] + s[i, 2 * tx + 1, c]
+                for c in range(c_n):
+                    z[3 * i + 2, t, c] = s[i, 2 * tx + 1, c]
