@@ -1,0 +1,143 @@
+"""Time the k4 s2 polyphase Winograd paths against the exact ones: the measurements
+behind ``tuning.WINOGRAD_PHASES_*``.
+
+    python benchmarks/bench_winograd_phases.py
+    python benchmarks/bench_winograd_phases.py --dtype float64 --layers 64x256x8x128,8x64x32x32
+
+Per layer ``N x C_in x H x C_out`` (a k4 s2 p1 transposed convolution of an HxH map,
+the DCGAN generator's), three calls, each with ``tconv.winograd`` on (the path the
+table takes, named) and off (the exact path, named), and PyTorch's where it is
+installed: the transposed convolution (``conv_transpose.winograd_phases_jit``), the
+convolution that is its input gradient (``conv.winograd_phases_jit``, a
+discriminator's down-convolution), and its backward, the input and weight gradients
+in one call (``conv_weight.winograd_phases_jit``). Interleaved, min of --repeat wall
+times after a warm-up and a 0.12 s pause before each call, on tconv's worker threads;
+the thresholds are lowered so that every layer runs both ways.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+from unittest import mock
+
+import numpy as np
+
+import tconv
+import tconv.functional as F
+from record import cpu_name
+from tconv import kernels
+from tconv.kernels import conv as K
+from tconv.kernels import tuning
+
+DEFAULT = "64x256x8x128,64x128x16x64,16x256x8x128,4x128x16x64,8x64x32x32,2x32x8x32,64x512x4x256"
+
+
+def _min_times(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            time.sleep(0.12)  # the BLAS's threads spin ~0.1 s after a call
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: min(ts) * 1e3 for name, ts in times.items()}
+
+
+def _path(fn: Callable[[], object]) -> str:
+    with kernels.trace() as names:
+        fn()
+    return names[0]
+
+
+def _torch_calls(x: Any, w: Any, gy: Any) -> dict[str, Callable[[], object]]:
+    try:
+        import torch
+    except ImportError:
+        return {}
+    torch.set_num_threads(tconv.get_num_threads())
+    tf = torch.nn.functional
+    tx, tw, tgy = (torch.from_numpy(a) for a in (x, w, gy))
+
+    def backward() -> object:  # the input and weight gradients alone, as tconv's call
+        return torch.ops.aten.convolution_backward(
+            tgy, tx, tw, None, [2, 2], [1, 1], [1, 1], True, [0, 0], 1, [True, True, False]
+        )
+
+    def nograd(fn: Callable[[], object]) -> Callable[[], object]:
+        def run() -> object:
+            with torch.no_grad():
+                return fn()
+
+        return run
+
+    return {
+        "transposed": nograd(lambda: tf.conv_transpose2d(tx, tw, stride=2, padding=1)),
+        "conv": nograd(lambda: tf.conv2d(tgy, tw, stride=2, padding=1)),
+        "backward": backward,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="example: python benchmarks/bench_winograd_phases.py --layers 64x256x8x128",
+    )
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--layers", default=DEFAULT, help="N x C_in x H x C_out, comma-separated")
+    ap.add_argument("--repeat", type=int, default=9)
+    args = ap.parse_args()
+    dt = np.dtype(args.dtype)
+    rng = np.random.default_rng(0)
+    print(f"{cpu_name()}, {tconv.get_num_threads()} worker threads, {dt.name}; "
+          "ms, Winograd / exact (/ PyTorch)")  # fmt: skip
+    for spec in args.layers.split(","):
+        print(f"{spec}: " + "; ".join(_layer(spec, dt, rng, args.repeat)), flush=True)
+
+
+_LOWERED = {"WINOGRAD_PHASES_MIN_CHANNELS": 1, "WINOGRAD_PHASES_MIN_OUTPUTS": 1,
+            "WINOGRAD_PHASES_CONV_MIN_OUTPUTS": 1}  # fmt: skip
+
+
+def _layer(spec: str, dt: np.dtype, rng: np.random.Generator, repeat: int) -> list[str]:
+    """One layer's three calls, each with the Winograd paths on and off."""
+    n, c_in, h, c_out = (int(v) for v in spec.split("x"))
+    x = rng.standard_normal((n, c_in, h, h)).astype(dt)
+    w = (rng.standard_normal((c_in, c_out, 4, 4)) * 0.05).astype(dt)
+    gy = rng.standard_normal((n, c_out, 2 * h, 2 * h)).astype(dt)
+    calls: dict[str, Callable[[], object]] = {
+        "transposed": lambda: F.conv_transpose2d(x, w, stride=2, padding=1),
+        "conv": lambda: F.conv2d(gy, w, stride=2, padding=1),
+        "backward": lambda: K.conv_and_weight_grad_nd(gy, x, (4, 4), (2, 2), (1, 1), 1, (1, 1), w),
+    }
+    peers = _torch_calls(x, w, gy)
+    cells = []
+    for name, call in calls.items():
+
+        def on(call: Callable[[], object] = call) -> object:
+            with contextlib.ExitStack() as stack:
+                for key, value in _LOWERED.items():
+                    stack.enter_context(mock.patch.object(tuning, key, value))
+                return call()
+
+        def off(call: Callable[[], object] = call) -> object:
+            with tconv.winograd(False):
+                return call()
+
+        fns = {"on": on, "off": off} | ({"torch": peers[name]} if name in peers else {})
+        t = _min_times(fns, repeat)
+        peer = f" / {t['torch']:.1f}" if "torch" in t else ""
+        cells.append(
+            f"{name} {t['on']:.1f} ({_path(on).split('.')[1]}) / {t['off']:.1f} "
+            f"({_path(off).split('.')[1]}){peer}: {t['on'] / t['off']:.2f}"
+        )
+    return cells
+
+
+if __name__ == "__main__":
+    main()
