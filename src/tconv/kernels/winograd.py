@@ -1019,8 +1019,8 @@ def conv_k4s2(
     writes ``y`` (NCHW). float32 within :data:`PHASES_ERROR` of the largest output.
     (The input gradient of a k4 s2 transposed convolution is such a convolution.)
 
-    >>> x, w, y = np.ones((1, 1, 4, 4)), np.ones((1, 1, 4, 4)), np.empty((1, 1, 2, 2))
-    >>> conv_k4s2(x, w, y, (1, 1), None)
+    >>> x, w, y = np.ones((1, 1, 5, 5)), np.ones((1, 1, 4, 4)), np.empty((1, 1, 2, 2))
+    >>> conv_k4s2(x, w, y, (1, 1), None)  # windows of rows -1..2 and 1..4 (of 0..4)
     >>> y[0, 0]
     array([[ 9., 12.],
            [12., 16.]])
@@ -1177,6 +1177,13 @@ def conv_and_weight_k4s2(
     ``w``, its weight gradient this one's with the roles of ``x`` and ``gy`` swapped.)
 
     x (N, C_in, H, W), gy (N, C_out, Ho, Wo), ``Ho = (H + 2 lo[0] - 4) // 2 + 1``.
+
+    >>> gw, y = conv_and_weight_k4s2(np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2)), (1, 1))
+    >>> gw[0, 0], y is None  # per dim, tap t reads 1, 2, 2, 1 of the inputs
+    (array([[1., 2., 2., 1.],
+           [2., 4., 4., 2.],
+           [2., 4., 4., 2.],
+           [1., 2., 2., 1.]]), True)
     """
     n, c_in, c_out = x.shape[0], x.shape[1], gy.shape[1]
     th, tw = -(-gy.shape[2] // 2), -(-gy.shape[3] // 2)
