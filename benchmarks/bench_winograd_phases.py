@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import time
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -28,25 +27,13 @@ import numpy as np
 
 import tconv
 import tconv.functional as F
+from bench_winograd import _min_time
 from record import cpu_name
 from tconv import kernels
 from tconv.kernels import conv as K
 from tconv.kernels import tuning
 
 DEFAULT = "64x256x8x128,64x128x16x64,16x256x8x128,4x128x16x64,8x64x32x32,2x32x8x32,64x512x4x256"
-
-
-def _min_times(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            time.sleep(0.12)  # the BLAS's threads spin ~0.1 s after a call
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: min(ts) * 1e3 for name, ts in times.items()}
 
 
 def _path(fn: Callable[[], object]) -> str:
@@ -130,7 +117,7 @@ def _layer(spec: str, dt: np.dtype, rng: np.random.Generator, repeat: int) -> li
                 return call()
 
         fns = {"on": on, "off": off} | ({"torch": peers[name]} if name in peers else {})
-        t = _min_times(fns, repeat)
+        t = _min_time(fns, repeat)
         peer = f" / {t['torch']:.1f}" if "torch" in t else ""
         cells.append(
             f"{name} {t['on']:.1f} ({_path(on).split('.')[1]}) / {t['off']:.1f} "

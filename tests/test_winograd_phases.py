@@ -1,14 +1,16 @@
-"""conv_transpose.winograd_phases_jit (tconv/kernels/winograd.py): a kernel-4,
-stride-2 transposed convolution as its 4 output phases, each a 2x2 correlation
-computed by Winograd F(2x2, 2x2), against the definition (kernels/reference.py)
-and PyTorch.
+"""The k4 s2 polyphase Winograd paths (tconv/kernels/winograd.py): a transposed
+convolution as its 4 output phases (conv_transpose.winograd_phases_jit), a
+convolution as its 4 tap parities (conv.winograd_phases_jit) and its weight gradient
+(conv_weight.winograd_phases_jit), each phase a 2x2 correlation computed by Winograd
+F(2x2, 2x2), against the definition (kernels/reference.py) and PyTorch.
 
 Exact in exact arithmetic: float64 to 1e-10 on any padding, output padding, map
 size (ragged last tiles), batch and channel count; float32 within the documented
-bound ``winograd.PHASES_ERROR`` (relative to the largest output), also on
-realistic layers (kaiming-scaled weights, up to 512 channels). Reached through
-the table, serial and on 2 worker threads, in small chunks under a small budget;
-``tconv.winograd(False)``, numba off or a NaN/inf keep the exact paths.
+bound ``winograd.PHASES_ERROR``, relative to the largest sum of |products| on small
+random layers (whose sums may cancel) and to the largest output on realistic layers
+(kaiming-scaled weights, up to 512 channels). Reached through the tables, serial and
+on 2 worker threads, in small chunks under a small budget; ``tconv.winograd(False)``,
+numba off or a NaN/inf keep the exact paths.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ import tconv
 import tconv.functional as F
 from helpers import rel_err
 from tconv import kernels
-from tconv.kernels import _threads, tuning
 from tconv.kernels import conv as K
 from tconv.kernels import reference as R
+from tconv.kernels import tuning
 from tconv.kernels import winograd as W
 from test_reference import Geo, geometries
+from test_winograd import _threads_on
 
 pytestmark = pytest.mark.skipif(not tconv.jit_available(), reason="numba is not installed")
 PATH = "conv_transpose.winograd_phases_jit"
@@ -64,12 +67,15 @@ def test_each_phase_is_a_two_tap_correlation(lo: int, rng) -> None:
         np.testing.assert_allclose(got, ref[r::2], rtol=1e-14, atol=1e-14)
 
 
-def _threads_on(n: int) -> Any:
-    stack = contextlib.ExitStack()
-    stack.enter_context(tconv.num_threads(n))
-    if n > 1:  # small inputs split over the workers too
-        stack.enter_context(mock.patch.object(_threads, "_MIN_WORK", 0))
-    return stack
+def _close(got: np.ndarray, ref: np.ndarray, mag: np.ndarray) -> bool:
+    """float64: within 1e-10 of the largest output; float32: within PHASES_ERROR of the
+    largest sum of |products| (``mag``, the reference on |x|, |w|): on these small random
+    layers a sum can cancel to near zero, and its float32 error relative to itself grows
+    (the exact float32 paths' too: 2e-6 where this one has 8e-6 on a sum of 0.17 out of
+    9.2). The realistic layers below hold the bound relative to the largest output."""
+    if got.dtype == np.float64:
+        return rel_err(got, ref) <= 1e-10
+    return bool(np.abs(got - ref).max() <= W.PHASES_ERROR * np.abs(mag).max())
 
 
 def _direct(x: np.ndarray, w: np.ndarray, geo: Geo, b: np.ndarray | None) -> np.ndarray:
@@ -86,6 +92,7 @@ def test_the_kernel_matches_the_reference(geo: Geo, bias: bool, budget: int | No
     x, w, b, _ = geo.arrays()
     b = b if bias else None
     ref = R.conv_transpose_nd(x, w, *geo.args(), b)
+    mag = R.conv_transpose_nd(abs(x), abs(w), *geo.args(), None if b is None else abs(b))
     b32 = None if b is None else b.astype(np.float32)
     for n_threads in (1, 2):
         with tconv.memory_budget(budget) if budget else contextlib.nullcontext():
@@ -93,15 +100,16 @@ def test_the_kernel_matches_the_reference(geo: Geo, bias: bool, budget: int | No
                 got = _direct(x, w, geo, b)
                 got32 = _direct(x.astype(np.float32), w.astype(np.float32), geo, b32)
         assert got.dtype == np.float64 and rel_err(got, ref) <= 1e-10
-        assert got32.dtype == np.float32 and rel_err(got32, ref) <= W.PHASES_ERROR
+        assert got32.dtype == np.float32 and _close(got32, ref, mag)
 
 
 @contextlib.contextmanager
 def _small_layers_too() -> Any:
-    """The table's size thresholds down to one channel and one output."""
+    """The tables' size thresholds down to one channel and one output."""
     with (
         mock.patch.object(tuning, "WINOGRAD_PHASES_MIN_CHANNELS", 1),
         mock.patch.object(tuning, "WINOGRAD_PHASES_MIN_OUTPUTS", 1),
+        mock.patch.object(tuning, "WINOGRAD_PHASES_CONV_MIN_OUTPUTS", 1),
         mock.patch.object(tuning, "JIT_MIN_SIZE", 0),
     ):
         yield
@@ -116,14 +124,14 @@ def test_the_table_takes_it_and_its_switches_keep_the_exact_paths(geo: Geo, dtyp
     x, w, b, _ = geo.arrays(dtype)
     x64, w64, b64 = (a.astype(np.float64) for a in (x, w, b))
     ref = R.conv_transpose_nd(x64, w64, *geo.args(), b64)
+    mag = R.conv_transpose_nd(abs(x64), abs(w64), *geo.args(), abs(b64))
     with _small_layers_too():
         assume(kernels.route("conv_transpose", x, w, *geo.args(), b) == PATH)
         for n_threads in (1, 2):
             with _threads_on(n_threads), kernels.trace() as names:
                 got = K.conv_transpose_nd(x, w, *geo.args(), b)
             assert names == [PATH]
-            tol = 1e-10 if dtype == np.float64 else W.PHASES_ERROR
-            assert got.dtype == dtype and rel_err(got, ref) <= tol
+            assert got.dtype == dtype and _close(got, ref, mag)
         for switch in (tconv.winograd(False), tconv.jit(False)):
             with switch, kernels.trace() as names:
                 exact = K.conv_transpose_nd(x, w, *geo.args(), b)
@@ -234,8 +242,9 @@ def test_the_conv_and_its_weight_gradient_match_the_reference(
     b = b if bias else None
     geom = (geo.k, geo.s, geo.d, geo.groups, geo.lo)
     ref_y, ref_gw = R.conv_nd(x, w, *geo.args(), b), R.conv_weight_grad_nd(x, gy, *geom)
+    mag_y = R.conv_nd(abs(x), abs(w), *geo.args(), None if b is None else abs(b))
+    mag_gw = R.conv_weight_grad_nd(abs(x), abs(gy), *geom)
     for n_threads, dtype in itertools.product((1, 2), (np.float64, np.float32)):
-        tol = 1e-10 if dtype == np.float64 else W.PHASES_ERROR
         xd, wd, gyd = x.astype(dtype), w.astype(dtype), gy.astype(dtype)
         bd = None if b is None else b.astype(dtype)
         with tconv.memory_budget(budget) if budget else contextlib.nullcontext():
@@ -243,22 +252,12 @@ def test_the_conv_and_its_weight_gradient_match_the_reference(
                 y = np.empty((geo.n, geo.c_out, *geo.out), dtype=dtype)
                 W.conv_k4s2(xd, wd, y, geo.lo, bd)
                 gw, y2 = W.conv_and_weight_k4s2(xd, gyd, geo.lo, wd if with_w else None)
-        assert y.dtype == dtype and rel_err(y, ref_y) <= tol
-        assert gw.dtype == dtype and rel_err(gw, ref_gw) <= tol
+        assert y.dtype == dtype and _close(y, ref_y, mag_y)
+        assert gw.dtype == dtype and _close(gw, ref_gw, mag_gw)
         if with_w:
-            assert y2 is not None and rel_err(y2, R.conv_nd(x, w, *geo.args())) <= tol
+            assert y2 is not None and _close(y2, R.conv_nd(x, w, *geo.args()), mag_y)
         else:
             assert y2 is None
-
-
-@contextlib.contextmanager
-def _small_convs_too() -> Any:
-    with (
-        mock.patch.object(tuning, "WINOGRAD_PHASES_MIN_CHANNELS", 1),
-        mock.patch.object(tuning, "WINOGRAD_PHASES_CONV_MIN_OUTPUTS", 1),
-        mock.patch.object(tuning, "JIT_MIN_SIZE", 0),
-    ):
-        yield
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
@@ -272,15 +271,16 @@ def test_the_tables_take_them_and_the_switches_keep_the_exact_paths(geo, dtype, 
     geom = (geo.k, geo.s, geo.d, geo.groups, geo.lo)
     wg = w if with_w else None
     ref_y, ref_gw = R.conv_nd(x64, w64, *geo.args(), b64), R.conv_weight_grad_nd(x64, gy64, *geom)
-    tol = 1e-10 if dtype == np.float64 else W.PHASES_ERROR
-    with _small_convs_too():
+    mag_y = R.conv_nd(abs(x64), abs(w64), *geo.args(), abs(b64))
+    mag_gw = R.conv_weight_grad_nd(abs(x64), abs(gy64), *geom)
+    with _small_layers_too():
         assume(kernels.route("conv", x, w, *geo.args(), b) == CONV)
         assert kernels.route("conv_weight", x, gy, *geom, wg) == WEIGHT
         with kernels.trace() as names:
             y = K.conv_nd(x, w, *geo.args(), b)
             gw, y2 = K.conv_and_weight_grad_nd(x, gy, *geom, wg)
         assert names == [CONV, WEIGHT]
-        assert rel_err(y, ref_y) <= tol and rel_err(gw, ref_gw) <= tol
+        assert _close(y, ref_y, mag_y) and _close(gw, ref_gw, mag_gw)
         assert (y2 is None) == (not with_w)
         for switch in (tconv.winograd(False), tconv.jit(False)):
             with switch, kernels.trace() as names:

@@ -149,6 +149,29 @@ class _Call:
         span = math.prod(_span(self.k, self.stride, self.dilation, self.out_size))
         return span > GATHER_RATIO * self.p_out * math.prod(self.k)
 
+    def k4s2_winograd(self, c_out: int, min_outputs: int) -> bool:
+        """What the k4 s2 Winograd paths (winograd.py's polyphase F(2x2, 2x2)) need of
+        every op's call: a 2-d 4x4 kernel at stride 2, groups and dilation 1, float32
+        or float64, numba on, the Winograd paths allowed (``tconv.winograd``), each of
+        C_in and ``c_out`` at least tuning.WINOGRAD_PHASES_MIN_CHANNELS, and
+        ``min_outputs`` outputs over the batch, proportionally more when the weights'
+        transform (36 C_in C_out) outgrows tuning.WINOGRAD_PHASES_WEIGHT_BYTES (the
+        GEMMs of each chunk read it whole)."""
+        if not (
+            self.groups == 1
+            and self.k == (4, 4)
+            and self.stride == (2, 2)
+            and self.dilation == (1, 1)
+            and np.dtype(self.x.dtype) in (np.float32, np.float64)
+            and settings.get_winograd()
+            and self.jit
+            and min(self.c_in, c_out) >= tuning.WINOGRAD_PHASES_MIN_CHANNELS
+        ):
+            return False
+        u_bytes = 36 * self.c_in * c_out * self.itemsize
+        grow = max(1.0, u_bytes / tuning.WINOGRAD_PHASES_WEIGHT_BYTES)
+        return self.n * self.p_out >= min_outputs * grow
+
     def gathered(self) -> tuple[np.ndarray, Ints, Ints, Ints]:
         """The windows' input (see gather_windows) and its stride, dilation, offset."""
         nd = len(self.k)
@@ -275,28 +298,13 @@ class TransposeCall(_Call):
 
     @cached_property
     def winograd_phases(self) -> bool:
-        """A 2-d 4x4 kernel at stride 2 (groups and dilation 1, float32 or float64),
-        numba on, the Winograd paths allowed (``tconv.winograd``), channels enough,
-        enough outputs over the batch to pay for transforming the weights, the more
-        so when their transform outgrows the cache (tuning.WINOGRAD_PHASES_*), and
-        not tiny maps."""
-        if not (
-            self.groups == 1
-            and self.k == (4, 4)
-            and self.stride == (2, 2)
-            and self.dilation == (1, 1)
-            and np.dtype(self.x.dtype) in (np.float32, np.float64)
-            and settings.get_winograd()
-            and self.jit
-            and min(self.c_in, self.c_out) >= tuning.WINOGRAD_PHASES_MIN_CHANNELS
-        ):
+        """:meth:`k4s2_winograd` from tuning.WINOGRAD_PHASES_MIN_OUTPUTS, not tiny maps,
+        and the transformed weights with one row of tiles within the budget."""
+        if not self.k4s2_winograd(self.c_out, tuning.WINOGRAD_PHASES_MIN_OUTPUTS):
             return False
-        u_bytes = 36 * self.c_in * self.c_out * self.itemsize
-        grow = max(1.0, u_bytes / tuning.WINOGRAD_PHASES_WEIGHT_BYTES)
         tw = -(-self.out_size[1] // 4)
         return (
-            self.n * self.p_out >= tuning.WINOGRAD_PHASES_MIN_OUTPUTS * grow
-            and not self.tiny  # 4x4 maps: channels-last, measured faster
+            not self.tiny  # 4x4 maps: channels-last, measured faster
             and k4s2_bytes(self.c_in, self.c_out, tw, self.itemsize) <= _budget()
         )
 
@@ -511,31 +519,14 @@ class _ConvCall(_Call):
 
     @cached_property
     def winograd_phases(self) -> bool:
-        """A 2-d 4x4 kernel at stride 2 (groups and dilation 1, float32 or float64),
-        numba on, the Winograd paths allowed (``tconv.winograd``), channels enough,
-        and enough output positions over the batch to pay for transforming the
-        weights, the more so when their transform outgrows the cache
-        (tuning.WINOGRAD_PHASES_CONV_*)."""
-        if not (
-            self.groups == 1
-            and self.k == (4, 4)
-            and self.stride == (2, 2)
-            and self.dilation == (1, 1)
-            and np.dtype(self.x.dtype) in (np.float32, np.float64)
-            and settings.get_winograd()
-            and self.jit
-            and min(self.c_in, self.c_out) >= tuning.WINOGRAD_PHASES_MIN_CHANNELS
-        ):
+        """:meth:`k4s2_winograd` from tuning.WINOGRAD_PHASES_CONV_MIN_OUTPUTS, and the
+        transformed weights with one row of tiles (and, for the weight gradient, its
+        sums) within the budget."""
+        if not self.k4s2_winograd(self.c_out, tuning.WINOGRAD_PHASES_CONV_MIN_OUTPUTS):
             return False
-        u_bytes = 36 * self.c_in * self.c_out * self.itemsize
-        grow = max(1.0, u_bytes / tuning.WINOGRAD_PHASES_WEIGHT_BYTES)
         tw = -(-self.out_size[1] // 2)
-        return (
-            self.n * self.p_out >= tuning.WINOGRAD_PHASES_CONV_MIN_OUTPUTS * grow
-            and k4s2_conv_bytes(
-                self.c_in, self.c_out, tw, self.itemsize, isinstance(self, WeightCall)
-            ) <= _budget()
-        )
+        grad = isinstance(self, WeightCall)
+        return k4s2_conv_bytes(self.c_in, self.c_out, tw, self.itemsize, grad) <= _budget()
 
     @cached_property
     def winograd_jit(self) -> bool:
