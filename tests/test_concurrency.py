@@ -47,6 +47,8 @@ def _cases() -> list[Case]:
     img = r(5, 3, 20, 14)
     x3, w3 = r(3, 4, 6, 6, 6), r(4, 4, 3, 3, 3)
     x1, w1, xt1, wt1, wd = r(6, 4, 200), r(8, 4, 5), r(4, 4, 50), r(4, 8, 6), r(8, 1, 3, 3)
+    # k4 s2 with 16 channels: the polyphase Winograd paths where numba is installed
+    xk, wk, xc = r(8, 16, 16, 16), r(16, 16, 4, 4), r(8, 16, 32, 32)
     return [
         lambda: (F.conv2d(x4, w, padding=1),),
         lambda: (F.conv2d(x6, w, stride=2, padding=1),),
@@ -58,6 +60,8 @@ def _cases() -> list[Case]:
         _grads(F.conv2d, x6, w, stride=2, padding=1),
         _grads(F.conv_transpose2d, xt, wt, stride=2, padding=1),
         _grads(F.conv3d, x3, w3, padding=1),
+        _grads(F.conv_transpose2d, xk, wk, stride=2, padding=1),
+        _grads(F.conv2d, xc, wk, stride=2, padding=1),
         lambda: (F.interpolate(img, scale_factor=2, mode="bilinear"),),
         lambda: (F.interpolate(img, size=(7, 5), mode="area"),),
         lambda: (F.interpolate(img, scale_factor=3, mode="bicubic", align_corners=True),),
