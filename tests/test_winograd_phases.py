@@ -139,24 +139,34 @@ def test_the_table_takes_it_and_its_switches_keep_the_exact_paths(geo: Geo, dtyp
             assert rel_err(exact, ref) <= (1e-10 if dtype == np.float64 else 1e-5)
 
 
-def test_a_layer_and_its_gradients_are_pytorchs(torch, rng) -> None:
-    """float32 conv_transpose2d through autograd on a DCGAN layer (128 -> 64, 16x16
-    maps, k4 s2 p1): the forward takes the path; output and gradients against
-    PyTorch's float64."""
-    x = rng.standard_normal((4, 128, 16, 16))
-    w = rng.standard_normal((128, 64, 4, 4)) * np.sqrt(2 / (16 * 128))
-    b, gy = rng.standard_normal(64), rng.standard_normal((4, 64, 32, 32))
+@pytest.mark.parametrize(
+    ("op", "c_in", "c_out", "size", "paths"),
+    [  # a DCGAN generator's layer and a discriminator's: both gradients by Winograd too
+        ("conv_transpose2d", 128, 64, 16, [PATH, "conv_weight.winograd_phases_jit"]),
+        ("conv2d", 64, 128, 32, ["conv.winograd_phases_jit", PATH,
+                                 "conv_weight.winograd_phases_jit"]),
+    ],
+)  # fmt: skip
+def test_a_layer_and_its_gradients_are_pytorchs(op, c_in, c_out, size, paths, torch, rng):
+    """float32 through autograd, k4 s2 p1: the forward and both gradients take the
+    polyphase paths (the trace says so); output and gradients against PyTorch's
+    float64 within the bound."""
+    out = 2 * size if op == "conv_transpose2d" else size // 2
+    ws = (c_in, c_out, 4, 4) if op == "conv_transpose2d" else (c_out, c_in, 4, 4)
+    x, w = rng.standard_normal((4, c_in, size, size)), rng.standard_normal(ws)
+    w *= np.sqrt(2 / (16 * c_in))
+    b, gy = rng.standard_normal(c_out), rng.standard_normal((4, c_out, out, out))
     xt, wt, bt = (tconv.tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b))
     with kernels.trace() as names:
-        y = F.conv_transpose2d(xt, wt, bt, stride=2, padding=1)
+        y = getattr(F, op)(xt, wt, bt, stride=2, padding=1)
         y.backward(gy.astype(np.float32))
-    assert names[0] == PATH
+    assert names == paths
     tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
-    ty = torch.nn.functional.conv_transpose2d(tx, tw, tb, stride=2, padding=1)
+    ty = getattr(torch.nn.functional, op)(tx, tw, tb, stride=2, padding=1)
     ty.backward(torch.from_numpy(gy))
     assert rel_err(y.data, ty.detach().numpy()) <= W.PHASES_ERROR
     for got, want in ((xt.grad, tx.grad), (wt.grad, tw.grad), (bt.grad, tb.grad)):
-        assert rel_err(got, want.numpy()) <= 1e-5
+        assert rel_err(got, want.numpy()) <= W.PHASES_ERROR
 
 
 def test_non_finite_inputs_take_an_exact_path(rng) -> None:
@@ -287,26 +297,6 @@ def test_the_tables_take_them_and_the_switches_keep_the_exact_paths(geo, dtype, 
                 K.conv_nd(x, w, *geo.args(), b)
                 K.conv_and_weight_grad_nd(x, gy, *geom, wg)
             assert CONV not in names and WEIGHT not in names
-
-
-def test_a_down_convolution_and_its_gradients_are_pytorchs(torch, rng) -> None:
-    """float32 conv2d k4 s2 p1 through autograd (a DCGAN discriminator's 64 -> 128 on
-    32x32 maps): the forward and the weight gradient by F(2x2, 2x2); everything
-    against PyTorch's float64."""
-    x = rng.standard_normal((4, 64, 32, 32))
-    w = rng.standard_normal((128, 64, 4, 4)) * np.sqrt(2 / (16 * 64))
-    b, gy = rng.standard_normal(128), rng.standard_normal((4, 128, 16, 16))
-    xt, wt, bt = (tconv.tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b))
-    with kernels.trace() as names:
-        y = F.conv2d(xt, wt, bt, stride=2, padding=1)
-        y.backward(gy.astype(np.float32))
-    assert names[0] == CONV and WEIGHT in names
-    tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
-    ty = torch.nn.functional.conv2d(tx, tw, tb, stride=2, padding=1)
-    ty.backward(torch.from_numpy(gy))
-    assert rel_err(y.data, ty.detach().numpy()) <= W.PHASES_ERROR
-    for got, want in ((xt.grad, tx.grad), (wt.grad, tw.grad), (bt.grad, tb.grad)):
-        assert rel_err(got, want.numpy()) <= W.PHASES_ERROR
 
 
 def test_a_transposed_layers_backward_takes_the_weight_path(rng) -> None:
