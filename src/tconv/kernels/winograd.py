@@ -792,11 +792,23 @@ def k4s2_weight(w: np.ndarray, lo: Ints) -> np.ndarray:
     return u
 
 
+def _k4s2_buffers(
+    c_in: int, c_out: int, tw: int, itemsize: int, nrow: int = 4, wp: int = 0
+) -> tuple[int, int]:
+    """The buffers of :func:`conv_transpose_k4s2` for a row of ``tw`` tiles, in bytes:
+    per tile row ``v`` and the products; per worker ``xl`` (nrow, wp, C_in), ``r``
+    (2, 3, wp, C_in), ``s`` (2, 3, 4 tw, C_out) and ``yl`` (4, 4 tw, C_out). ``nrow``
+    and ``wp`` (input rows and columns a tile row reads) at most 4 and 2 tw + 3."""
+    wp = wp or 2 * tw + 3
+    row = 36 * tw * (c_in + c_out)
+    side = (nrow + 6) * wp * c_in + 40 * tw * c_out
+    return row * itemsize, side * itemsize
+
+
 def k4s2_bytes(c_in: int, c_out: int, tw: int, itemsize: int) -> int:
     """Bytes :func:`conv_transpose_k4s2` needs at least: the transformed weights and
     one worker's buffers for one row of ``tw`` tiles."""
-    return (36 * c_in * c_out + 36 * tw * (c_in + c_out) + 4 * (2 * tw + 3) * c_in * 3
-            + 10 * (4 * tw) * c_out) * itemsize  # fmt: skip
+    return 36 * c_in * c_out * itemsize + sum(_k4s2_buffers(c_in, c_out, tw, itemsize))
 
 
 def conv_transpose_k4s2(
@@ -836,8 +848,7 @@ def conv_transpose_k4s2(
     b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
     nrow = max(s0) - min(s0) + 3  # input rows a tile row reads
     wp = 2 * tw + max(s1) - min(s1) + 2  # input columns a tile row reads
-    row_bytes = 36 * tw * (c_in + c_out) * x.itemsize  # v and the products
-    side = (nrow * wp * c_in + 6 * wp * c_in + 10 * 4 * tw * c_out) * x.itemsize
+    row_bytes, side = _k4s2_buffers(c_in, c_out, tw, x.itemsize, nrow, wp)
     nw = _threads.workers(n * y.shape[2] * y.shape[3] * c_in * c_out * 4, row_bytes + side)
     # as conv3x3's compiled path: chunks of about L2's size (or the weights', which
     # each chunk's GEMMs read whole), within the budget
@@ -994,16 +1005,26 @@ def k4s2_conv_weight(w: np.ndarray) -> np.ndarray:
     return u.reshape(9, 4 * c_in, c_out)
 
 
+def _k4s2_conv_buffers(
+    c_in: int, c_out: int, tw: int, itemsize: int, grad: bool = False
+) -> tuple[int, int]:
+    """The buffers of :func:`conv_k4s2` for a row of ``tw`` tiles, in bytes: per tile
+    row ``v`` (9, tiles, 4 C_in) and the products; per worker ``xl`` (6, wp, C_in), ``r``
+    (2, 3, wp, C_in), ``s`` (3, 2 tw, C_out) and ``yl`` (2, 2 tw, C_out). With ``grad``,
+    :func:`conv_and_weight_k4s2`'s: the output gradient's transform per tile row too,
+    and per worker its sums of dU and one chunk's (9, C_out, 4 C_in)."""
+    wp = 4 * tw + 2
+    row = 9 * tw * (4 * c_in + (2 if grad else 1) * c_out)
+    side = 12 * wp * c_in + 10 * tw * c_out + (72 * c_in * c_out if grad else 0)
+    return row * itemsize, side * itemsize
+
+
 def k4s2_conv_bytes(c_in: int, c_out: int, tw: int, itemsize: int, grad: bool = False) -> int:
     """Bytes :func:`conv_k4s2` needs at least: the transformed weights and one
     worker's buffers for one row of ``tw`` tiles; with ``grad``, those of
     :func:`conv_and_weight_k4s2` (the output gradient's transform, the sums of dU)."""
-    wp = 4 * tw + 2
-    least = (36 * c_in * c_out + 9 * tw * (4 * c_in + c_out) + 12 * wp * c_in
-             + 8 * tw * c_out)  # fmt: skip
-    if grad:
-        least += 9 * tw * c_out + 2 * tw * c_out + 72 * c_in * c_out
-    return least * itemsize
+    buffers = _k4s2_conv_buffers(c_in, c_out, tw, itemsize, grad)
+    return 36 * c_in * c_out * itemsize + sum(buffers)
 
 
 def conv_k4s2(
@@ -1037,8 +1058,7 @@ def conv_k4s2(
         u = k4s2_conv_weight(w)
     b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
     wp = 4 * tw + 2  # input columns a tile row reads
-    row_bytes = 9 * tw * (4 * c_in + c_out) * x.itemsize  # v and the products
-    side = (12 * wp * c_in + 8 * tw * c_out) * x.itemsize
+    row_bytes, side = _k4s2_conv_buffers(c_in, c_out, tw, x.itemsize)
     nw = _threads.workers(n * y.shape[2] * y.shape[3] * c_in * c_out * 16, row_bytes + side)
     room = min(max(CHUNK_BYTES // 2, u.nbytes), (get_memory_budget() - u.nbytes) // nw - side)
     step = _balanced(n * th, room // row_bytes, nw)
@@ -1201,9 +1221,7 @@ def conv_and_weight_k4s2(
             u = k4s2_conv_weight(w)
     zero = np.zeros(c_out, x.dtype)
     wp = 4 * tw + 2
-    row_bytes = 9 * tw * (4 * c_in + 2 * c_out) * x.itemsize  # v, z and the products
-    # per worker: the row buffers, its sums of dU and one chunk's (9, C_out, 4 C_in)
-    side = (12 * wp * c_in + 10 * tw * c_out + 72 * c_in * c_out) * x.itemsize
+    row_bytes, side = _k4s2_conv_buffers(c_in, c_out, tw, x.itemsize, grad=True)
     nw = _threads.workers(n * gy.shape[2] * gy.shape[3] * c_in * c_out * 16, row_bytes + side)
     u_bytes = 0 if u is None else u.nbytes
     room = min(max(CHUNK_BYTES // 2, u_bytes), (get_memory_budget() - u_bytes) // nw - side)
