@@ -523,6 +523,7 @@ def expected_paths() -> dict[str, str]:
     blocked = "flat_phases_jit" if tconv.get_jit() else "flat_phases_blocked"
     # k4 s2 with numba on: the phases by F(2x2, 2x2) (tests/test_winograd_phases.py)
     k4s2 = "winograd_phases_jit" if tconv.get_jit() else "flat_phases"
+    k4s2_3d = "winograd_phases_jit" if tconv.get_jit() else "flat_phases_blocked"
     return {
         "dcgan1": "conv_transpose.channels_last",  # 4x4 maps: the phase grid pads 1.56x
         "dcgan2": f"conv_transpose.{k4s2}",
@@ -531,7 +532,7 @@ def expected_paths() -> dict[str, str]:
         "unet1": "conv_transpose.exact_cover",  # k = s = 2
         "unet2": "conv_transpose.exact_cover",
         "audio1d": f"conv_transpose.{blocked}",  # a sample's buffers > 8 MiB
-        "volume3d": f"conv_transpose.{blocked}",
+        "volume3d": f"conv_transpose.{k4s2_3d}",  # 3-d k4 s2: by depth slices
         "depthwise": f"conv_transpose.{depthwise}",
         "conv_k3": "conv.winograd_jit" if tconv.get_jit() else "conv.row_shift",
         "conv_k3s2": "conv.im2col_jit" if tconv.get_jit() else "conv.phase_split",

@@ -89,22 +89,27 @@ def test_strided_weight_gradient_on_the_rows_grid_stays_within_budget(threads) -
 
 
 @pytest.mark.skipif(not tconv.jit_available(), reason="numba is not installed")
-def test_the_k4s2_winograd_paths_stay_within_budget(threads) -> None:
+@pytest.mark.parametrize(
+    ("xs", "c_out", "budget"),
+    [((16, 64, 16, 16), 32, 2**20), ((1, 32, 8, 16, 16), 16, 2**21)],  # 3-d: by depth slices
+)
+def test_the_k4s2_winograd_paths_stay_within_budget(xs, c_out, budget, threads) -> None:
     """A DCGAN generator layer (k4 s2 p1) forward and backward by F(2x2, 2x2)
-    (``*.winograd_phases_jit``): chunked to the budget, within it, same results as
-    the exact paths."""
+    (``*.winograd_phases_jit``), and a 3-d one: chunked to the budget, within it,
+    same results as the exact paths."""
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((16, 64, 16, 16)).astype(np.float32)
-    w = rng.standard_normal((64, 32, 4, 4)).astype(np.float32)
-    gy = rng.standard_normal((16, 32, 32, 32)).astype(np.float32)
-    geo = ((2, 2), (1, 1), 1, (1, 1))
-    wargs = ((4, 4), *geo)
-    budget = 2**20
+    nd = len(xs) - 2
+    out = tuple(2 * s for s in xs[2:])
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal((xs[1], c_out, *(4,) * nd)).astype(np.float32)
+    gy = rng.standard_normal((xs[0], c_out, *out)).astype(np.float32)
+    geo = ((2,) * nd, (1,) * nd, 1, (1,) * nd)
+    wargs = ((4,) * nd, *geo)
     with tconv.memory_budget(budget):  # numba's first calls (loading the kernels) first
-        conv_transpose_nd(x, w, *geo, (32, 32))
+        conv_transpose_nd(x, w, *geo, out)
         conv_and_weight_grad_nd(gy, x, *wargs, w)
     with tconv.memory_budget(budget), kernels.trace() as names:
-        t_fwd, y = _temporary_bytes(lambda: conv_transpose_nd(x, w, *geo, (32, 32)))
+        t_fwd, y = _temporary_bytes(lambda: conv_transpose_nd(x, w, *geo, out))
         pair = []  # (gw, gx): the input gradient counts as a temporary here
         t_bwd, gw = _temporary_bytes(
             lambda: pair.extend(conv_and_weight_grad_nd(gy, x, *wargs, w)) or pair[0]
@@ -112,11 +117,11 @@ def test_the_k4s2_winograd_paths_stay_within_budget(threads) -> None:
     gx = pair[1]
     assert names == ["conv_transpose.winograd_phases_jit", "conv_weight.winograd_phases_jit"]
     with tconv.winograd(False):
-        y_ref = conv_transpose_nd(x, w, *geo, (32, 32))
+        y_ref = conv_transpose_nd(x, w, *geo, out)
         gw_ref, gx_ref = conv_and_weight_grad_nd(gy, x, *wargs, w)
     for got, ref in ((y, y_ref), (gw, gw_ref), (gx, gx_ref)):
         assert rel_err(got, ref) <= 1e-5
-    # the transformed weights (36 C_in C_out, 0.3 MiB) are within the budget too
+    # the transformed weights (36 C_in C_out per depth tap) are within the budget too
     for which, temp in (("forward", t_fwd), ("backward", t_bwd - gx.nbytes)):
         assert temp <= 1.15 * budget, f"{which}: {temp / 2**20:.2f} MiB of temporaries"
 

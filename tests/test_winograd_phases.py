@@ -38,8 +38,8 @@ from test_winograd import _threads_on
 
 pytestmark = pytest.mark.skipif(not tconv.jit_available(), reason="numba is not installed")
 PATH = "conv_transpose.winograd_phases_jit"
-K4S2 = dict(nd=2, groups=1, k=4, s=2, d=1, n=(1, 3), c_in_g=(1, 5), c_out_g=(1, 5),
-            size=(1, 11), lo=(0, 3))  # fmt: skip
+K4S2 = dict(nd=(2, 3), groups=1, k=4, s=2, d=1, n=(1, 3), c_in_g=(1, 5), c_out_g=(1, 5),
+            size=(1, 9), lo=(0, 3))  # fmt: skip
 
 
 def test_f22_is_the_1d_correlation() -> None:
@@ -84,11 +84,12 @@ def _direct(x: np.ndarray, w: np.ndarray, geo: Geo, b: np.ndarray | None) -> np.
     return y
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(geo=geometries(True, **K4S2), bias=st.booleans(), budget=st.sampled_from([None, 2**14]))
 def test_the_kernel_matches_the_reference(geo: Geo, bias: bool, budget: int | None) -> None:
-    """Any padding 0-3, output padding, map size, batch, with and without bias;
-    a small budget cuts the work into chunks of one tile row."""
+    """2-d and 3-d: any padding 0-3, output padding, map size (one depth slice, or
+    output planes no slice reaches), batch, with and without bias; a small budget
+    cuts the work into chunks of one tile row."""
     x, w, b, _ = geo.arrays()
     b = b if bias else None
     ref = R.conv_transpose_nd(x, w, *geo.args(), b)
@@ -236,18 +237,19 @@ def test_which_layers_take_it(xs, c_out, dtype, path) -> None:
 
 CONV = "conv.winograd_phases_jit"
 WEIGHT = "conv_weight.winograd_phases_jit"
-K4S2_CONV = dict(nd=2, groups=1, k=4, s=2, d=1, n=(1, 3), c_in_g=(1, 5), c_out_g=(1, 5),
-                 size=(1, 13), lo=(0, 3))  # fmt: skip
+K4S2_CONV = dict(nd=(2, 3), groups=1, k=4, s=2, d=1, n=(1, 3), c_in_g=(1, 5), c_out_g=(1, 5),
+                 size=(1, 11), lo=(0, 3))  # fmt: skip
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(geo=geometries(False, **K4S2_CONV), bias=st.booleans(), with_w=st.booleans(),
        budget=st.sampled_from([None, 2**14]))  # fmt: skip
 def test_the_conv_and_its_weight_gradient_match_the_reference(
     geo: Geo, bias: bool, with_w: bool, budget: int | None
 ) -> None:
-    """Padding 0-3 (so odd sizes and ragged last tiles), batch, with and without bias;
-    the weight gradient alone and with the convolution in the same pass."""
+    """2-d and 3-d: padding 0-3 (so odd sizes and ragged last tiles, depth slices of
+    one parity only, or none that a tap reaches), batch, with and without bias; the
+    weight gradient alone and with the convolution in the same pass."""
     x, w, b, gy = geo.arrays()
     b = b if bias else None
     geom = (geo.k, geo.s, geo.d, geo.groups, geo.lo)
@@ -383,3 +385,112 @@ def test_which_convs_take_it(xs, c_out, dtype, path) -> None:
     with tconv.memory_budget(2**16):
         assert kernels.route("conv", x, w, *args) != CONV
         assert kernels.route("conv_weight", x, gy, *geom, None) != WEIGHT
+
+
+# --------------------------------------------------------------------------
+# 3-d: each depth slice transformed as a 2-d map, the depth taps as GEMM columns
+
+
+def _depths(transposed: bool, d_in: int, lo: int) -> int:
+    return 2 * (d_in - 1) - 2 * lo + 4 if transposed else (d_in + 2 * lo - 4) // 2 + 1
+
+
+@pytest.mark.parametrize(
+    ("lo", "d_in", "transposed"),
+    [(lo, d, t) for lo, d, t in itertools.product(range(4), (1, 2, 3, 4, 7), (True, False))
+     if _depths(t, d, lo) > 0],
+)  # fmt: skip
+def test_the_depth_plan_is_the_definition(lo: int, d_in: int, transposed: bool) -> None:
+    """:class:`winograd._Depth`: output plane ``o`` sums exactly the (slice, tap)
+    pairs of the definition (transposed: ``o = 2 d + kd - lo``; convolution: ``d = 2 o
+    + kd - lo``), each pair once; a slice's tap reaches one plane only (the kernels sum
+    into the first pair's products); the weight gradient's targets are the inverse."""
+    d_out = _depths(transposed, d_in, lo)
+    plan = W._Depth.of(transposed, (lo, 0, 0), d_in, d_out)
+    where = {int(p): d for d, p in enumerate(plan.pos)}
+    used = set()
+    for o in range(d_out):
+        want = {
+            (d, k) for d in range(d_in) for k in range(4)
+            if (2 * d + k - lo == o if transposed else d == 2 * o + k - lo)
+        }  # fmt: skip
+        got = set()
+        for p, j in zip(plan.src[o], plan.blk[o]):
+            if p < 0:
+                continue
+            d = where[int(p)]
+            parity = (d + lo) % plan.stride
+            got.add((d, parity + plan.stride * int(j)))
+            assert (int(p), int(j)) not in used
+            used.add((int(p), int(j)))
+        assert got == want
+        for k in range(4):
+            assert (plan.tgt[o, k] >= 0) == any(kk == k for _, kk in want)
+    for first, count, parity in plan.groups:  # each group's slices: one tap parity
+        assert {(where[p] + lo) % plan.stride for p in range(first, first + count)} == {parity}
+
+
+def test_a_3d_generators_layer_and_its_gradients_are_pytorchs(torch, rng) -> None:
+    """The suite's volume3d layer (halved): forward and backward by the polyphase paths
+    (the trace says so), against PyTorch's float64 within the bound."""
+    x = rng.standard_normal((2, 64, 8, 16, 16))
+    w = rng.standard_normal((64, 32, 4, 4, 4)) * np.sqrt(2 / (64 * 64))
+    b, gy = rng.standard_normal(32), rng.standard_normal((2, 32, 16, 32, 32))
+    xt, wt, bt = (tconv.tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b))
+    with kernels.trace() as names:
+        y = F.conv_transpose3d(xt, wt, bt, stride=2, padding=1)
+        y.backward(gy.astype(np.float32))
+    assert names == [PATH, WEIGHT]
+    tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+    ty = torch.nn.functional.conv_transpose3d(tx, tw, tb, stride=2, padding=1)
+    ty.backward(torch.from_numpy(gy))
+    assert rel_err(y.data, ty.detach().numpy()) <= W.PHASES_ERROR
+    for got, want in ((xt.grad, tx.grad), (wt.grad, tw.grad), (bt.grad, tb.grad)):
+        assert rel_err(got, want.numpy()) <= W.PHASES_ERROR
+
+
+@pytest.mark.parametrize(("c_in", "c_out"), [(64, 32), (16, 128), (128, 64)])
+def test_3d_float32_error_on_realistic_layers(c_in: int, c_out: int, rng) -> None:
+    """Normal, ReLU'd and uniform inputs, kaiming-scaled weights: the transposed layer,
+    its input gradient (the convolution) and its weight gradient within the bound."""
+    x = rng.standard_normal((2, c_in, 4, 8, 8))
+    w = rng.standard_normal((c_in, c_out, 4, 4, 4)) * np.sqrt(2 / (64 * c_in))
+    gy = rng.standard_normal((2, c_out, 8, 16, 16))
+    args = ((2,) * 3, (1,) * 3, 1, (1,) * 3)
+    for xi in (x, np.maximum(x, 0), rng.uniform(0, 1, x.shape)):
+        x32, w32, gy32 = xi.astype(np.float32), w.astype(np.float32), gy.astype(np.float32)
+        y = np.empty(gy.shape, dtype=np.float32)
+        W.conv_transpose_k4s2(x32, w32, y, (1,) * 3, None)
+        assert rel_err(y, R.conv_transpose_nd(xi, w, *args, gy.shape[2:])) <= W.PHASES_ERROR
+        gw, gx = W.conv_and_weight_k4s2(gy32, x32, (1,) * 3, w32)
+        assert rel_err(gx, R.conv_nd(gy, w, *args, x.shape[2:])) <= W.PHASES_ERROR
+        assert rel_err(gw, R.conv_weight_grad_nd(gy, xi, (4,) * 3, *args)) <= W.PHASES_ERROR
+
+
+@pytest.mark.parametrize(
+    ("xs", "c_out", "path"),
+    [
+        ((4, 64, 8, 16, 16), 32, PATH),  # the suite's volume3d
+        ((1, 16, 8, 16, 16), 16, PATH),
+        ((1, 8, 8, 16, 16), 16, "conv_transpose.flat_phases_blocked"),  # too few channels
+    ],
+)
+def test_which_3d_layers_take_it(xs, c_out, path) -> None:
+    """On shape-only calls: the transposed layer, its backward (one conv_weight call);
+    the weights' transform and buffers count the depth (past the budget: not taken)."""
+    x, w = np.empty(xs, np.float32), np.empty((xs[1], c_out, 4, 4, 4), np.float32)
+    out = tuple(2 * s for s in xs[2:])
+    gy = np.empty((xs[0], c_out, *out), np.float32)
+    args = ((2,) * 3, (1,) * 3, 1, (1,) * 3)
+    assert kernels.route("conv_transpose", x, w, *args, out) == path
+    back = kernels.route("conv_weight", gy, x, (4,) * 3, *args, w)
+    assert (back == WEIGHT) == (path == PATH)
+    with tconv.winograd(False):
+        assert kernels.route("conv_transpose", x, w, *args, out) != PATH
+        assert kernels.route("conv_weight", gy, x, (4,) * 3, *args, w) != WEIGHT
+    if path == PATH:  # the 2-d layer of one depth slice needs less than the 3-d one
+        slim = W.k4s2_bytes(xs[1], c_out, -(-out[-1] // 4), 4)
+        k4s2 = W.k4s2_bytes(xs[1], c_out, -(-out[-1] // 4), 4, xs[2])
+        assert k4s2 > slim
+        with tconv.memory_budget(k4s2 - 1):
+            assert kernels.route("conv_transpose", x, w, *args, out) != PATH

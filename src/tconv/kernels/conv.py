@@ -151,26 +151,39 @@ class _Call:
 
     def k4s2_winograd(self, c_out: int, min_outputs: int) -> bool:
         """What the k4 s2 Winograd paths (winograd.py's polyphase F(2x2, 2x2)) need of
-        every op's call: a 2-d 4x4 kernel at stride 2, groups and dilation 1, float32
-        or float64, numba on, the Winograd paths allowed (``tconv.winograd``), each of
+        every op's call: a 2-d or 3-d kernel of 4 taps a dim at stride 2, groups and
+        dilation 1, float32 or float64, numba on, the Winograd paths allowed
+        (``tconv.winograd``), each of
         C_in and ``c_out`` at least tuning.WINOGRAD_PHASES_MIN_CHANNELS, and
         ``min_outputs`` outputs over the batch, proportionally more when the weights'
         transform (36 C_in C_out) outgrows tuning.WINOGRAD_PHASES_WEIGHT_BYTES (the
         GEMMs of each chunk read it whole)."""
         if not (
             self.groups == 1
-            and self.k == (4, 4)
-            and self.stride == (2, 2)
-            and self.dilation == (1, 1)
+            and len(self.k) in (2, 3)
+            and all(k == 4 for k in self.k)
+            and all(s == 2 for s in self.stride)
+            and all(d == 1 for d in self.dilation)
             and np.dtype(self.x.dtype) in (np.float32, np.float64)
             and settings.get_winograd()
             and self.jit
             and min(self.c_in, c_out) >= tuning.WINOGRAD_PHASES_MIN_CHANNELS
         ):
             return False
-        u_bytes = 36 * self.c_in * c_out * self.itemsize
+        u_bytes = 36 * self.depth_taps * self.c_in * c_out * self.itemsize
         grow = max(1.0, u_bytes / tuning.WINOGRAD_PHASES_WEIGHT_BYTES)
         return self.n * self.p_out >= min_outputs * grow
+
+    @cached_property
+    def depth_taps(self) -> int:
+        """A 3-d kernel's taps along its first dim (1 for a 2-d one): the k4 s2 Winograd
+        paths transform each depth slice as a 2-d map and keep these as GEMM columns."""
+        return self.k[0] if len(self.k) == 3 else 1
+
+    @cached_property
+    def depth_in(self) -> int:
+        """The input's depth slices (1 for a 2-d map)."""
+        return self.n_in[0] if len(self.k) == 3 else 1
 
     def gathered(self) -> tuple[np.ndarray, Ints, Ints, Ints]:
         """The windows' input (see gather_windows) and its stride, dilation, offset."""
@@ -302,10 +315,11 @@ class TransposeCall(_Call):
         and the transformed weights with one row of tiles within the budget."""
         if not self.k4s2_winograd(self.c_out, tuning.WINOGRAD_PHASES_MIN_OUTPUTS):
             return False
-        tw = -(-self.out_size[1] // 4)
+        tw = -(-self.out_size[-1] // 4)
+        need = k4s2_bytes(self.c_in, self.c_out, tw, self.itemsize, self.depth_in)
         return (
             not self.tiny  # 4x4 maps: channels-last, measured faster
-            and k4s2_bytes(self.c_in, self.c_out, tw, self.itemsize) <= _budget()
+            and need <= _budget()
         )
 
     @cached_property
@@ -435,9 +449,10 @@ CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
          "stride 1: conv with the flipped kernel, whose row-shifted columns copy less "
          "(or Winograd's 3x3 paths take)", _ct_flipped),
     Path("conv_transpose.winograd_phases_jit", lambda c: c.winograd_phases and not c.nonfinite,
-         "k4 s2 (2-d): each output phase a 2x2 correlation by F(2x2,2x2), compiled "
-         "transforms, 36 multiplications per 4x4 block instead of 64, error within "
-         "winograd.PHASES_ERROR", _ct_winograd_phases),
+         "k4 s2 (2-d; 3-d by depth slices, the depth taps as GEMM columns): each output "
+         "phase a 2x2 correlation by F(2x2,2x2), compiled transforms, 36 multiplications "
+         "per 4x4 block instead of 64, error within winograd.PHASES_ERROR",
+         _ct_winograd_phases),
     Path("conv_transpose.channels_last", lambda c: c.tiny,
          "tiny maps: per-tap GEMMs, adds over batch x channels rows, no padded grid",
          _ct_channels_last),
@@ -524,9 +539,10 @@ class _ConvCall(_Call):
         sums) within the budget."""
         if not self.k4s2_winograd(self.c_out, tuning.WINOGRAD_PHASES_CONV_MIN_OUTPUTS):
             return False
-        tw = -(-self.out_size[1] // 2)
+        tw = -(-self.out_size[-1] // 2)
         grad = isinstance(self, WeightCall)
-        return k4s2_conv_bytes(self.c_in, self.c_out, tw, self.itemsize, grad) <= _budget()
+        need = k4s2_conv_bytes(self.c_in, self.c_out, tw, self.itemsize, grad, self.depth_in)
+        return need <= _budget()
 
     @cached_property
     def winograd_jit(self) -> bool:
@@ -725,8 +741,9 @@ CONV: tuple[Path[ConvCall], ...] = (
          "exact paths where measured), finite: Winograd F(4x4,3x3) with NumPy "
          "transforms, error within winograd.ERROR", _c_winograd),
     Path("conv.winograd_phases_jit", lambda c: c.winograd_phases and not c.nonfinite,
-         "k4 s2 (2-d): the 4 tap parities, each a 2x2 correlation of an input phase, by "
-         "F(2x2,2x2) stacked in the GEMMs' depth, compiled transforms, 36 multiplications "
+         "k4 s2 (2-d; 3-d by depth slices): the 4 tap parities, each a 2x2 correlation of "
+         "an input phase, by F(2x2,2x2) stacked in the GEMMs' depth, compiled transforms, "
+         "36 multiplications "
          "per 2x2 block instead of 64, error within winograd.PHASES_ERROR",
          _c_winograd_phases),
     Path("conv.row_shift", lambda c: c.row_shift,
@@ -879,7 +896,7 @@ CONV_WEIGHT: tuple[Path[WeightCall], ...] = (
          "the gradient alone, 3x3, stride 1, >= 16 channels, numba on, finite: Winograd "
          "F(4x4,3x3) backward, error within winograd.WEIGHT_ERROR", _w_winograd_jit),
     Path("conv_weight.winograd_phases_jit", lambda c: c.winograd_phases and not c.nonfinite,
-         "k4 s2 (2-d), conv.winograd_phases_jit's conditions: F(2x2,2x2) backward, the "
+         "k4 s2 (2-d or 3-d), conv.winograd_phases_jit's conditions: F(2x2,2x2) backward, the "
          "convolution too when asked, one input transform for both, error within "
          "winograd.PHASES_ERROR", _w_winograd_phases),
     Path("conv_weight.row_shift", lambda c: c.row_shift,

@@ -792,23 +792,98 @@ def k4s2_weight(w: np.ndarray, lo: Ints) -> np.ndarray:
     return u
 
 
+class _Depth:
+    """How a k4 s2 layer's depth (3-d) reaches the 2-d ``F(2x2, 2x2)`` kernels; a 2-d
+    layer is one slice and one tap. Each input depth slice is transformed as a 2-d
+    map, its tiles at position ``pos[d]`` (the slices of each ``groups`` entry
+    ``(first position, count, tap parity)`` next to each other: one GEMM each); the
+    GEMMs' columns hold the depth taps the slices meet (``taps`` blocks of C_out, tap
+    ``parity + stride j`` in block j), and output plane ``o`` sums the products at
+    positions ``src[o, e]`` (-1: none, after the others), blocks ``blk[o, e]``: the
+    kernels read the products (points, tiles x taps, C_out), tile ``t``'s block ``j``
+    at ``t taps + j`` (an index ``f + c`` into the columns, numba's loops measured
+    1.6x slower: not vectorised). For the weight
+    gradient, the output gradient's plane ``o`` goes to ``tgt[o, kd]`` (position x
+    ``taps`` + block of the slice tap ``kd`` pairs it with; -1: none) and ``zero``
+    lists the (position x taps + block)s no plane reaches."""
+
+    def __init__(
+        self, pairs: list[tuple[int, int, int]], d_in: int, d_out: int, stride: int,
+        lo: int, kd: int,
+    ) -> None:  # fmt: skip
+        # pairs (o, d, k): output plane o takes input slice d through depth tap k;
+        # slice d meets the taps of parity (d + lo) mod stride
+        order = sorted(range(d_in), key=lambda d: (d + lo) % stride)  # stable
+        self.pos = np.empty(d_in, dtype=np.int64)
+        self.pos[order] = np.arange(d_in)
+        self.stride, self.taps = stride, kd // stride
+        parity = [(d + lo) % stride for d in order]
+        self.groups = [(parity.index(e), parity.count(e), e) for e in sorted(set(parity))]
+        most = max([sum(1 for p in pairs if p[0] == o) for o in range(d_out)] + [1])
+        self.src = np.full((d_out, most), -1, dtype=np.int64)
+        self.blk = np.zeros((d_out, most), dtype=np.int64)
+        self.tgt = np.full((d_out, kd), -1, dtype=np.int64)
+        seen = np.zeros((d_in, self.taps), dtype=bool)
+        filled = [0] * d_out
+        for o, d, k in pairs:
+            block = k // stride
+            self.src[o, filled[o]], self.blk[o, filled[o]] = self.pos[d], block
+            filled[o] += 1
+            self.tgt[o, k] = self.pos[d] * self.taps + block
+            seen[d, block] = True
+        empty = [self.pos[d] * self.taps + j for d, j in zip(*np.nonzero(~seen))]
+        self.zero = np.array(sorted(empty), dtype=np.int64)
+
+    @classmethod
+    def of(cls, transposed: bool, lo: Ints, d_in: int, d_out: int) -> _Depth:
+        """The depth of a layer of ``lo`` (its padding, all dims): a k4 s2 transposed
+        convolution's output plane ``o = 2 d + kd - lo`` (every slice meets the 4
+        taps), a convolution's reads slice ``d = 2 o + kd - lo`` (slices of parity
+        ``p`` meet the 2 taps of parity ``(p + lo) mod 2``); 2-d: one plane."""
+        if len(lo) == 2:
+            return cls([(0, 0, 0)], 1, 1, 1, 0, 1)
+        p = lo[0]
+        if transposed:
+            every = [(2 * d + k - p, d, k) for d in range(d_in) for k in range(4)]
+            return cls([t for t in every if 0 <= t[0] < d_out], d_in, d_out, 1, p, 4)
+        every = [(o, 2 * o + k - p, k) for o in range(d_out) for k in range(4)]
+        return cls([t for t in every if 0 <= t[1] < d_in], d_in, d_out, 2, p, 4)
+
+    def weights(self, u: list[np.ndarray], parity: int) -> np.ndarray:
+        """The GEMM's right side for the slices of tap ``parity``: the 2-d transformed
+        weights ``u[kd]`` (points, K, C_out) of its taps side by side."""
+        blocks = [u[parity + self.stride * j] for j in range(self.taps)]
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=2)
+
+
+def _as_3d(a: np.ndarray) -> np.ndarray:
+    """A 2-d layer's array (N, C, H, W) as one depth slice (N, C, 1, H, W), a view."""
+    return a[:, :, None] if a.ndim == 4 else a
+
+
 def _k4s2_buffers(
-    c_in: int, c_out: int, tw: int, itemsize: int, nrow: int = 4, wp: int = 0
-) -> tuple[int, int]:
-    """The buffers of :func:`conv_transpose_k4s2` for a row of ``tw`` tiles, in bytes:
-    per tile row ``v`` and the products; per worker ``xl`` (nrow, wp, C_in), ``r``
-    (2, 3, wp, C_in), ``s`` (2, 3, 4 tw, C_out) and ``yl`` (4, 4 tw, C_out). ``nrow``
-    and ``wp`` (input rows and columns a tile row reads) at most 4 and 2 tw + 3."""
+    c_in: int, c_out: int, tw: int, itemsize: int, nrow: int = 4, wp: int = 0,
+    depth: int = 1, taps: int = 1,
+) -> tuple[int, int]:  # fmt: skip
+    """The buffers of :func:`conv_transpose_k4s2` for a row of ``tw`` tiles over
+    ``depth`` input slices meeting ``taps`` depth taps each, in bytes: per tile row
+    ``v`` and the products (``taps`` C_out columns); per worker ``xl`` (depth, nrow,
+    wp, C_in), ``r`` (2, 3, wp, C_in), ``s`` (2, 3, 4 tw, C_out) and ``yl`` (4, 4 tw,
+    C_out). ``nrow`` and ``wp`` (input rows and columns a tile row reads) at most 4
+    and 2 tw + 3."""
     wp = wp or 2 * tw + 3
-    row = 36 * tw * (c_in + c_out)
-    side = (nrow + 6) * wp * c_in + 40 * tw * c_out
+    row = 36 * tw * depth * (c_in + taps * c_out)
+    side = (depth * nrow + 6) * wp * c_in + 40 * tw * c_out
     return row * itemsize, side * itemsize
 
 
-def k4s2_bytes(c_in: int, c_out: int, tw: int, itemsize: int) -> int:
+def k4s2_bytes(c_in: int, c_out: int, tw: int, itemsize: int, depth: int = 1) -> int:
     """Bytes :func:`conv_transpose_k4s2` needs at least: the transformed weights and
-    one worker's buffers for one row of ``tw`` tiles."""
-    return 36 * c_in * c_out * itemsize + sum(_k4s2_buffers(c_in, c_out, tw, itemsize))
+    one worker's buffers for one row of ``tw`` tiles (over ``depth`` input slices,
+    3-d, each meeting the kernel's 4 depth taps)."""
+    taps = 1 if depth == 1 else 4
+    buffers = _k4s2_buffers(c_in, c_out, tw, itemsize, depth=depth, taps=taps)
+    return 36 * taps * c_in * c_out * itemsize + sum(buffers)
 
 
 def conv_transpose_k4s2(
@@ -816,7 +891,8 @@ def conv_transpose_k4s2(
 ) -> None:
     """Write ``y = conv_transpose2d(x, w, stride=2, padding=lo) + bias`` for a 4x4
     kernel (groups 1, dilation 1; ``y``'s size sets the output padding) by polyphase
-    Winograd ``F(2x2, 2x2)`` with compiled transforms (numba must import).
+    Winograd ``F(2x2, 2x2)`` with compiled transforms (numba must import); likewise
+    ``conv_transpose3d`` for a 4x4x4 kernel.
 
     x (N, C_in, H, W), w (C_in, C_out, 4, 4), y (N, C_out, Ho, Wo) with
     ``Ho = 2 (H - 1) - 2 lo[0] + 4 + output_padding`` (likewise Wo). Each of the 4
@@ -827,6 +903,10 @@ def conv_transpose_k4s2(
     transform reads ``x`` (NCHW) into ``v`` (36, tiles, C_in), one stacked GEMM
     with the transformed weights (:func:`k4s2_weight`), and the output transform
     plus bias writes the 4 phases' blocks into ``y`` (NCHW) as one 4x4 block.
+    3-d (x (N, C_in, D, H, W), w (C_in, C_out, 4, 4, 4)): each depth slice of ``x``
+    is transformed as a 2-d map, the GEMMs' columns hold the 4 depth taps' weights
+    ``(tiles, C_in) @ (C_in, 4 C_out)``, and each output plane sums the products of
+    the 2 slices it takes (:class:`_Depth`): 9/16 of the direct multiplications.
     float32 within :data:`PHASES_ERROR` of the largest output.
 
     >>> x, w, y = np.ones((1, 1, 2, 2)), np.ones((1, 1, 4, 4)), np.empty((1, 1, 4, 4))
@@ -838,149 +918,177 @@ def conv_transpose_k4s2(
            [1., 2., 2., 1.]])
     """
     n, c_in, c_out = x.shape[0], x.shape[1], w.shape[1]
-    th, tw = -(-y.shape[2] // 4), -(-y.shape[3] // 4)
+    x5, w5, y5 = (_as_3d(a) for a in (np.ascontiguousarray(x), w, y))
+    d_in = x5.shape[2]
+    th, tw = -(-y5.shape[3] // 4), -(-y5.shape[4] // 4)
+    depth = _Depth.of(True, lo, d_in, y5.shape[2])
     kin = _numba.compiled(_k4s2_in, error_model="numpy")
     kout = _numba.compiled(_k4s2_out, error_model="numpy")
-    (s0, _), (s1, _) = (k4s2_phases(p) for p in lo)
+    (s0, _), (s1, _) = (k4s2_phases(p) for p in lo[-2:])
     starts = np.array([s0, s1], dtype=np.int64)
     with _threads.serial_blas():
-        u = k4s2_weight(w, lo)
+        u = depth.weights([k4s2_weight(w5[:, :, k], lo[-2:]) for k in range(w5.shape[2])], 0)
     b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
     nrow = max(s0) - min(s0) + 3  # input rows a tile row reads
     wp = 2 * tw + max(s1) - min(s1) + 2  # input columns a tile row reads
-    row_bytes, side = _k4s2_buffers(c_in, c_out, tw, x.itemsize, nrow, wp)
-    nw = _threads.workers(n * y.shape[2] * y.shape[3] * c_in * c_out * 4, row_bytes + side)
+    row_bytes, side = _k4s2_buffers(c_in, c_out, tw, x.itemsize, nrow, wp, d_in, depth.taps)
+    work = n * math.prod(y.shape[2:]) * c_in * c_out * math.prod(w.shape[2:]) >> (x.ndim - 2)
+    nw = _threads.workers(work, row_bytes + side)
     # as conv3x3's compiled path: chunks of about L2's size (or the weights', which
     # each chunk's GEMMs read whole), within the budget
     room = min(max(CHUNK_BYTES // 2, u.nbytes), (get_memory_budget() - u.nbytes) // nw - side)
     step = _balanced(n * th, room // row_bytes, nw)
     items = [(g, min(n * th, g + step)) for g in range(0, n * th, step)]
     local = threading.local()
-    x = np.ascontiguousarray(x)
+    cols = u.shape[2]
 
     def chunk(item: tuple[int, int]) -> None:
         g0, g1 = item
         bufs = getattr(local, "bufs", None)
         if bufs is None:  # the worker's own, reused over its chunks
             bufs = local.bufs = (
-                np.empty(36 * step * tw * c_in, x.dtype),
-                np.empty(36 * step * tw * c_out, x.dtype),
-                np.empty((nrow, wp, c_in), x.dtype),
+                np.empty(36 * step * d_in * tw * c_in, x.dtype),
+                np.empty(36 * step * d_in * tw * cols, x.dtype),
+                np.empty((d_in, nrow, wp, c_in), x.dtype),
                 np.empty((2, 3, wp, c_in), x.dtype),
                 np.empty((2, 3, 4 * tw, c_out), x.dtype),
                 np.empty((4, 4 * tw, c_out), x.dtype),
             )
-        t = (g1 - g0) * tw
+        t = (g1 - g0) * d_in * tw
         v = bufs[0][: 36 * t * c_in].reshape(36, t, c_in)
-        prod = bufs[1][: 36 * t * c_out].reshape(36, t, c_out)
-        kin(x, v, g0, g1, th, starts, bufs[2], bufs[3])
+        prod = bufs[1][: 36 * t * cols].reshape(36, t, cols)
+        kin(x5, v, g0, g1, th, starts, depth.pos, bufs[2], bufs[3])
         np.matmul(v, u, out=prod)
-        kout(prod, y, b, g0, g1, th, bufs[4], bufs[5])
+        kout(prod.reshape(36, t * depth.taps, c_out), y5, b, g0, g1, th, depth.src,
+             depth.blk, depth.taps, bufs[4], bufs[5])  # fmt: skip
 
     _threads.map_chunks(chunk, items, nw)
 
 
 def _k4s2_in(
     x: np.ndarray, v: np.ndarray, g0: int, g1: int, th: int, starts: np.ndarray,
-    xl: np.ndarray, r: np.ndarray,
+    pos: np.ndarray, xl: np.ndarray, r: np.ndarray,
 ) -> None:  # fmt: skip
     """``v[9 (2 r0 + r1) + 3 a + b, t, c] = (B^T d B)[a, b]`` for the tiles ``t`` of the
-    tile rows ``g0 .. g1`` (tile row g: sample g // th, row g % th), ``d`` the 3x3
-    window of channel ``c`` of ``x`` (NCHW) that phase ``(r0, r1)``'s tile reads, at
+    tile rows ``g0 .. g1`` (tile row g: sample g // th, row g % th) of every depth
+    slice ``d`` of ``x`` (N, C, D, H, W), ``t = (pos[d] (g1 - g0) + g - g0) tw + col``,
+    ``d`` the 3x3 window of channel ``c`` that phase ``(r0, r1)``'s tile reads, at
     ``(2 row + starts[0, r0], 2 col + starts[1, r1])``, zeros outside: the tile row's
-    input rows transposed channels-last into ``xl`` (rows, wp, C; a row shared with
+    input rows transposed channels-last into ``xl[d]`` (rows, wp, C; a row shared with
     the tile row before is transposed once), ``B^T`` along them per phase into ``r``
     (2, 3, wp, C), then ``B`` per tile, each over runs of C."""
-    c_n, h, w_in = x.shape[1], x.shape[2], x.shape[3]
-    nrow, wp = xl.shape[0], xl.shape[1]
-    tw = v.shape[1] // max(1, g1 - g0)
+    c_n, n_d, h, w_in = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
+    nrow, wp = xl.shape[1], xl.shape[2]
+    ng = max(1, g1 - g0)
+    tw = v.shape[1] // (ng * n_d)
     m0, m1 = min(starts[0, 0], starts[0, 1]), min(starts[1, 0], starts[1, 1])
     q0 = min(max(-m1, 0), wp)  # the columns inside x
     q1 = max(min(w_in - m1, wp), q0)
-    for j in range(nrow):
-        for q in range(wp):
-            if q < q0 or q >= q1:
-                for c in range(c_n):
-                    xl[j, q, c] = 0
+    for d in range(n_d):
+        for j in range(nrow):
+            for q in range(wp):
+                if q < q0 or q >= q1:
+                    for c in range(c_n):
+                        xl[d, j, q, c] = 0
     for g in range(g0, g1):
         n = g // th
         ty = g - n * th
-        base = (g - g0) * tw
-        # input row 2 ty + j sits in slot (2 ty + j) % nrow: the rows this tile row
-        # shares with the one before are not transposed again
-        for j in range(nrow - 2 if g > g0 and ty > 0 else 0, nrow):
-            row = 2 * ty + m0 + j
-            k = (2 * ty + j) % nrow
-            if row < 0 or row >= h:
-                for q in range(q0, q1):
-                    for c in range(c_n):
-                        xl[k, q, c] = 0
-            else:
-                for c in range(c_n):
+        for d in range(n_d):
+            base = (pos[d] * ng + g - g0) * tw
+            # input row 2 ty + j sits in slot (2 ty + j) % nrow: the rows this tile
+            # row shares with the one before are not transposed again
+            for j in range(nrow - 2 if g > g0 and ty > 0 else 0, nrow):
+                row = 2 * ty + m0 + j
+                k = (2 * ty + j) % nrow
+                if row < 0 or row >= h:
                     for q in range(q0, q1):
-                        xl[k, q, c] = x[n, c, row, m1 + q]
-        for p0 in range(2):
-            a = 2 * ty + starts[0, p0] - m0
-            sa, sb, sc = a % nrow, (a + 1) % nrow, (a + 2) % nrow
-            for q in range(wp):
-                for c in range(c_n):
-                    r[p0, 0, q, c] = xl[sa, q, c] - xl[sb, q, c]
-                for c in range(c_n):
-                    r[p0, 1, q, c] = xl[sb, q, c]
-                for c in range(c_n):
-                    r[p0, 2, q, c] = xl[sc, q, c] - xl[sb, q, c]
-        for tx in range(tw):
-            t = base + tx
+                        for c in range(c_n):
+                            xl[d, k, q, c] = 0
+                else:
+                    for c in range(c_n):
+                        for q in range(q0, q1):
+                            xl[d, k, q, c] = x[n, c, d, row, m1 + q]
             for p0 in range(2):
-                for p1 in range(2):
-                    q = 2 * tx + starts[1, p1] - m1
-                    k = 9 * (2 * p0 + p1)
-                    for i in range(3):
-                        for c in range(c_n):
-                            v[k + 3 * i, t, c] = r[p0, i, q, c] - r[p0, i, q + 1, c]
-                        for c in range(c_n):
-                            v[k + 3 * i + 1, t, c] = r[p0, i, q + 1, c]
-                        for c in range(c_n):
-                            v[k + 3 * i + 2, t, c] = r[p0, i, q + 2, c] - r[p0, i, q + 1, c]
+                a = 2 * ty + starts[0, p0] - m0
+                sa, sb, sc = a % nrow, (a + 1) % nrow, (a + 2) % nrow
+                for q in range(wp):
+                    for c in range(c_n):
+                        r[p0, 0, q, c] = xl[d, sa, q, c] - xl[d, sb, q, c]
+                    for c in range(c_n):
+                        r[p0, 1, q, c] = xl[d, sb, q, c]
+                    for c in range(c_n):
+                        r[p0, 2, q, c] = xl[d, sc, q, c] - xl[d, sb, q, c]
+            for tx in range(tw):
+                t = base + tx
+                for p0 in range(2):
+                    for p1 in range(2):
+                        q = 2 * tx + starts[1, p1] - m1
+                        k = 9 * (2 * p0 + p1)
+                        for i in range(3):
+                            for c in range(c_n):
+                                v[k + 3 * i, t, c] = r[p0, i, q, c] - r[p0, i, q + 1, c]
+                            for c in range(c_n):
+                                v[k + 3 * i + 1, t, c] = r[p0, i, q + 1, c]
+                            for c in range(c_n):
+                                v[k + 3 * i + 2, t, c] = r[p0, i, q + 2, c] - r[p0, i, q + 1, c]
 
 
 def _k4s2_out(
     prod: np.ndarray, y: np.ndarray, bias: np.ndarray, g0: int, g1: int, th: int,
-    s: np.ndarray, yl: np.ndarray,
+    src: np.ndarray, blk: np.ndarray, taps: int, s: np.ndarray, yl: np.ndarray,
 ) -> None:  # fmt: skip
-    """``y[n, o, 4 ty + 2 a + r0, 4 tx + 2 b + r1] = (A^T M A)[a, b] + bias[o]`` (the part
-    inside ``y``) for the tile rows ``g0 .. g1``, ``M`` phase ``(r0, r1)``'s products
-    in ``prod`` (36, tiles, C_out): ``A`` per tile into ``s`` (2, 3, 4 tw, C_out), at the
-    block's columns, ``A^T`` along the rows into ``yl`` (4, 4 tw, C_out), the 4 phases
-    one 4x4 block, then transposed into ``y`` (NCHW)."""
-    c_n, h, w_out = y.shape[1], y.shape[2], y.shape[3]
+    """``y[n, o, z, 4 ty + 2 a + r0, 4 tx + 2 b + r1] = (A^T M A)[a, b] + bias[o]`` (the
+    part inside ``y`` (N, C, Do, Ho, Wo)) for the tile rows ``g0 .. g1``, ``M`` phase
+    ``(r0, r1)``'s products in ``prod`` (36, tiles x taps, C_out), summed over the
+    slices plane ``z`` takes (positions ``src[z]``, blocks ``blk[z]``, as
+    :class:`_Depth`) into the first one's (each slice's products at a tap reach one
+    plane only): ``A`` per tile into ``s`` (2, 3, 4 tw, C_out), at the block's
+    columns, ``A^T`` along the rows into ``yl`` (4, 4 tw, C_out), the 4 phases one
+    4x4 block, then transposed into ``y`` (NCHW)."""
+    c_n, n_z, h, w_out = y.shape[1], y.shape[2], y.shape[3], y.shape[4]
     tw = s.shape[2] // 4
+    ng = max(1, g1 - g0)
     for g in range(g0, g1):
         n = g // th
         ty = g - n * th
-        base = (g - g0) * tw
-        for tx in range(tw):
-            t = base + tx
+        for z in range(n_z):
+            if src[z, 0] < 0:  # no slice reaches the plane: the bias alone
+                for i in range(min(4, h - 4 * ty)):
+                    for c in range(c_n):
+                        for q in range(w_out):
+                            y[n, c, z, 4 * ty + i, q] = bias[c]
+                continue
+            base, j = (src[z, 0] * ng + g - g0) * tw, blk[z, 0]
+            for e in range(1, src.shape[1]):
+                if src[z, e] >= 0:
+                    b0, j0 = (src[z, e] * ng + g - g0) * tw, blk[z, e]
+                    for a in range(36):
+                        for tx in range(tw):
+                            t, t0 = (base + tx) * taps + j, (b0 + tx) * taps + j0
+                            for c in range(c_n):
+                                prod[a, t, c] += prod[a, t0, c]
+            for tx in range(tw):
+                t = (base + tx) * taps + j
+                for p0 in range(2):
+                    for p1 in range(2):
+                        k = 9 * (2 * p0 + p1)
+                        for i in range(3):
+                            a = k + 3 * i
+                            for c in range(c_n):
+                                s[p0, i, 4 * tx + p1, c] = prod[a, t, c] + prod[a + 1, t, c]
+                            for c in range(c_n):
+                                s[p0, i, 4 * tx + 2 + p1, c] = prod[a + 1, t, c] + prod[a + 2, t, c]
             for p0 in range(2):
-                for p1 in range(2):
-                    k = 9 * (2 * p0 + p1)
-                    for i in range(3):
-                        a = k + 3 * i
-                        for c in range(c_n):
-                            s[p0, i, 4 * tx + p1, c] = prod[a, t, c] + prod[a + 1, t, c]
-                        for c in range(c_n):
-                            s[p0, i, 4 * tx + 2 + p1, c] = prod[a + 1, t, c] + prod[a + 2, t, c]
-        for p0 in range(2):
-            for q in range(w_out):
-                for c in range(c_n):
-                    yl[p0, q, c] = s[p0, 0, q, c] + s[p0, 1, q, c]
-                for c in range(c_n):
-                    yl[2 + p0, q, c] = s[p0, 1, q, c] + s[p0, 2, q, c]
-        for i in range(min(4, h - 4 * ty)):
-            for c in range(c_n):
-                bc = bias[c]
                 for q in range(w_out):
-                    y[n, c, 4 * ty + i, q] = yl[i, q, c] + bc
+                    for c in range(c_n):
+                        yl[p0, q, c] = s[p0, 0, q, c] + s[p0, 1, q, c]
+                    for c in range(c_n):
+                        yl[2 + p0, q, c] = s[p0, 1, q, c] + s[p0, 2, q, c]
+            for i in range(min(4, h - 4 * ty)):
+                for c in range(c_n):
+                    bc = bias[c]
+                    for q in range(w_out):
+                        y[n, c, z, 4 * ty + i, q] = yl[i, q, c] + bc
 
 
 # --------------------------------------------------------------------------
@@ -1006,25 +1114,112 @@ def k4s2_conv_weight(w: np.ndarray) -> np.ndarray:
 
 
 def _k4s2_conv_buffers(
-    c_in: int, c_out: int, tw: int, itemsize: int, grad: bool = False
+    c_in: int, c_out: int, tw: int, itemsize: int, grad: bool = False, depth: int = 1
 ) -> tuple[int, int]:
-    """The buffers of :func:`conv_k4s2` for a row of ``tw`` tiles, in bytes: per tile
-    row ``v`` (9, tiles, 4 C_in) and the products; per worker ``xl`` (6, wp, C_in), ``r``
-    (2, 3, wp, C_in), ``s`` (3, 2 tw, C_out) and ``yl`` (2, 2 tw, C_out). With ``grad``,
-    :func:`conv_and_weight_k4s2`'s: the output gradient's transform per tile row too,
-    and per worker its sums of dU and one chunk's (9, C_out, 4 C_in)."""
+    """The buffers of :func:`conv_k4s2` for a row of ``tw`` tiles over ``depth`` input
+    slices, in bytes: per tile row ``v`` (9, tiles, 4 C_in) and the products (C_out
+    columns for each depth tap a slice meets: 1 in 2-d, 2 in 3-d); per worker ``xl``
+    (depth, 6, wp, C_in), ``r`` (2, 3, wp, C_in), ``s`` (3, 2 tw, C_out) and ``yl`` (2,
+    2 tw, C_out). With ``grad``, :func:`conv_and_weight_k4s2`'s: the output
+    gradient's transform per tile row too (as wide as the products), and per worker
+    its sums of dU, one per slice parity, and one chunk's."""
+    taps = 1 if depth == 1 else 2
     wp = 4 * tw + 2
-    row = 9 * tw * (4 * c_in + (2 if grad else 1) * c_out)
-    side = 12 * wp * c_in + 10 * tw * c_out + (72 * c_in * c_out if grad else 0)
+    row = 9 * tw * depth * (4 * c_in + (2 if grad else 1) * taps * c_out)
+    sums = 36 * taps * (taps + 1) * c_in * c_out if grad else 0
+    side = (6 * depth + 6) * wp * c_in + 10 * tw * c_out + sums
     return row * itemsize, side * itemsize
 
 
-def k4s2_conv_bytes(c_in: int, c_out: int, tw: int, itemsize: int, grad: bool = False) -> int:
+def k4s2_conv_bytes(
+    c_in: int, c_out: int, tw: int, itemsize: int, grad: bool = False, depth: int = 1
+) -> int:
     """Bytes :func:`conv_k4s2` needs at least: the transformed weights and one
-    worker's buffers for one row of ``tw`` tiles; with ``grad``, those of
-    :func:`conv_and_weight_k4s2` (the output gradient's transform, the sums of dU)."""
-    buffers = _k4s2_conv_buffers(c_in, c_out, tw, itemsize, grad)
-    return 36 * c_in * c_out * itemsize + sum(buffers)
+    worker's buffers for one row of ``tw`` tiles (over ``depth`` input slices, 3-d);
+    with ``grad``, those of :func:`conv_and_weight_k4s2` (the output gradient's
+    transform, the sums of dU)."""
+    buffers = _k4s2_conv_buffers(c_in, c_out, tw, itemsize, grad, depth)
+    return 36 * (1 if depth == 1 else 4) * c_in * c_out * itemsize + sum(buffers)
+
+
+class _ConvChunks:
+    """What :func:`conv_k4s2` and :func:`conv_and_weight_k4s2` share: the geometry
+    (2-d arrays as one depth slice), the depth's plan, the compiled transforms, the
+    chunks of tile rows and each worker's buffers."""
+
+    def __init__(
+        self, x: np.ndarray, c_out: int, out: Ints, lo: Ints, w: np.ndarray | None,
+        grad: bool,
+    ) -> None:  # fmt: skip
+        self.x = _as_3d(np.ascontiguousarray(x))
+        self.n, self.c_in, self.d_in = x.shape[0], x.shape[1], self.x.shape[2]
+        self.c_out, self.lo = c_out, lo
+        self.th, self.tw = -(-out[-2] // 2), -(-out[-1] // 2)
+        self.depth = _Depth.of(False, lo, self.d_in, 1 if len(out) == 2 else out[0])
+        self.kin = _numba.compiled(_k4s2_conv_in, error_model="numpy")
+        self.kout = _numba.compiled(_k4s2_conv_out, error_model="numpy")
+        self.u: list[np.ndarray] = []
+        if w is not None:
+            w5 = _as_3d(w)
+            with _threads.serial_blas():
+                planes = [k4s2_conv_weight(w5[:, :, k]) for k in range(w5.shape[2])]
+                self.u = [self.depth.weights(planes, e) for _, _, e in self.depth.groups]
+        self.cols = self.depth.taps * c_out
+        self.wp = 4 * self.tw + 2  # input columns a tile row reads
+        row_bytes, side = _k4s2_conv_buffers(self.c_in, c_out, self.tw, x.itemsize, grad, self.d_in)
+        work = self.n * math.prod(out) * self.c_in * c_out * 4 ** (x.ndim - 2)
+        self.nw = _threads.workers(work, row_bytes + side)
+        u_bytes = sum(u.nbytes for u in self.u)
+        room = min(
+            max(CHUNK_BYTES // 2, u_bytes), (get_memory_budget() - u_bytes) // self.nw - side
+        )
+        total = self.n * self.th
+        self.step = _balanced(total, room // row_bytes, self.nw)
+        self.items = [(g, min(total, g + self.step)) for g in range(0, total, self.step)]
+        self.local = threading.local()
+
+    def buffers(self, extra: int) -> tuple[np.ndarray, ...]:
+        """The worker's own (made on its first chunk): ``v``, ``extra`` arrays as
+        large as the products, ``xl``, ``r``, ``s``, ``yl``."""
+        bufs: tuple[np.ndarray, ...] | None = getattr(self.local, "bufs", None)
+        if bufs is None:
+            dt, tiles = self.x.dtype, 9 * self.step * self.d_in * self.tw
+            c_in, tw = self.c_in, self.tw
+            bufs = self.local.bufs = (
+                np.empty(tiles * 4 * c_in, dt),
+                *(np.empty(tiles * self.cols, dt) for _ in range(extra)),
+                np.empty((self.d_in, 6, self.wp, c_in), dt),
+                np.empty((2, 3, self.wp, c_in), dt),
+                np.empty((3, 2 * tw, self.c_out), dt),
+                np.empty((2, 2 * tw, self.c_out), dt),
+            )
+        return bufs
+
+    def groups(self, ng: int) -> list[tuple[slice, int]]:
+        """Per slice parity: its tiles in a chunk of ``ng`` tile rows, its weights' index."""
+        size = ng * self.tw
+        return [
+            (slice(f * size, (f + c) * size), i) for i, (f, c, _) in enumerate(self.depth.groups)
+        ]
+
+    def conv(
+        self, v: np.ndarray, prod: np.ndarray, y: np.ndarray, bias: np.ndarray,
+        item: tuple[int, int], s: np.ndarray, yl: np.ndarray,
+    ) -> None:  # fmt: skip
+        """The convolution's chunk from the input's transform ``v``: each parity's GEMM
+        into ``prod``, then the output transform plus bias into ``y``."""
+        for tiles, i in self.groups(item[1] - item[0]):
+            np.matmul(v[:, tiles], self.u[i], out=prod[:, tiles])
+        d = self.depth
+        prod = prod.reshape(9, -1, self.c_out)  # block j of tile t at t taps + j
+        self.kout(prod, y, bias, item[0], item[1], self.th, d.src, d.blk, d.taps, s, yl)
+
+    def transform_in(
+        self, v: np.ndarray, item: tuple[int, int], xl: np.ndarray, r: np.ndarray
+    ) -> None:
+        """The input's transform for the chunk ``item`` of tile rows into ``v``."""
+        lo = self.lo[-2:]
+        self.kin(self.x, v, item[0], item[1], self.th, lo[0], lo[1], self.depth.pos, xl, r)
 
 
 def conv_k4s2(
@@ -1032,7 +1227,7 @@ def conv_k4s2(
 ) -> None:
     """Write ``y = conv2d(x, w, stride=2, padding=lo) + bias`` for a 4x4 kernel (groups
     1, dilation 1) by polyphase Winograd ``F(2x2, 2x2)`` with compiled transforms
-    (numba must import).
+    (numba must import); likewise ``conv3d`` for a 4x4x4 kernel.
 
     x (N, C_in, H, W), w (C_out, C_in, 4, 4), y (N, C_out, Ho, Wo) with
     ``Ho = (H + 2 lo[0] - 4) // 2 + 1`` (likewise Wo). The taps of parity
@@ -1041,8 +1236,12 @@ def conv_k4s2(
     (G g G^T) (.) (B^T d B)] A``: 9 GEMMs ``(tiles, 4 C_in) @ (4 C_in, C_out)``, 36
     multiplications per block and channel pair instead of 64. Per chunk of tile
     rows the input transform reads ``x`` (NCHW), the output transform plus bias
-    writes ``y`` (NCHW). float32 within :data:`PHASES_ERROR` of the largest output.
-    (The input gradient of a k4 s2 transposed convolution is such a convolution.)
+    writes ``y`` (NCHW). 3-d (x (N, C_in, D, H, W)): each depth slice of ``x`` is
+    transformed as a 2-d map; a slice meets the 2 depth taps of its parity, whose
+    weights side by side are the GEMMs' columns ``(4 C_in, 2 C_out)``, and each output
+    plane sums the products of the 4 slices it reads (:class:`_Depth`). float32 within
+    :data:`PHASES_ERROR` of the largest output. (The input gradient of a k4 s2
+    transposed convolution is such a convolution.)
 
     >>> x, w, y = np.ones((1, 1, 5, 5)), np.ones((1, 1, 4, 4)), np.empty((1, 1, 2, 2))
     >>> conv_k4s2(x, w, y, (1, 1), None)  # windows of rows -1..2 and 1..4 (of 0..4)
@@ -1050,137 +1249,135 @@ def conv_k4s2(
     array([[ 9., 12.],
            [12., 16.]])
     """
-    n, c_in, c_out = x.shape[0], x.shape[1], w.shape[0]
-    th, tw = -(-y.shape[2] // 2), -(-y.shape[3] // 2)
-    kin = _numba.compiled(_k4s2_conv_in, error_model="numpy")
-    kout = _numba.compiled(_k4s2_conv_out, error_model="numpy")
-    with _threads.serial_blas():
-        u = k4s2_conv_weight(w)
-    b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
-    wp = 4 * tw + 2  # input columns a tile row reads
-    row_bytes, side = _k4s2_conv_buffers(c_in, c_out, tw, x.itemsize)
-    nw = _threads.workers(n * y.shape[2] * y.shape[3] * c_in * c_out * 16, row_bytes + side)
-    room = min(max(CHUNK_BYTES // 2, u.nbytes), (get_memory_budget() - u.nbytes) // nw - side)
-    step = _balanced(n * th, room // row_bytes, nw)
-    items = [(g, min(n * th, g + step)) for g in range(0, n * th, step)]
-    local = threading.local()
-    x = np.ascontiguousarray(x)
+    cc = _ConvChunks(x, w.shape[0], y.shape[2:], lo, w, grad=False)
+    b = np.zeros(cc.c_out, x.dtype) if bias is None else bias.astype(x.dtype)
+    y5 = _as_3d(y)
 
     def chunk(item: tuple[int, int]) -> None:
-        g0, g1 = item
-        bufs = getattr(local, "bufs", None)
-        if bufs is None:  # the worker's own, reused over its chunks
-            bufs = local.bufs = (
-                np.empty(9 * step * tw * 4 * c_in, x.dtype),
-                np.empty(9 * step * tw * c_out, x.dtype),
-                np.empty((6, wp, c_in), x.dtype),
-                np.empty((2, 3, wp, c_in), x.dtype),
-                np.empty((3, 2 * tw, c_out), x.dtype),
-                np.empty((2, 2 * tw, c_out), x.dtype),
-            )
-        t = (g1 - g0) * tw
-        v = bufs[0][: 9 * t * 4 * c_in].reshape(9, t, 4 * c_in)
-        prod = bufs[1][: 9 * t * c_out].reshape(9, t, c_out)
-        kin(x, v, g0, g1, th, lo[0], lo[1], bufs[2], bufs[3])
-        np.matmul(v, u, out=prod)
-        kout(prod, y, b, g0, g1, th, bufs[4], bufs[5])
+        v_buf, p_buf, xl, r, s, yl = cc.buffers(1)
+        t = (item[1] - item[0]) * cc.d_in * cc.tw
+        v = v_buf[: 9 * t * 4 * cc.c_in].reshape(9, t, 4 * cc.c_in)
+        cc.transform_in(v, item, xl, r)
+        cc.conv(v, p_buf[: 9 * t * cc.cols].reshape(9, t, cc.cols), y5, b, item, s, yl)
 
-    _threads.map_chunks(chunk, items, nw)
+    _threads.map_chunks(chunk, cc.items, cc.nw)
 
 
 def _k4s2_conv_in(
     x: np.ndarray, v: np.ndarray, g0: int, g1: int, th: int, p_h: int, p_w: int,
-    xl: np.ndarray, r: np.ndarray,
+    pos: np.ndarray, xl: np.ndarray, r: np.ndarray,
 ) -> None:  # fmt: skip
     """``v[3 a + b, t, (2 r0 + r1) C + c] = (B^T d B)[a, b]`` for the tiles ``t`` of the
-    tile rows ``g0 .. g1`` (tile row g: sample g // th, row g % th), ``d`` the 3x3
-    window ``x[n, c, 4 row - p_h + r0 + 2 i, 4 col - p_w + r1 + 2 j]`` (i, j < 3), zeros
-    outside: the tile row's 6 input rows transposed channels-last into ``xl`` (6, wp,
-    C; the 2 it shares with the tile row before are transposed once), ``B^T`` along
-    them per row parity into ``r`` (2, 3, wp, C), then ``B`` per tile and column
-    parity, each over runs of C."""
-    c_n, h, w_in = x.shape[1], x.shape[2], x.shape[3]
-    wp = xl.shape[1]
+    tile rows ``g0 .. g1`` (tile row g: sample g // th, row g % th) of every depth
+    slice ``z`` of ``x`` (N, C, D, H, W), ``t = (pos[z] (g1 - g0) + g - g0) tw + col``,
+    ``d`` the 3x3 window ``x[n, c, z, 4 row - p_h + r0 + 2 i, 4 col - p_w + r1 + 2 j]``
+    (i, j < 3), zeros outside: the tile row's 6 input rows transposed channels-last
+    into ``xl[z]`` (6, wp, C; the 2 it shares with the tile row before are transposed
+    once), ``B^T`` along them per row parity into ``r`` (2, 3, wp, C), then ``B`` per
+    tile and column parity, each over runs of C."""
+    c_n, n_z, h, w_in = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
+    wp = xl.shape[2]
+    ng = max(1, g1 - g0)
     tw = (wp - 2) // 4
     q0 = min(max(p_w, 0), wp)  # the columns inside x
     q1 = max(min(w_in + p_w, wp), q0)
-    for j in range(6):
-        for q in range(wp):
-            if q < q0 or q >= q1:
-                for c in range(c_n):
-                    xl[j, q, c] = 0
+    for z in range(n_z):
+        for j in range(6):
+            for q in range(wp):
+                if q < q0 or q >= q1:
+                    for c in range(c_n):
+                        xl[z, j, q, c] = 0
     for g in range(g0, g1):
         n = g // th
         ty = g - n * th
-        base = (g - g0) * tw
-        # input row 4 ty + j sits in slot (4 ty + j) % 6: the next tile row's
-        # first two rows (this one's last two) are transposed once
-        for j in range(2 if g > g0 and ty > 0 else 0, 6):
-            row = 4 * ty + j - p_h
-            k = (4 * ty + j) % 6
-            if row < 0 or row >= h:
-                for q in range(q0, q1):
-                    for c in range(c_n):
-                        xl[k, q, c] = 0
-            else:
-                for c in range(c_n):
+        for z in range(n_z):
+            base = (pos[z] * ng + g - g0) * tw
+            # input row 4 ty + j sits in slot (4 ty + j) % 6: the next tile row's
+            # first two rows (this one's last two) are transposed once
+            for j in range(2 if g > g0 and ty > 0 else 0, 6):
+                row = 4 * ty + j - p_h
+                k = (4 * ty + j) % 6
+                if row < 0 or row >= h:
                     for q in range(q0, q1):
-                        xl[k, q, c] = x[n, c, row, q - p_w]
-        for p0 in range(2):
-            sa, sb, sc = (4 * ty + p0) % 6, (4 * ty + p0 + 2) % 6, (4 * ty + p0 + 4) % 6
-            for q in range(wp):
-                for c in range(c_n):
-                    r[p0, 0, q, c] = xl[sa, q, c] - xl[sb, q, c]
-                for c in range(c_n):
-                    r[p0, 1, q, c] = xl[sb, q, c]
-                for c in range(c_n):
-                    r[p0, 2, q, c] = xl[sc, q, c] - xl[sb, q, c]
-        for tx in range(tw):
-            t = base + tx
+                        for c in range(c_n):
+                            xl[z, k, q, c] = 0
+                else:
+                    for c in range(c_n):
+                        for q in range(q0, q1):
+                            xl[z, k, q, c] = x[n, c, z, row, q - p_w]
             for p0 in range(2):
-                for p1 in range(2):
-                    q = 4 * tx + p1
-                    k = (2 * p0 + p1) * c_n
-                    for i in range(3):
-                        for c in range(c_n):
-                            v[3 * i, t, k + c] = r[p0, i, q, c] - r[p0, i, q + 2, c]
-                        for c in range(c_n):
-                            v[3 * i + 1, t, k + c] = r[p0, i, q + 2, c]
-                        for c in range(c_n):
-                            v[3 * i + 2, t, k + c] = r[p0, i, q + 4, c] - r[p0, i, q + 2, c]
+                sa, sb, sc = (4 * ty + p0) % 6, (4 * ty + p0 + 2) % 6, (4 * ty + p0 + 4) % 6
+                for q in range(wp):
+                    for c in range(c_n):
+                        r[p0, 0, q, c] = xl[z, sa, q, c] - xl[z, sb, q, c]
+                    for c in range(c_n):
+                        r[p0, 1, q, c] = xl[z, sb, q, c]
+                    for c in range(c_n):
+                        r[p0, 2, q, c] = xl[z, sc, q, c] - xl[z, sb, q, c]
+            for tx in range(tw):
+                t = base + tx
+                for p0 in range(2):
+                    for p1 in range(2):
+                        q = 4 * tx + p1
+                        k = (2 * p0 + p1) * c_n
+                        for i in range(3):
+                            for c in range(c_n):
+                                v[3 * i, t, k + c] = r[p0, i, q, c] - r[p0, i, q + 2, c]
+                            for c in range(c_n):
+                                v[3 * i + 1, t, k + c] = r[p0, i, q + 2, c]
+                            for c in range(c_n):
+                                v[3 * i + 2, t, k + c] = r[p0, i, q + 4, c] - r[p0, i, q + 2, c]
 
 
 def _k4s2_conv_out(
     prod: np.ndarray, y: np.ndarray, bias: np.ndarray, g0: int, g1: int, th: int,
-    s: np.ndarray, yl: np.ndarray,
+    src: np.ndarray, blk: np.ndarray, taps: int, s: np.ndarray, yl: np.ndarray,
 ) -> None:  # fmt: skip
-    """``y[n, o, 2 ty + a, 2 tx + b] = (A^T M A)[a, b] + bias[o]`` (the part inside
-    ``y``) for the tile rows ``g0 .. g1``, ``M`` the products ``prod`` (9, tiles,
-    C_out): ``A`` per tile into ``s`` (3, 2 tw, C_out), ``A^T`` along the rows into
+    """``y[n, o, z, 2 ty + a, 2 tx + b] = (A^T M A)[a, b] + bias[o]`` (the part inside
+    ``y`` (N, C, Do, Ho, Wo)) for the tile rows ``g0 .. g1``, ``M`` the products
+    ``prod`` (9, tiles x taps, C_out) summed over the slices plane ``z`` reads
+    (positions ``src[z]``, blocks ``blk[z]``, as :class:`_Depth`) into the first
+    one's: ``A`` per tile into ``s`` (3, 2 tw, C_out), ``A^T`` along the rows into
     ``yl`` (2, 2 tw, C_out), then transposed into ``y`` (NCHW)."""
-    c_n, h, w_out = y.shape[1], y.shape[2], y.shape[3]
+    c_n, n_z, h, w_out = y.shape[1], y.shape[2], y.shape[3], y.shape[4]
     tw = s.shape[1] // 2
+    ng = max(1, g1 - g0)
     for g in range(g0, g1):
         n = g // th
         ty = g - n * th
-        base = (g - g0) * tw
-        for tx in range(tw):
-            t = base + tx
-            for i in range(3):
+        for z in range(n_z):
+            if src[z, 0] < 0:  # no slice reaches the plane: the bias alone
+                for i in range(min(2, h - 2 * ty)):
+                    for c in range(c_n):
+                        for q in range(w_out):
+                            y[n, c, z, 2 * ty + i, q] = bias[c]
+                continue
+            base, j = (src[z, 0] * ng + g - g0) * tw, blk[z, 0]
+            for e in range(1, src.shape[1]):
+                if src[z, e] >= 0:
+                    b0, j0 = (src[z, e] * ng + g - g0) * tw, blk[z, e]
+                    for a in range(9):
+                        for tx in range(tw):
+                            t, t0 = (base + tx) * taps + j, (b0 + tx) * taps + j0
+                            for c in range(c_n):
+                                prod[a, t, c] += prod[a, t0, c]
+            for tx in range(tw):
+                t = (base + tx) * taps + j
+                for i in range(3):
+                    for c in range(c_n):
+                        s[i, 2 * tx, c] = prod[3 * i, t, c] + prod[3 * i + 1, t, c]
+                    for c in range(c_n):
+                        s[i, 2 * tx + 1, c] = prod[3 * i + 1, t, c] + prod[3 * i + 2, t, c]
+            for q in range(w_out):
                 for c in range(c_n):
-                    s[i, 2 * tx, c] = prod[3 * i, t, c] + prod[3 * i + 1, t, c]
+                    yl[0, q, c] = s[0, q, c] + s[1, q, c]
                 for c in range(c_n):
-                    s[i, 2 * tx + 1, c] = prod[3 * i + 1, t, c] + prod[3 * i + 2, t, c]
-        for q in range(w_out):
-            for c in range(c_n):
-                yl[0, q, c] = s[0, q, c] + s[1, q, c]
-            for c in range(c_n):
-                yl[1, q, c] = s[1, q, c] + s[2, q, c]
-        for i in range(min(2, h - 2 * ty)):
-            for c in range(c_n):
-                bc = bias[c]
-                for q in range(w_out):
-                    y[n, c, 2 * ty + i, q] = yl[i, q, c] + bc
+                    yl[1, q, c] = s[1, q, c] + s[2, q, c]
+            for i in range(min(2, h - 2 * ty)):
+                for c in range(c_n):
+                    bc = bias[c]
+                    for q in range(w_out):
+                        y[n, c, z, 2 * ty + i, q] = yl[i, q, c] + bc
 
 
 def conv_and_weight_k4s2(
@@ -1189,16 +1386,20 @@ def conv_and_weight_k4s2(
     """The weight gradient of a k4 s2 convolution (groups 1, dilation 1),
     ``gw[o, i, t] = sum_{n, p} gy[n, o, p] x[n, i, 2 p + t - lo]`` (C_out, C_in, 4, 4),
     and with ``w`` also the convolution itself (:func:`conv_k4s2`, no bias), in one
-    pass over ``x``'s transform, by ``F(2x2, 2x2)`` with compiled transforms.
+    pass over ``x``'s transform, by ``F(2x2, 2x2)`` with compiled transforms; 2-d or
+    3-d (C_out, C_in, 4, 4, 4).
 
     The forward computes each 2x2 output block as ``A^T [sum over the parities of
     U (.) V] A``, so the gradient of ``U`` is ``sum over blocks of (A e A^T) (.) V``
     (``e`` the block of ``gy``, ``A = G``): the forward's input transform, the output
     gradient's (:func:`_k4s2_conv_gy`), 9 GEMMs ``(C_out, tiles) @ (tiles, 4 C_in)``
-    summed over the chunks, and ``G^T . G`` once per parity. float32 within
-    :data:`PHASES_ERROR` of the largest gradient. (A k4 s2 transposed convolution's
-    backward is such a call: its input gradient the convolution of ``gy`` with
-    ``w``, its weight gradient this one's with the roles of ``x`` and ``gy`` swapped.)
+    summed over the chunks, and ``G^T . G`` once per parity. 3-d: each input slice's
+    tiles meet the output gradient's planes that its 2 depth taps pair it with, side
+    by side: GEMMs ``(2 C_out, tiles) @ (tiles, 4 C_in)`` per slice parity. float32
+    within :data:`PHASES_ERROR` of the largest gradient. (A k4 s2 transposed
+    convolution's backward is such a call: its input gradient the convolution of
+    ``gy`` with ``w``, its weight gradient this one's with the roles of ``x`` and
+    ``gy`` swapped.)
 
     x (N, C_in, H, W), gy (N, C_out, Ho, Wo), ``Ho = (H + 2 lo[0] - 4) // 2 + 1``.
 
@@ -1209,76 +1410,64 @@ def conv_and_weight_k4s2(
            [2., 4., 4., 2.],
            [1., 2., 2., 1.]]), True)
     """
-    n, c_in, c_out = x.shape[0], x.shape[1], gy.shape[1]
-    th, tw = -(-gy.shape[2] // 2), -(-gy.shape[3] // 2)
-    kin = _numba.compiled(_k4s2_conv_in, error_model="numpy")
+    c_out, nd = gy.shape[1], x.ndim - 2
+    cc = _ConvChunks(x, c_out, gy.shape[2:], lo, w, grad=True)
+    dp, c_in = cc.depth, cc.c_in
     kgy = _numba.compiled(_k4s2_conv_gy, error_model="numpy")
-    kout = _numba.compiled(_k4s2_conv_out, error_model="numpy")
-    y, u = None, None
-    if w is not None:
-        y = np.empty((n, c_out, *gy.shape[2:]), dtype=x.dtype)
-        with _threads.serial_blas():
-            u = k4s2_conv_weight(w)
+    y = None if w is None else np.empty((cc.n, c_out, *gy.shape[2:]), dtype=x.dtype)
+    y5, gy5 = (None if y is None else _as_3d(y)), _as_3d(np.ascontiguousarray(gy))
     zero = np.zeros(c_out, x.dtype)
-    wp = 4 * tw + 2
-    row_bytes, side = _k4s2_conv_buffers(c_in, c_out, tw, x.itemsize, grad=True)
-    nw = _threads.workers(n * gy.shape[2] * gy.shape[3] * c_in * c_out * 16, row_bytes + side)
-    u_bytes = 0 if u is None else u.nbytes
-    room = min(max(CHUNK_BYTES // 2, u_bytes), (get_memory_budget() - u_bytes) // nw - side)
-    step = _balanced(n * th, room // row_bytes, nw)
-    items = [(g, min(n * th, g + step)) for g in range(0, n * th, step)]
-    accs = _threads.Accumulators((9, c_out, 4 * c_in), x.dtype)
-    local = threading.local()
-    x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
+    accs = [_threads.Accumulators((9, cc.cols, 4 * c_in), x.dtype) for _ in dp.groups]
 
     def chunk(item: tuple[int, int]) -> None:
-        g0, g1 = item
-        bufs = getattr(local, "bufs", None)
-        if bufs is None:  # the worker's own, reused over its chunks
-            bufs = local.bufs = (
-                np.empty(9 * step * tw * 4 * c_in, x.dtype),
-                np.empty(9 * step * tw * c_out, x.dtype),
-                np.empty(9 * step * tw * c_out, x.dtype),
-                np.empty((6, wp, c_in), x.dtype),
-                np.empty((2, 3, wp, c_in), x.dtype),
-                np.empty((3, 2 * tw, c_out), x.dtype),
-                np.empty((2, 2 * tw, c_out), x.dtype),
-                np.empty((9, c_out, 4 * c_in), x.dtype),
-            )
-        t = (g1 - g0) * tw
-        v = bufs[0][: 9 * t * 4 * c_in].reshape(9, t, 4 * c_in)
-        z = bufs[1][: 9 * t * c_out].reshape(9, t, c_out)
-        kin(x, v, g0, g1, th, lo[0], lo[1], bufs[3], bufs[4])
-        if u is not None:
-            prod = bufs[2][: 9 * t * c_out].reshape(9, t, c_out)
-            np.matmul(v, u, out=prod)
-            kout(prod, y, zero, g0, g1, th, bufs[5], bufs[6])
-        kgy(gy, z, g0, g1, th, bufs[6], bufs[5])
-        acc = accs.get()
-        acc += np.matmul(z.transpose(0, 2, 1), v, out=bufs[7])
+        v_buf, z_buf, p_buf, xl, r, s, yl = cc.buffers(2)
+        sums = getattr(cc.local, "sums", None)
+        if sums is None:
+            sums = cc.local.sums = np.empty((9, cc.cols, 4 * c_in), x.dtype)
+        t = (item[1] - item[0]) * cc.d_in * cc.tw
+        v = v_buf[: 9 * t * 4 * c_in].reshape(9, t, 4 * c_in)
+        z = z_buf[: 9 * t * cc.cols].reshape(9, t, cc.cols)
+        cc.transform_in(v, item, xl, r)
+        if y5 is not None:
+            cc.conv(v, p_buf[: 9 * t * cc.cols].reshape(9, t, cc.cols), y5, zero, item, s, yl)
+        zk = z.reshape(9, -1, c_out)  # block j of tile t at t taps + j
+        kgy(gy5, zk, item[0], item[1], cc.th, dp.tgt, dp.zero, dp.taps, yl, s)
+        for (tiles, _), acc in zip(cc.groups(item[1] - item[0]), accs):
+            acc.get()[...] += np.matmul(z[:, tiles].transpose(0, 2, 1), v[:, tiles], out=sums)
 
-    _threads.map_chunks(chunk, items, nw)
-    local = threading.local()  # frees the workers' buffers before the last steps
-    m = accs.total().reshape(9, c_out * 4 * c_in)
+    _threads.map_chunks(chunk, cc.items, cc.nw)
+    cc.local = threading.local()  # frees the workers' buffers before the last steps
     g = F22[1].astype(x.dtype)
-    with _threads.serial_blas():  # (4, C_out 4 C_in): G^T dU G per parity and pair
-        dg = np.kron(g, g).T @ m
-    # dg[m0, m1, o, r0, r1, i] -> gw[o, i, 2 m0 + r0, 2 m1 + r1]
-    gw = dg.reshape(2, 2, c_out, 2, 2, c_in).transpose(2, 5, 0, 3, 1, 4)
-    return np.ascontiguousarray(gw).reshape(c_out, c_in, 4, 4), y
+    # zeros: the taps of a parity no slice has (a map of one slice) get none
+    gw = np.zeros((c_out, c_in, *((4,) * nd)), dtype=x.dtype)
+    gw5 = _as_3d(gw)
+    for (_, _, e), acc in zip(dp.groups, accs):
+        m = acc.total().reshape(9, dp.taps, c_out * 4 * c_in)
+        for j in range(dp.taps):
+            with _threads.serial_blas():  # (4, C_out 4 C_in): G^T dU G per parity and pair
+                dg = np.kron(g, g).T @ m[:, j]
+            # dg[m0, m1, o, r0, r1, i] -> gw[o, i, 2 m0 + r0, 2 m1 + r1]
+            blk = dg.reshape(2, 2, c_out, 2, 2, c_in).transpose(2, 5, 0, 3, 1, 4)
+            gw5[:, :, e + dp.stride * j] = blk.reshape(c_out, c_in, 4, 4)
+    return gw, y
 
 
 def _k4s2_conv_gy(
-    gy: np.ndarray, z: np.ndarray, g0: int, g1: int, th: int, yl: np.ndarray, s: np.ndarray
-) -> None:
-    """``z[3 a + b, t, o] = (A e A^T)[a, b]`` for the tiles ``t`` of the tile rows
-    ``g0 .. g1``, ``e`` the 2x2 block of channel ``o`` of ``gy`` (NCHW) at (2 row,
-    2 col), zeros outside, ``A = G`` (3, 2): the block row's 2 rows transposed
-    channels-last into ``yl`` (2, wq, C), ``A`` along them into ``s`` (3, wq, C), then
-    ``A^T`` per tile, each over runs of C. (The backward of :func:`_k4s2_conv_out`.)"""
-    c_n, h, w_out = gy.shape[1], gy.shape[2], gy.shape[3]
+    gy: np.ndarray, z: np.ndarray, g0: int, g1: int, th: int, tgt: np.ndarray,
+    zero: np.ndarray, taps: int, yl: np.ndarray, s: np.ndarray,
+) -> None:  # fmt: skip
+    """``z[3 a + b, t taps + j, o] = (A e A^T)[a, b]`` for the tiles ``t`` of the tile
+    rows ``g0 .. g1`` of ``gy`` (N, C, Do, Ho, Wo), ``e`` the 2x2 block of channel ``o``
+    of its plane ``p`` at (2 row, 2 col), zeros outside, ``A = G`` (3, 2), written where
+    ``tgt[p]`` sends it (position x ``taps`` + block ``j`` of an input slice, tile
+    ``t = (position (g1 - g0) + g - g0) tw + col``, as :class:`_Depth`) and zeros at
+    the blocks in ``zero``: the block row's 2 rows transposed channels-last into
+    ``yl`` (2, wq, C), ``A`` along them into ``s`` (3, wq, C), then ``A^T`` per tile,
+    each over runs of C. (The backward of :func:`_k4s2_conv_out`.)"""
+    c_n, n_p, h, w_out = gy.shape[1], gy.shape[2], gy.shape[3], gy.shape[4]
     wq = yl.shape[1]
     tw = wq // 2
+    ng = max(1, g1 - g0)
     for j in range(2):
         for q in range(w_out, wq):
             for c in range(c_n):
@@ -1286,30 +1475,49 @@ def _k4s2_conv_gy(
     for g in range(g0, g1):
         n = g // th
         ty = g - n * th
-        base = (g - g0) * tw
-        for j in range(2):
-            row = 2 * ty + j
-            if row >= h:
-                for q in range(w_out):
-                    for c in range(c_n):
-                        yl[j, q, c] = 0
-            else:
-                for c in range(c_n):
+        for p in range(n_p):
+            used = False
+            for e in range(tgt.shape[1]):
+                used = used or tgt[p, e] >= 0
+            if not used:
+                continue
+            for j in range(2):
+                row = 2 * ty + j
+                if row >= h:
                     for q in range(w_out):
-                        yl[j, q, c] = gy[n, c, row, q]
-        for q in range(wq):
-            for c in range(c_n):
-                s[0, q, c] = yl[0, q, c]
-            for c in range(c_n):
-                s[1, q, c] = yl[0, q, c] + yl[1, q, c]
-            for c in range(c_n):
-                s[2, q, c] = yl[1, q, c]
-        for tx in range(tw):
-            t = base + tx
-            for i in range(3):
+                        for c in range(c_n):
+                            yl[j, q, c] = 0
+                else:
+                    for c in range(c_n):
+                        for q in range(w_out):
+                            yl[j, q, c] = gy[n, c, p, row, q]
+            for q in range(wq):
                 for c in range(c_n):
-                    z[3 * i, t, c] = s[i, 2 * tx, c]
+                    s[0, q, c] = yl[0, q, c]
                 for c in range(c_n):
-                    z[3 * i + 1, t, c] = s[i, 2 * tx, c] + s[i, 2 * tx + 1, c]
+                    s[1, q, c] = yl[0, q, c] + yl[1, q, c]
                 for c in range(c_n):
-                    z[3 * i + 2, t, c] = s[i, 2 * tx + 1, c]
+                    s[2, q, c] = yl[1, q, c]
+            for e in range(tgt.shape[1]):
+                if tgt[p, e] < 0:
+                    continue
+                where = tgt[p, e] // taps
+                j = tgt[p, e] - where * taps
+                base = (where * ng + g - g0) * tw
+                for tx in range(tw):
+                    t = (base + tx) * taps + j
+                    for i in range(3):
+                        for c in range(c_n):
+                            z[3 * i, t, c] = s[i, 2 * tx, c]
+                        for c in range(c_n):
+                            z[3 * i + 1, t, c] = s[i, 2 * tx, c] + s[i, 2 * tx + 1, c]
+                        for c in range(c_n):
+                            z[3 * i + 2, t, c] = s[i, 2 * tx + 1, c]
+        for e in range(zero.shape[0]):
+            where = zero[e] // taps
+            j = zero[e] - where * taps
+            base = (where * ng + g - g0) * tw
+            for tx in range(tw):
+                for a in range(9):
+                    for c in range(c_n):
+                        z[a, (base + tx) * taps + j, c] = 0
