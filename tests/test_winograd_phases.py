@@ -472,6 +472,7 @@ def test_3d_float32_error_on_realistic_layers(c_in: int, c_out: int, rng) -> Non
     [
         ((4, 64, 8, 16, 16), 32, PATH),  # the suite's volume3d
         ((1, 16, 8, 16, 16), 16, PATH),
+        ((2, 32, 8, 8, 8), 16, PATH),  # small maps too (2-d 4x4 ones: channels-last)
         ((1, 8, 8, 16, 16), 16, "conv_transpose.flat_phases_blocked"),  # too few channels
     ],
 )

@@ -311,16 +311,14 @@ class TransposeCall(_Call):
 
     @cached_property
     def winograd_phases(self) -> bool:
-        """:meth:`k4s2_winograd` from tuning.WINOGRAD_PHASES_MIN_OUTPUTS, not tiny maps,
-        and the transformed weights with one row of tiles within the budget."""
+        """:meth:`k4s2_winograd` from tuning.WINOGRAD_PHASES_MIN_OUTPUTS, not tiny 2-d
+        maps, and the transformed weights with one row of tiles within the budget."""
         if not self.k4s2_winograd(self.c_out, tuning.WINOGRAD_PHASES_MIN_OUTPUTS):
             return False
         tw = -(-self.out_size[-1] // 4)
         need = k4s2_bytes(self.c_in, self.c_out, tw, self.itemsize, self.depth_in)
-        return (
-            not self.tiny  # 4x4 maps: channels-last, measured faster
-            and need <= _budget()
-        )
+        # 2-d 4x4 maps: channels-last measured faster; 3-d ones (8x8x8, 4x8x8): not
+        return not (self.tiny and len(self.k) == 2) and need <= _budget()
 
     @cached_property
     def tiny(self) -> bool:
