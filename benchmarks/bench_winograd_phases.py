@@ -3,9 +3,11 @@ behind ``tuning.WINOGRAD_PHASES_*``.
 
     python benchmarks/bench_winograd_phases.py
     python benchmarks/bench_winograd_phases.py --dtype float64 --layers 64x256x8x128,8x64x32x32
+    python benchmarks/bench_winograd_phases.py --layers 4x64x8x16x32  # 3-d
 
 Per layer ``N x C_in x H x C_out`` (a k4 s2 p1 transposed convolution of an HxH map,
-the DCGAN generator's), three calls, each with ``tconv.winograd`` on (the path the
+the DCGAN generator's; ``N x C_in x D x H x C_out`` a 3-d one of a D x H x H volume,
+by depth slices), three calls, each with ``tconv.winograd`` on (the path the
 table takes, named) and off (the exact path, named), and PyTorch's where it is
 installed: the transposed convolution (``conv_transpose.winograd_phases_jit``), the
 convolution that is its input gradient (``conv.winograd_phases_jit``, a
@@ -42,19 +44,21 @@ def _path(fn: Callable[[], object]) -> str:
     return names[0]
 
 
-def _torch_calls(x: Any, w: Any, gy: Any) -> dict[str, Callable[[], object]]:
+def _torch_calls(x: Any, w: Any, gy: Any, nd: int) -> dict[str, Callable[[], object]]:
     try:
         import torch
     except ImportError:
         return {}
     torch.set_num_threads(tconv.get_num_threads())
     tf = torch.nn.functional
+    ct, conv = getattr(tf, f"conv_transpose{nd}d"), getattr(tf, f"conv{nd}d")
     tx, tw, tgy = (torch.from_numpy(a) for a in (x, w, gy))
 
     def backward() -> object:  # the input and weight gradients alone, as tconv's call
         return torch.ops.aten.convolution_backward(
-            tgy, tx, tw, None, [2, 2], [1, 1], [1, 1], True, [0, 0], 1, [True, True, False]
-        )
+            tgy, tx, tw, None, [2] * nd, [1] * nd, [1] * nd, True, [0] * nd, 1,
+            [True, True, False],
+        )  # fmt: skip
 
     def nograd(fn: Callable[[], object]) -> Callable[[], object]:
         def run() -> object:
@@ -64,8 +68,8 @@ def _torch_calls(x: Any, w: Any, gy: Any) -> dict[str, Callable[[], object]]:
         return run
 
     return {
-        "transposed": nograd(lambda: tf.conv_transpose2d(tx, tw, stride=2, padding=1)),
-        "conv": nograd(lambda: tf.conv2d(tgy, tw, stride=2, padding=1)),
+        "transposed": nograd(lambda: ct(tx, tw, stride=2, padding=1)),
+        "conv": nograd(lambda: conv(tgy, tw, stride=2, padding=1)),
         "backward": backward,
     }
 
@@ -76,7 +80,11 @@ def main() -> None:
         epilog="example: python benchmarks/bench_winograd_phases.py --layers 64x256x8x128",
     )
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    ap.add_argument("--layers", default=DEFAULT, help="N x C_in x H x C_out, comma-separated")
+    ap.add_argument(
+        "--layers",
+        default=DEFAULT,
+        help="N x C_in x H x C_out (3-d: N x C_in x D x H x C_out), comma-separated",
+    )
     ap.add_argument("--repeat", type=int, default=9)
     args = ap.parse_args()
     dt = np.dtype(args.dtype)
@@ -93,16 +101,20 @@ _LOWERED = {"WINOGRAD_PHASES_MIN_CHANNELS": 1, "WINOGRAD_PHASES_MIN_OUTPUTS": 1,
 
 def _layer(spec: str, dt: np.dtype, rng: np.random.Generator, repeat: int) -> list[str]:
     """One layer's three calls, each with the Winograd paths on and off."""
-    n, c_in, h, c_out = (int(v) for v in spec.split("x"))
-    x = rng.standard_normal((n, c_in, h, h)).astype(dt)
-    w = (rng.standard_normal((c_in, c_out, 4, 4)) * 0.05).astype(dt)
-    gy = rng.standard_normal((n, c_out, 2 * h, 2 * h)).astype(dt)
+    v = [int(v) for v in spec.split("x")]
+    n, c_in, c_out, size = v[0], v[1], v[-1], (*v[2:-2], v[-2], v[-2])
+    nd = len(size)
+    x = rng.standard_normal((n, c_in, *size)).astype(dt)
+    w = (rng.standard_normal((c_in, c_out, *(4,) * nd)) * 0.05).astype(dt)
+    gy = rng.standard_normal((n, c_out, *(2 * s for s in size))).astype(dt)
+    ct, conv = getattr(F, f"conv_transpose{nd}d"), getattr(F, f"conv{nd}d")
+    geo = ((4,) * nd, (2,) * nd, (1,) * nd, 1, (1,) * nd)
     calls: dict[str, Callable[[], object]] = {
-        "transposed": lambda: F.conv_transpose2d(x, w, stride=2, padding=1),
-        "conv": lambda: F.conv2d(gy, w, stride=2, padding=1),
-        "backward": lambda: K.conv_and_weight_grad_nd(gy, x, (4, 4), (2, 2), (1, 1), 1, (1, 1), w),
+        "transposed": lambda: ct(x, w, stride=2, padding=1),
+        "conv": lambda: conv(gy, w, stride=2, padding=1),
+        "backward": lambda: K.conv_and_weight_grad_nd(gy, x, *geo, w),
     }
-    peers = _torch_calls(x, w, gy)
+    peers = _torch_calls(x, w, gy, nd)
     cells = []
     for name, call in calls.items():
 

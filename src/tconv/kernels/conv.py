@@ -318,7 +318,7 @@ class TransposeCall(_Call):
         tw = -(-self.out_size[-1] // 4)
         need = k4s2_bytes(self.c_in, self.c_out, tw, self.itemsize, self.depth_in)
         # 2-d 4x4 maps: channels-last measured faster; 3-d ones (8x8x8, 4x8x8): not
-        return not (self.tiny and len(self.k) == 2) and need <= _budget()
+        return not (len(self.k) == 2 and self.tiny) and need <= _budget()
 
     @cached_property
     def tiny(self) -> bool:
