@@ -50,6 +50,8 @@ WINOGRAD_JIT_WEIGHT_BYTES = 36 * 128 * 128 * 4  # beyond it, proportionally more
 # k4 s2 transposed convolution's 4 output phases by F(2x2, 2x2), 36 multiplications
 # per 4x4 output block instead of 64, compiled transforms. Measured on 2 workers
 # against the table's exact paths (benchmarks/RESULTS-intel.md, "Kernel paths").
+# 3-d layers (by depth slices) on the same thresholds: 0.36-0.79 of the exact paths'
+# time on 3-d shapes from 16 to 128 channels, a tie on 4x4x4 maps.
 WINOGRAD_PHASES_MIN_CHANNELS = 16  # each of C_in and C_out
 WINOGRAD_PHASES_MIN_OUTPUTS = 32 * 32  # N * output positions, at least
 WINOGRAD_PHASES_WEIGHT_BYTES = 36 * 256 * 256 * 4  # beyond it, proportionally more

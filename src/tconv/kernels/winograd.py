@@ -52,8 +52,8 @@ of a stride-1 3x3 convolution reach it through ``conv_transpose.stride1_flipped`
 :data:`.conv.CONV_WEIGHT` sends the weight gradient alone there
 (``conv_weight.winograd_jit``) on the forward's thresholds.
 
-Kernel 4, stride 2 (the DCGAN generator's and discriminator's layers, 2-d, groups
-and dilation 1, numba on): a transposed convolution's 4 output phases are each a
+Kernel 4, stride 2 (the DCGAN generator's and discriminator's layers, 2-d or 3-d,
+groups and dilation 1, numba on): a transposed convolution's 4 output phases are each a
 stride-1 2x2 correlation of ``x`` (:func:`k4s2_phases`), and a convolution's 4 tap
 parities each a 2x2 correlation of one phase of ``x``. ``F(2x2, 2x2)`` (:data:`F22`,
 the points 0, -1 and infinity: every coefficient 0 or +-1) computes a 2x2 block
@@ -63,7 +63,10 @@ per 4x4 output block of the transposed convolution (:func:`conv_transpose_k4s2`,
 and channel pair (:func:`conv_k4s2`, the parities summed in 9 GEMMs of depth
 ``4 C_in``); the weight gradient runs the convolution's tiles backwards
 (:func:`conv_and_weight_k4s2`, which also gives the convolution in the same pass:
-the transposed layer's backward). Their float32 error is about the exact paths'
+the transposed layer's backward). A 3-d layer runs the same kernels on each depth
+slice of its input as a 2-d map, the depth taps side by side in the GEMMs' columns
+and each output plane summing the products of the slices it takes (:class:`_Depth`):
+9/16 of the direct multiplications. Their float32 error is about the exact paths'
 (:data:`PHASES_ERROR`). The tables send these layers there as
 ``conv_transpose.winograd_phases_jit``, ``conv.winograd_phases_jit`` and
 ``conv_weight.winograd_phases_jit`` (thresholds ``tuning.WINOGRAD_PHASES_*``).
