@@ -79,8 +79,15 @@ def _fill(
                             src = x[c, i0, i1]
                             for o2 in range(j0, min(a, j1)):
                                 dst[f + o2] = 0
-                            for o2 in range(max(a, j0), min(b, j1)):
-                                dst[f + o2] = src[o2 * s[2] + off2]
+                            u0, u1 = max(a, j0), min(b, j1)
+                            if u1 > u0:
+                                # unsigned indices: a signed one such as f + o2 may be
+                                # negative to numba, whose wraparound check kept the
+                                # copy from being vectorised
+                                at, step = np.uint64(f + u0), np.uint64(s[2])
+                                first = np.uint64(u0 * s[2] + off2)
+                                for j in range(np.uint64(u1 - u0)):
+                                    dst[at + j] = src[first + j * step]
                             for o2 in range(max(b, j0), j1):
                                 dst[f + o2] = 0
                         f += o2_len
