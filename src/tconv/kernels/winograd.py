@@ -461,10 +461,11 @@ def _transform_in(
                 for q in range(q0, q1):
                     for c in range(c_n):
                         xl[k, q, c] = 0
-            else:
+            else:  # unsigned column indices: see _k4s2_in
+                at, first = np.uint64(q0), np.uint64(q0 - p_w)
                 for c in range(c_n):
-                    for q in range(q0, q1):
-                        xl[k, q, c] = x[n, c, row, q - p_w]
+                    for j in range(np.uint64(q1 - q0)):
+                        xl[k, at + j, c] = x[n, c, row, first + j]
         s0, s1, s2 = (ty * 4) % 6, (ty * 4 + 1) % 6, (ty * 4 + 2) % 6
         s3, s4, s5 = (ty * 4 + 3) % 6, (ty * 4 + 4) % 6, (ty * 4 + 5) % 6
         for q in range(wp):
@@ -1007,10 +1008,12 @@ def _k4s2_in(
                     for q in range(q0, q1):
                         for c in range(c_n):
                             xl[d, k, q, c] = 0
-                else:
+                else:  # unsigned column indices: m1 + q may be negative to numba,
+                    # whose wraparound check slows the copy
+                    at, first = np.uint64(q0), np.uint64(m1 + q0)
                     for c in range(c_n):
-                        for q in range(q0, q1):
-                            xl[d, k, q, c] = x[n, c, d, row, m1 + q]
+                        for j in range(np.uint64(q1 - q0)):
+                            xl[d, k, at + j, c] = x[n, c, d, row, first + j]
             for p0 in range(2):
                 a = 2 * ty + starts[0, p0] - m0
                 sa, sb, sc = a % nrow, (a + 1) % nrow, (a + 2) % nrow
@@ -1221,8 +1224,8 @@ class _ConvChunks:
         self, v: np.ndarray, item: tuple[int, int], xl: np.ndarray, r: np.ndarray
     ) -> None:
         """The input's transform for the chunk ``item`` of tile rows into ``v``."""
-        lo = self.lo[-2:]
-        self.kin(self.x, v, item[0], item[1], self.th, lo[0], lo[1], self.depth.pos, xl, r)
+        lo, vk = self.lo[-2:], v.reshape(9, -1, self.c_in)  # the parities' runs from 0
+        self.kin(self.x, vk, item[0], item[1], self.th, lo[0], lo[1], self.depth.pos, xl, r)
 
 
 def conv_k4s2(
@@ -1270,7 +1273,9 @@ def _k4s2_conv_in(
     x: np.ndarray, v: np.ndarray, g0: int, g1: int, th: int, p_h: int, p_w: int,
     pos: np.ndarray, xl: np.ndarray, r: np.ndarray,
 ) -> None:  # fmt: skip
-    """``v[3 a + b, t, (2 r0 + r1) C + c] = (B^T d B)[a, b]`` for the tiles ``t`` of the
+    """``v[3 a + b, 4 t + 2 r0 + r1, c] = (B^T d B)[a, b]`` (``v`` (9, tiles x 4, C): the
+    GEMMs' (9, tiles, 4 C) with the parities' C runs indexed from 0, which numba's
+    loops vectorise) for the tiles ``t`` of the
     tile rows ``g0 .. g1`` (tile row g: sample g // th, row g % th) of every depth
     slice ``z`` of ``x`` (N, C, D, H, W), ``t = (pos[z] (g1 - g0) + g - g0) tw + col``,
     ``d`` the 3x3 window ``x[n, c, z, 4 row - p_h + r0 + 2 i, 4 col - p_w + r1 + 2 j]``
@@ -1304,10 +1309,11 @@ def _k4s2_conv_in(
                     for q in range(q0, q1):
                         for c in range(c_n):
                             xl[z, k, q, c] = 0
-                else:
+                else:  # unsigned column indices: see _k4s2_in
+                    at, first = np.uint64(q0), np.uint64(q0 - p_w)
                     for c in range(c_n):
-                        for q in range(q0, q1):
-                            xl[z, k, q, c] = x[n, c, z, row, q - p_w]
+                        for j in range(np.uint64(q1 - q0)):
+                            xl[z, k, at + j, c] = x[n, c, z, row, first + j]
             for p0 in range(2):
                 sa, sb, sc = (4 * ty + p0) % 6, (4 * ty + p0 + 2) % 6, (4 * ty + p0 + 4) % 6
                 for q in range(wp):
@@ -1322,14 +1328,14 @@ def _k4s2_conv_in(
                 for p0 in range(2):
                     for p1 in range(2):
                         q = 4 * tx + p1
-                        k = (2 * p0 + p1) * c_n
+                        k = 4 * t + 2 * p0 + p1
                         for i in range(3):
                             for c in range(c_n):
-                                v[3 * i, t, k + c] = r[p0, i, q, c] - r[p0, i, q + 2, c]
+                                v[3 * i, k, c] = r[p0, i, q, c] - r[p0, i, q + 2, c]
                             for c in range(c_n):
-                                v[3 * i + 1, t, k + c] = r[p0, i, q + 2, c]
+                                v[3 * i + 1, k, c] = r[p0, i, q + 2, c]
                             for c in range(c_n):
-                                v[3 * i + 2, t, k + c] = r[p0, i, q + 4, c] - r[p0, i, q + 2, c]
+                                v[3 * i + 2, k, c] = r[p0, i, q + 4, c] - r[p0, i, q + 2, c]
 
 
 def _k4s2_conv_out(
