@@ -77,13 +77,13 @@ def test_strided_weight_gradient_on_the_rows_grid_stays_within_budget(threads) -
     ref = conv_and_weight_grad_nd(x.astype(np.float64), gy.astype(np.float64), *args,
                                   w.astype(np.float64))  # fmt: skip
     budget = 2**20
-    # the exact paths (numba on, Winograd's conv_weight.winograd_phases_jit takes it)
-    with tconv.memory_budget(budget), tconv.winograd(False), kernels.trace() as names:
+    # numba off: the NumPy path (numba on, the compiled Winograd or columns paths take it)
+    with tconv.memory_budget(budget), tconv.jit(False), kernels.trace() as names:
         temp, got = _temporary_bytes(lambda: conv_and_weight_grad_nd(x, gy, *args, w)[0])
     assert names == ["conv_weight.phase_rows"]
     assert rel_err(got, ref[0]) <= 1e-5
     assert temp <= 1.15 * budget + 2 * w.nbytes, f"{temp / 2**20:.2f} MiB of temporaries"
-    with tconv.num_threads(1), tconv.winograd(False):  # unchunked, more than the budget
+    with tconv.num_threads(1), tconv.jit(False):  # unchunked, more than the budget
         big, _ = _temporary_bytes(lambda: conv_and_weight_grad_nd(x, gy, *args, w)[0])
     assert big > 2 * budget
 

@@ -903,13 +903,13 @@ CONV_WEIGHT: tuple[Path[WeightCall], ...] = (
     Path("conv_weight.depthwise_jit", lambda c: c.depthwise and c.jit and not c.nonfinite,
          "one channel per group, numba on, input large enough, finite (its loops skip the "
          "padding, PyTorch multiplies it): a compiled loop", _w_depthwise_jit),
+    Path("conv_weight.im2col_jit", lambda c: c.columns_jit,
+         "strided where phase_split goes, numba on: each L2-sized block's columns "
+         "written by one compiled pass, then its GEMMs", _w_columns_jit),
     Path("conv_weight.phase_rows", lambda c: c.phase_rows and not c.nonfinite_lazy,
          "strided, 2-d+, finite: phase_split's columns on a (rows, batch, *rest) grid, "
          "the first dim unpadded; the gradient's GEMM with taps x channels as rows",
          _w_phase_rows),
-    Path("conv_weight.im2col_jit", lambda c: c.columns_jit,
-         "strided where phase_split goes (not phase_rows), numba on: each L2-sized "
-         "block's columns written by one compiled pass, then its GEMMs", _w_columns_jit),
     Path("conv_weight.phase_split", lambda c: c.phase_split and not c.nonfinite_lazy,
          "strided, finite: each tap's columns one contiguous copy from the input's phases "
          "(their GEMM meets the input's unread tail)",

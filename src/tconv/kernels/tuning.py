@@ -100,8 +100,9 @@ PHASES_JIT_BLOCK_BYTES = 8 * 2**20
 # GEMMs, in L2 (2 MiB a core here). Where phase_split went, on the suite's strided
 # convolutions and transposed layers' backward (benchmarks/RESULTS-intel.md, "Kernel
 # paths"): 0.52-0.85 of its time where it won clearly (unet, dcgan4, audio1d, float64
-# volume3d), within the noise on dcgan2-3 and conv_k3s2; phase_rows (2-d+, 16+
-# channels) kept the weight gradients it takes, where the columns lost (up to 1.5x).
+# volume3d), within the noise on dcgan2-3 and conv_k3s2. The weight gradients go there
+# before phase_rows since the fill's indices are unsigned (vectorised): 0.53-0.79 of
+# phase_rows' time on 2-d and 3-d k3 s2 layers, float32 (float64 0.52-0.93).
 COLUMNS_JIT_BYTES = 2 * 2**20
 # From this many output positions a sample, a block's whole samples get a GEMM each,
 # written into the output directly (no copy out of a block-wide product).
