@@ -522,13 +522,14 @@ def expected_paths() -> dict[str, str]:
     depthwise = "depthwise_jit" if tconv.get_jit() else "depthwise"
     blocked = "flat_phases_jit" if tconv.get_jit() else "flat_phases_blocked"
     # k4 s2 with numba on: the phases by F(2x2, 2x2) (tests/test_winograd_phases.py)
+    flat = "flat_phases_jit" if tconv.get_jit() else "flat_phases"
     k4s2 = "winograd_phases_jit" if tconv.get_jit() else "flat_phases"
     k4s2_3d = "winograd_phases_jit" if tconv.get_jit() else "flat_phases_blocked"
     return {
         "dcgan1": "conv_transpose.channels_last",  # 4x4 maps: the phase grid pads 1.56x
         "dcgan2": f"conv_transpose.{k4s2}",
         "dcgan3": f"conv_transpose.{k4s2}",
-        "dcgan4": "conv_transpose.flat_phases",
+        "dcgan4": f"conv_transpose.{flat}",
         "unet1": "conv_transpose.exact_cover",  # k = s = 2
         "unet2": "conv_transpose.exact_cover",
         "audio1d": f"conv_transpose.{blocked}",  # a sample's buffers > 8 MiB

@@ -457,9 +457,10 @@ CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
     Path("conv_transpose.exact_cover", lambda c: c.exact,
          "each output gets one tap (k = s): slabs copied into the output, no adds", _ct_gemm),
     Path("conv_transpose.flat_phases_jit",
-         lambda c: c.jit and c.plan.blocked and c.plan.least <= _budget(),
-         "a sample's phase buffers exceed the working size, numba on: GEMMs of a few phases "
-         "at a time, each summed and interleaved into y by one compiled pass", _ct_phases_jit),
+         lambda c: c.jit and (c.strided or c.plan.blocked) and c.plan.least <= _budget(),
+         "strided, or a sample's phase buffers beyond the working size, numba on: GEMMs of "
+         "a few phases at a time, each summed and interleaved into y by one compiled pass",
+         _ct_phases_jit),
     Path("conv_transpose.flat_phases_blocked",
          lambda c: c.plan.blocked and c.plan.least <= _budget(),
          "a sample's phase buffers exceed the working size: flat phases in row blocks",
