@@ -806,10 +806,10 @@ class _Depth:
     positions ``src[o, e]`` (-1: none, after the others), blocks ``blk[o, e]``: the
     kernels read the products (points, tiles x taps, C_out), tile ``t``'s block ``j``
     at ``t taps + j`` (an index ``f + c`` into the columns, numba's loops measured
-    1.6x slower: not vectorised). For the weight
-    gradient, the output gradient's plane ``o`` goes to ``tgt[o, kd]`` (position x
-    ``taps`` + block of the slice tap ``kd`` pairs it with; -1: none) and ``zero``
-    lists the (position x taps + block)s no plane reaches."""
+    1.6x slower: not vectorised). For the weight gradient, the output gradient's
+    plane ``o`` goes to ``tgt[o, kd]`` (position x ``taps`` + block of the slice tap
+    ``kd`` pairs it with; -1: none) and ``zero`` lists the (position x taps + block)s
+    no plane reaches."""
 
     def __init__(
         self, pairs: list[tuple[int, int, int]], d_in: int, d_out: int, stride: int,
