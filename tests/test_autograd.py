@@ -350,3 +350,47 @@ def test_autograd_holds_no_losses_or_layers():
     # they live in tconv.functional, above the autograd
     for name in ("mse_loss", "cross_entropy", "linear", "softmax", "gelu", "leaky_relu"):
         assert not hasattr(tconv.autograd, name) and hasattr(F, name)
+
+
+def test_a_leafs_gradient_is_its_own_array():
+    """backward hands a leaf an unshared gradient without copying it (as PyTorch steals
+    one) and copies every other: two leaves given the same gradient, the caller's
+    ``grad=`` array (a leaf's own backward too), a view into a larger array. No leaf's
+    ``.grad`` then shares memory with another's or the caller's, and writing into one
+    changes nothing else."""
+    a, b = (tconv.tensor(np.ones(3), requires_grad=True) for _ in range(2))
+    g = np.arange(3.0)
+    (a + b).backward(g)  # add's VJP returns the same array for both
+    assert not np.shares_memory(a.grad, b.grad) and not np.shares_memory(a.grad, g)
+    a.grad[0] = 100.0
+    np.testing.assert_array_equal(b.grad, [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(g, [0.0, 1.0, 2.0])
+    c = tconv.tensor(np.ones(3), requires_grad=True)
+    c.backward(g)  # the caller's array reaches the leaf itself
+    assert not np.shares_memory(c.grad, g)
+    big = np.arange(10.0)
+    d = tconv.tensor(np.ones(5), requires_grad=True)
+    record(np.ones(5), (d,), lambda gy: (big[:5],)).backward(np.ones(5))
+    assert not np.shares_memory(d.grad, big)
+    d.grad[0] = -1.0
+    assert big[0] == 0.0
+    made = {}
+
+    def fresh(gy: np.ndarray) -> tuple[np.ndarray]:
+        made["grad"] = gy * 3.0
+        return (made.pop("grad"),)  # a new array nothing else holds
+
+    e = tconv.tensor(np.ones(4), requires_grad=True)
+    record(np.ones(4), (e,), fresh).backward(np.ones(4))
+    np.testing.assert_array_equal(e.grad, np.full(4, 3.0))
+    saved = np.full(4, 7.0)  # an array the VJP keeps (in its closure) and returns
+    f = tconv.tensor(np.ones(4), requires_grad=True)
+    record(np.ones(4), (f,), lambda gy: (saved,)).backward(np.ones(4))
+    assert not np.shares_memory(f.grad, saved)
+    x = tconv.tensor(np.ones((2, 3, 5, 5)), requires_grad=True)
+    w = tconv.tensor(np.ones((3, 2, 4, 4)), requires_grad=True)
+    gy = np.ones((2, 2, 10, 10))
+    F.conv_transpose2d(x, w, stride=2, padding=1).backward(gy)
+    for t in (x, w):
+        assert not np.shares_memory(t.grad, gy) and t.grad.flags.writeable
+    assert not np.shares_memory(x.grad, w.grad)

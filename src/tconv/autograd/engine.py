@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
@@ -145,7 +146,10 @@ class Tensor:
         ``grad`` has this tensor's shape; it may be omitted only for a single-element
         output (a loss), where it defaults to 1. The graph and the leaves' ``.grad`` are
         shared between threads with no lock: two threads backpropagating into the same
-        leaf at the same time may lose one of the two additions.
+        leaf at the same time may lose one of the two additions. A leaf's first
+        gradient is the array its VJP made when nothing else holds it (PyTorch likewise
+        steals an unshared one), a copy otherwise: no two ``.grad`` share memory, nor
+        one and the caller's ``grad``.
         """
         if not self.requires_grad:
             raise ValueError(
@@ -167,18 +171,25 @@ class Tensor:
                     f"backward: grad must have the output's shape {self.shape}, got {g.shape}"
                 )
         grads: dict[int, np.ndarray] = {id(self): g}
+        del g  # the caller's array: referenced by grads alone, so a leaf copies it
         for t in reversed(_topological_order(self)):
             gt = grads.pop(id(t), None)
             if gt is None:
                 continue
             if t._vjp is None:
-                t.grad = gt.astype(t.dtype, copy=True) if t.grad is None else t.grad + gt
+                if t.grad is not None:
+                    t.grad = t.grad + gt
+                elif gt.dtype == t.dtype and _unshared(gt):
+                    t.grad = gt  # as PyTorch steals an unshared gradient: no copy
+                else:
+                    t.grad = gt.astype(t.dtype, copy=True)
                 continue
             for p, gp in zip(t._parents, t._vjp(gt), strict=False):
                 if p is None or gp is None:
                     continue
                 gp = _sum_to(np.asarray(gp), p.shape).astype(p.dtype, copy=False)
                 grads[id(p)] = grads[id(p)] + gp if id(p) in grads else gp
+            gp = None  # the loop's last gradient: no reference left behind
 
     # -- operators ------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -418,6 +429,24 @@ def _topological_order(root: Tensor) -> list[Tensor]:
         stack.append((t, True))
         stack.extend((p, False) for p in t._parents if p is not None and id(p) not in seen)
     return order
+
+
+def _unshared(a: np.ndarray) -> bool:
+    """Whether ``a`` (just popped from the backward's dict) is referenced by nothing
+    else: it owns its memory (or is a whole-array view of an array only it holds),
+    C-contiguous and writable, and its reference count is the caller's variable and
+    this call's argument. Then a leaf may keep it as its ``.grad`` without a copy,
+    which nothing else can see or change (a gradient two parents share, the caller's
+    ``grad=`` array or a saved one has more references and is copied)."""
+    if not (a.flags.c_contiguous and a.flags.writeable):
+        return False
+    base = a.base
+    if base is not None:  # e.g. a kernel's output reshaped: its buffer held by a alone
+        if not isinstance(base, np.ndarray) or base.base is not None or base.size != a.size:
+            return False
+        if sys.getrefcount(base) > 3:  # a.base, the variable and getrefcount's argument
+            return False
+    return sys.getrefcount(a) <= 3  # the caller's variable, the argument, getrefcount's
 
 
 def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
