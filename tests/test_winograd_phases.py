@@ -491,7 +491,7 @@ def test_which_3d_layers_take_it(xs, c_out, path) -> None:
         assert kernels.route("conv_weight", gy, x, (4,) * 3, *args, w) != WEIGHT
     if path == PATH:  # the 2-d layer of one depth slice needs less than the 3-d one
         slim = W.k4s2_bytes(xs[1], c_out, -(-out[-1] // 4), 4)
-        k4s2 = W.k4s2_bytes(xs[1], c_out, -(-out[-1] // 4), 4, xs[2])
+        k4s2 = W.k4s2_bytes(xs[1], c_out, -(-out[-1] // 4), 4, xs[2], 4)
         assert k4s2 > slim
         with tconv.memory_budget(k4s2 - 1):
             assert kernels.route("conv_transpose", x, w, *args, out) != PATH

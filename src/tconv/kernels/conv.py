@@ -153,11 +153,11 @@ class _Call:
         """What the k4 s2 Winograd paths (winograd.py's polyphase F(2x2, 2x2)) need of
         every op's call: a 2-d or 3-d kernel of 4 taps a dim at stride 2, groups and
         dilation 1, float32 or float64, numba on, the Winograd paths allowed
-        (``tconv.winograd``), each of
-        C_in and ``c_out`` at least tuning.WINOGRAD_PHASES_MIN_CHANNELS, and
-        ``min_outputs`` outputs over the batch, proportionally more when the weights'
-        transform (36 C_in C_out) outgrows tuning.WINOGRAD_PHASES_WEIGHT_BYTES (the
-        GEMMs of each chunk read it whole)."""
+        (``tconv.winograd``), each of C_in and ``c_out`` at least
+        tuning.WINOGRAD_PHASES_MIN_CHANNELS, and ``min_outputs`` outputs over the batch,
+        proportionally more when the weights' transform (36 C_in C_out per depth tap)
+        outgrows tuning.WINOGRAD_PHASES_WEIGHT_BYTES (the GEMMs of each chunk read it
+        whole)."""
         if not (
             self.groups == 1
             and len(self.k) in (2, 3)
@@ -316,7 +316,7 @@ class TransposeCall(_Call):
         if not self.k4s2_winograd(self.c_out, tuning.WINOGRAD_PHASES_MIN_OUTPUTS):
             return False
         tw = -(-self.out_size[-1] // 4)
-        need = k4s2_bytes(self.c_in, self.c_out, tw, self.itemsize, self.depth_in)
+        need = k4s2_bytes(self.c_in, self.c_out, tw, self.itemsize, self.depth_in, self.depth_taps)
         # 2-d 4x4 maps: channels-last measured faster; 3-d ones (8x8x8, 4x8x8): not
         return not (len(self.k) == 2 and self.tiny) and need <= _budget()
 
@@ -360,9 +360,7 @@ def _ct_empty(c: TransposeCall) -> np.ndarray:
 
 
 def _ct_depthwise_jit(c: TransposeCall) -> np.ndarray:
-    return _jit.depthwise_conv_transpose(
-        c.x, c.w, c.stride, c.dilation, c.lo, c.out_size, c.bias
-    )
+    return _jit.depthwise_conv_transpose(c.x, c.w, c.stride, c.dilation, c.lo, c.out_size, c.bias)
 
 
 def _ct_depthwise(c: TransposeCall) -> np.ndarray:
@@ -540,7 +538,9 @@ class _ConvCall(_Call):
             return False
         tw = -(-self.out_size[-1] // 2)
         grad = isinstance(self, WeightCall)
-        need = k4s2_conv_bytes(self.c_in, self.c_out, tw, self.itemsize, grad, self.depth_in)
+        need = k4s2_conv_bytes(
+            self.c_in, self.c_out, tw, self.itemsize, grad, self.depth_in, self.depth_taps
+        )
         return need <= _budget()
 
     @cached_property
@@ -663,9 +663,7 @@ def _c_empty(c: ConvCall) -> np.ndarray:
 
 
 def _c_depthwise_jit(c: ConvCall) -> np.ndarray:
-    return _jit.depthwise_conv(
-        c.x, c.w, c.stride, c.dilation, c.lo, c.out_size, c.bias
-    )
+    return _jit.depthwise_conv(c.x, c.w, c.stride, c.dilation, c.lo, c.out_size, c.bias)
 
 
 def _c_winograd_phases(c: ConvCall) -> np.ndarray:

@@ -838,6 +838,12 @@ class _Depth:
         empty = [self.pos[d] * self.taps + j for d, j in zip(*np.nonzero(~seen))]
         self.zero = np.array(sorted(empty), dtype=np.int64)
 
+    @staticmethod
+    def slice_taps(transposed: bool, kd: int) -> int:
+        """The depth taps each input slice meets, of a kernel of ``kd`` (1 in 2-d): all
+        of them in a transposed convolution, one parity's (stride 2) in a convolution."""
+        return kd if transposed or kd == 1 else kd // 2
+
     @classmethod
     def of(cls, transposed: bool, lo: Ints, d_in: int, d_out: int) -> _Depth:
         """The depth of a layer of ``lo`` (its padding, all dims): a k4 s2 transposed
@@ -849,9 +855,11 @@ class _Depth:
         p = lo[0]
         if transposed:
             every = [(2 * d + k - p, d, k) for d in range(d_in) for k in range(4)]
-            return cls([t for t in every if 0 <= t[0] < d_out], d_in, d_out, 1, p, 4)
+            stride = 4 // cls.slice_taps(True, 4)
+            return cls([t for t in every if 0 <= t[0] < d_out], d_in, d_out, stride, p, 4)
         every = [(o, 2 * o + k - p, k) for o in range(d_out) for k in range(4)]
-        return cls([t for t in every if 0 <= t[1] < d_in], d_in, d_out, 2, p, 4)
+        stride = 4 // cls.slice_taps(False, 4)
+        return cls([t for t in every if 0 <= t[1] < d_in], d_in, d_out, stride, p, 4)
 
     def weights(self, u: list[np.ndarray], parity: int) -> np.ndarray:
         """The GEMM's right side for the slices of tap ``parity``: the 2-d transformed
@@ -881,13 +889,13 @@ def _k4s2_buffers(
     return row * itemsize, side * itemsize
 
 
-def k4s2_bytes(c_in: int, c_out: int, tw: int, itemsize: int, depth: int = 1) -> int:
+def k4s2_bytes(c_in: int, c_out: int, tw: int, itemsize: int, depth: int = 1, kd: int = 1) -> int:
     """Bytes :func:`conv_transpose_k4s2` needs at least: the transformed weights and
-    one worker's buffers for one row of ``tw`` tiles (over ``depth`` input slices,
-    3-d, each meeting the kernel's 4 depth taps)."""
-    taps = 1 if depth == 1 else 4
+    one worker's buffers for one row of ``tw`` tiles (3-d: over ``depth`` input
+    slices, a kernel of ``kd`` depth taps)."""
+    taps = _Depth.slice_taps(True, kd)
     buffers = _k4s2_buffers(c_in, c_out, tw, itemsize, depth=depth, taps=taps)
-    return 36 * taps * c_in * c_out * itemsize + sum(buffers)
+    return 36 * kd * c_in * c_out * itemsize + sum(buffers)
 
 
 def conv_transpose_k4s2(
@@ -1120,16 +1128,16 @@ def k4s2_conv_weight(w: np.ndarray) -> np.ndarray:
 
 
 def _k4s2_conv_buffers(
-    c_in: int, c_out: int, tw: int, itemsize: int, grad: bool = False, depth: int = 1
-) -> tuple[int, int]:
+    c_in: int, c_out: int, tw: int, itemsize: int, grad: bool = False, depth: int = 1,
+    taps: int = 1,
+) -> tuple[int, int]:  # fmt: skip
     """The buffers of :func:`conv_k4s2` for a row of ``tw`` tiles over ``depth`` input
     slices, in bytes: per tile row ``v`` (9, tiles, 4 C_in) and the products (C_out
-    columns for each depth tap a slice meets: 1 in 2-d, 2 in 3-d); per worker ``xl``
+    columns for each of the ``taps`` depth taps a slice meets); per worker ``xl``
     (depth, 6, wp, C_in), ``r`` (2, 3, wp, C_in), ``s`` (3, 2 tw, C_out) and ``yl`` (2,
     2 tw, C_out). With ``grad``, :func:`conv_and_weight_k4s2`'s: the output
     gradient's transform per tile row too (as wide as the products), and per worker
-    its sums of dU, one per slice parity, and one chunk's."""
-    taps = 1 if depth == 1 else 2
+    its sums of dU, at most one per slice parity, and one chunk's."""
     wp = 4 * tw + 2
     row = 9 * tw * depth * (4 * c_in + (2 if grad else 1) * taps * c_out)
     sums = 36 * taps * (taps + 1) * c_in * c_out if grad else 0
@@ -1138,14 +1146,16 @@ def _k4s2_conv_buffers(
 
 
 def k4s2_conv_bytes(
-    c_in: int, c_out: int, tw: int, itemsize: int, grad: bool = False, depth: int = 1
-) -> int:
+    c_in: int, c_out: int, tw: int, itemsize: int, grad: bool = False, depth: int = 1,
+    kd: int = 1,
+) -> int:  # fmt: skip
     """Bytes :func:`conv_k4s2` needs at least: the transformed weights and one
-    worker's buffers for one row of ``tw`` tiles (over ``depth`` input slices, 3-d);
-    with ``grad``, those of :func:`conv_and_weight_k4s2` (the output gradient's
-    transform, the sums of dU)."""
-    buffers = _k4s2_conv_buffers(c_in, c_out, tw, itemsize, grad, depth)
-    return 36 * (1 if depth == 1 else 4) * c_in * c_out * itemsize + sum(buffers)
+    worker's buffers for one row of ``tw`` tiles (3-d: over ``depth`` input slices, a
+    kernel of ``kd`` depth taps); with ``grad``, those of :func:`conv_and_weight_k4s2`
+    (the output gradient's transform, the sums of dU)."""
+    taps = _Depth.slice_taps(False, kd)
+    buffers = _k4s2_conv_buffers(c_in, c_out, tw, itemsize, grad, depth, taps)
+    return 36 * kd * c_in * c_out * itemsize + sum(buffers)
 
 
 class _ConvChunks:
@@ -1172,7 +1182,9 @@ class _ConvChunks:
                 self.u = [self.depth.weights(planes, e) for _, _, e in self.depth.groups]
         self.cols = self.depth.taps * c_out
         self.wp = 4 * self.tw + 2  # input columns a tile row reads
-        row_bytes, side = _k4s2_conv_buffers(self.c_in, c_out, self.tw, x.itemsize, grad, self.d_in)
+        row_bytes, side = _k4s2_conv_buffers(
+            self.c_in, c_out, self.tw, x.itemsize, grad, self.d_in, self.depth.taps
+        )
         work = self.n * math.prod(out) * self.c_in * c_out * 4 ** (x.ndim - 2)
         self.nw = _threads.workers(work, row_bytes + side)
         u_bytes = sum(u.nbytes for u in self.u)
