@@ -102,6 +102,11 @@ def test_column_blocks_cover_every_position_of_every_sample_once(
     assert (seen == 1).all()
     if workers <= n * positions:  # a block for every worker, where the positions allow
         assert len(blocks) >= workers
+    sizes = {n1 - n0 for n0, n1, p0, p1 in blocks if (p0, p1) == (0, positions)}
+    if workers > 1 and all(p1 - p0 == positions for _, _, p0, p1 in blocks):
+        # whole samples: within one of each other, and as many blocks for every worker
+        assert max(sizes) - min(sizes) <= 1
+        assert len(blocks) % workers == 0 or len(blocks) == n
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -109,7 +109,12 @@ def column_blocks(
     sample = positions * position_bytes
     if sample <= target and n >= workers:
         per = max(1, min(target // sample, n // workers))
-        return [(i, min(n, i + per), 0, positions) for i in range(0, n, per)]
+        if workers == 1:
+            return [(i, min(n, i + per), 0, positions) for i in range(0, n, per)]
+        # as many blocks for every worker, sizes within one sample of each other
+        count = min(n, workers * -(-n // (per * workers)))
+        cuts = [i * n // count for i in range(count + 1)]
+        return [(cuts[i], cuts[i + 1], 0, positions) for i in range(count)]
     band = max(1, min(positions, target // position_bytes))
     if n < workers:  # a range for every worker at least, where the positions allow
         band = min(band, max(1, positions // -(-workers // n)))
@@ -164,7 +169,17 @@ def conv_columns_jit(
     nw = _threads.workers(work, min(target, p_out * per_position))
     target = max(per_position, min(target, get_memory_budget() // nw))
     blocks = column_blocks(n, p_out, per_position, nw, target)
-    widest = max((n1 - n0) * (p1 - p0) for n0, n1, p0, p1 in blocks)
+
+    def per_sample(b: int, span: int) -> bool:
+        """Whole samples, wide enough: a GEMM each, on y's and gy's own memory, right
+        after its columns are written, while they are in L2 (benchmarks/RESULTS-intel.md,
+        "Kernel paths")."""
+        return span == p_out and (b == 1 or p_out >= tuning.COLUMNS_JIT_SAMPLE_GEMM)
+
+    widest = max(
+        p1 - p0 if per_sample(n1 - n0, p1 - p0) else (n1 - n0) * (p1 - p0)
+        for n0, n1, p0, p1 in blocks
+    )
     local = threading.local()
 
     def body(block: tuple[int, int, int, int]) -> None:
@@ -174,14 +189,11 @@ def conv_columns_jit(
         buf = getattr(local, "buf", None)
         if buf is None:  # one buffer per worker, reused over its blocks
             buf = local.buf = np.empty(c_in * n_taps * widest, dtype=x.dtype)
-        cols = buf[: c_in * n_taps * width].reshape(c_in * n_taps, width)
-        for i in range(n0, n1):
-            fill(x3[i], cols, (i - n0) * span, k3, s3, d3, lo3, o3, p0, p1)
-        c3 = cols.reshape(g, depth, width)
-        if span == p_out and (b == 1 or p_out >= tuning.COLUMNS_JIT_SAMPLE_GEMM):
-            # whole samples, wide enough: a GEMM each, on y's and gy's own memory
+        if per_sample(b, span):
+            cols = buf[: c_in * n_taps * span].reshape(c_in * n_taps, span)
+            ci = cols.reshape(g, depth, span)
             for i in range(n0, n1):
-                ci = c3[:, :, (i - n0) * span : (i - n0 + 1) * span]
+                fill(x3[i], cols, 0, k3, s3, d3, lo3, o3, p0, p1)
                 if y3 is not None:
                     np.matmul(wm, ci, out=y3[i])
                     if bv is not None:
@@ -189,6 +201,10 @@ def conv_columns_jit(
                 if gy3 is not None:
                     accs.get()[...] += np.matmul(gy3[i], ci.transpose(0, 2, 1))
             return
+        cols = buf[: c_in * n_taps * width].reshape(c_in * n_taps, width)
+        for i in range(n0, n1):
+            fill(x3[i], cols, (i - n0) * span, k3, s3, d3, lo3, o3, p0, p1)
+        c3 = cols.reshape(g, depth, width)
         if y3 is not None:
             part = np.matmul(wm, c3).reshape(g, c_out_g, b, span).transpose(2, 0, 1, 3)
             if bv is not None:
