@@ -487,7 +487,8 @@ def test_every_path_of_every_table_is_tested() -> None:
     # conv.winograd(_jit), conv_weight.winograd_jit, conv_transpose.winograd_phases_jit:
     # float32 against their error bounds (tests/test_winograd.py, test_winograd_phases.py)
     winograd = {"conv.winograd", "conv.winograd_jit", "conv_weight.winograd_jit",
-                "conv_transpose.winograd_phases_jit", "conv.winograd_phases_jit",
+                "conv_transpose.winograd_phases_jit", "conv_transpose.winograd_adjoint_jit",
+                "conv.winograd_phases_jit",
                 "conv_weight.winograd_phases_jit"}  # fmt: skip
     tested = {c[0] for c in CASES + JIT_CASES} | {"conv_transpose.nonfinite"} | winograd
     for table in kernels.TABLES.values():
@@ -523,7 +524,7 @@ def expected_paths() -> dict[str, str]:
     blocked = "flat_phases_jit" if tconv.get_jit() else "flat_phases_blocked"
     # k4 s2 with numba on: the phases by F(2x2, 2x2) (tests/test_winograd_phases.py)
     flat = "flat_phases_jit" if tconv.get_jit() else "flat_phases"
-    k4s2 = "winograd_phases_jit" if tconv.get_jit() else "flat_phases"
+    k4s2 = "winograd_adjoint_jit" if tconv.get_jit() else "flat_phases"
     k4s2_3d = "winograd_phases_jit" if tconv.get_jit() else "flat_phases_blocked"
     return {
         "dcgan1": "conv_transpose.channels_last",  # 4x4 maps: the phase grid pads 1.56x

@@ -1,5 +1,6 @@
 """The k4 s2 polyphase Winograd paths (tconv/kernels/winograd.py): a transposed
-convolution as its 4 output phases (conv_transpose.winograd_phases_jit), a
+convolution as its 4 output phases (conv_transpose.winograd_phases_jit; 2-d, by the
+adjoint of F(2x2, 2x2) on tiles of x: conv_transpose.winograd_adjoint_jit), a
 convolution as its 4 tap parities (conv.winograd_phases_jit) and its weight gradient
 (conv_weight.winograd_phases_jit), each phase a 2x2 correlation computed by Winograd
 F(2x2, 2x2), against the definition (kernels/reference.py) and PyTorch.
@@ -38,6 +39,8 @@ from test_winograd import _threads_on
 
 pytestmark = pytest.mark.skipif(not tconv.jit_available(), reason="numba is not installed")
 PATH = "conv_transpose.winograd_phases_jit"
+ADJOINT = "conv_transpose.winograd_adjoint_jit"  # 2-d layers
+TRANSPOSED = (PATH, ADJOINT)
 K4S2 = dict(nd=(2, 3), groups=1, k=4, s=2, d=1, n=(1, 3), c_in_g=(1, 5), c_out_g=(1, 5),
             size=(1, 9), lo=(0, 3))  # fmt: skip
 
@@ -78,18 +81,25 @@ def _close(got: np.ndarray, ref: np.ndarray, mag: np.ndarray) -> bool:
     return bool(np.abs(got - ref).max() <= W.PHASES_ERROR * np.abs(mag).max())
 
 
-def _direct(x: np.ndarray, w: np.ndarray, geo: Geo, b: np.ndarray | None) -> np.ndarray:
+def _direct(
+    x: np.ndarray, w: np.ndarray, geo: Geo, b: np.ndarray | None, kernel: Any
+) -> np.ndarray:
     y = np.empty((geo.n, geo.c_out, *geo.out), dtype=x.dtype)
-    W.conv_transpose_k4s2(x, w, y, geo.lo, b)
+    kernel(x, w, y, geo.lo, b)
     return y
 
 
+@pytest.mark.parametrize("kernel", [W.conv_transpose_k4s2, W.conv_transpose_k4s2_adjoint])
 @settings(max_examples=60, deadline=None)
 @given(geo=geometries(True, **K4S2), bias=st.booleans(), budget=st.sampled_from([None, 2**14]))
-def test_the_kernel_matches_the_reference(geo: Geo, bias: bool, budget: int | None) -> None:
-    """2-d and 3-d: any padding 0-3, output padding, map size (one depth slice, or
-    output planes no slice reaches), batch, with and without bias; a small budget
-    cuts the work into chunks of one tile row."""
+def test_the_kernel_matches_the_reference(
+    kernel: Any, geo: Geo, bias: bool, budget: int | None
+) -> None:
+    """2-d and 3-d (the adjoint kernel: 2-d): any padding 0-3, output padding, map
+    size (one depth slice, or output planes no slice reaches), batch, with and without
+    bias; a small budget cuts the work into chunks of one tile row (the adjoint's:
+    bands of one tile row, the one before computed again)."""
+    assume(kernel is W.conv_transpose_k4s2 or len(geo.k) == 2)
     x, w, b, _ = geo.arrays()
     b = b if bias else None
     ref = R.conv_transpose_nd(x, w, *geo.args(), b)
@@ -98,8 +108,8 @@ def test_the_kernel_matches_the_reference(geo: Geo, bias: bool, budget: int | No
     for n_threads in (1, 2):
         with tconv.memory_budget(budget) if budget else contextlib.nullcontext():
             with _threads_on(n_threads):
-                got = _direct(x, w, geo, b)
-                got32 = _direct(x.astype(np.float32), w.astype(np.float32), geo, b32)
+                got = _direct(x, w, geo, b, kernel)
+                got32 = _direct(x.astype(np.float32), w.astype(np.float32), geo, b32, kernel)
         assert got.dtype == np.float64 and rel_err(got, ref) <= 1e-10
         assert got32.dtype == np.float32 and _close(got32, ref, mag)
 
@@ -119,32 +129,33 @@ def _small_layers_too() -> Any:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(geo=geometries(True, **K4S2), dtype=st.sampled_from([np.float32, np.float64]))
 def test_the_table_takes_it_and_its_switches_keep_the_exact_paths(geo: Geo, dtype) -> None:
-    """Through ``conv_transpose_nd``: the trace shows the path, float64 to 1e-10 and
-    float32 within the bound; ``tconv.winograd(False)`` and ``tconv.jit(False)``
-    take an exact path."""
+    """Through ``conv_transpose_nd``: the trace shows the path (2-d: the adjoint's),
+    float64 to 1e-10 and float32 within the bound; ``tconv.winograd(False)`` and
+    ``tconv.jit(False)`` take an exact path."""
     x, w, b, _ = geo.arrays(dtype)
+    path = ADJOINT if len(geo.k) == 2 else PATH
     x64, w64, b64 = (a.astype(np.float64) for a in (x, w, b))
     ref = R.conv_transpose_nd(x64, w64, *geo.args(), b64)
     mag = R.conv_transpose_nd(abs(x64), abs(w64), *geo.args(), abs(b64))
     with _small_layers_too():
-        assume(kernels.route("conv_transpose", x, w, *geo.args(), b) == PATH)
+        assume(kernels.route("conv_transpose", x, w, *geo.args(), b) == path)
         for n_threads in (1, 2):
             with _threads_on(n_threads), kernels.trace() as names:
                 got = K.conv_transpose_nd(x, w, *geo.args(), b)
-            assert names == [PATH]
+            assert names == [path]
             assert got.dtype == dtype and _close(got, ref, mag)
         for switch in (tconv.winograd(False), tconv.jit(False)):
             with switch, kernels.trace() as names:
                 exact = K.conv_transpose_nd(x, w, *geo.args(), b)
-            assert names and names[0] != PATH
+            assert names and names[0] not in TRANSPOSED
             assert rel_err(exact, ref) <= (1e-10 if dtype == np.float64 else 1e-5)
 
 
 @pytest.mark.parametrize(
     ("op", "c_in", "c_out", "size", "paths"),
     [  # a DCGAN generator's layer and a discriminator's: both gradients by Winograd too
-        ("conv_transpose2d", 128, 64, 16, [PATH, "conv_weight.winograd_phases_jit"]),
-        ("conv2d", 64, 128, 32, ["conv.winograd_phases_jit", PATH,
+        ("conv_transpose2d", 128, 64, 16, [ADJOINT, "conv_weight.winograd_phases_jit"]),
+        ("conv2d", 64, 128, 32, ["conv.winograd_phases_jit", ADJOINT,
                                  "conv_weight.winograd_phases_jit"]),
     ],
 )  # fmt: skip
@@ -176,19 +187,20 @@ def test_non_finite_inputs_take_an_exact_path(rng) -> None:
     x = rng.standard_normal((8, 32, 16, 16)).astype(np.float32)
     w = rng.standard_normal((32, 32, 4, 4)).astype(np.float32)
     args = ((2, 2), (1, 1), 1, (1, 1), (32, 32))
-    assert kernels.route("conv_transpose", x, w, *args) == PATH
+    assert kernels.route("conv_transpose", x, w, *args) == ADJOINT
     x[0, 3, 5, 7] = np.inf
     with kernels.trace() as names, np.errstate(invalid="ignore"):
         got = K.conv_transpose_nd(x, w, *args)
-    assert PATH not in names
+    assert not set(TRANSPOSED) & set(names)
     ref = R.conv_transpose_nd(x.astype(np.float64), w.astype(np.float64), *args)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
     np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
 
 
+@pytest.mark.parametrize("kernel", [W.conv_transpose_k4s2, W.conv_transpose_k4s2_adjoint])
 @pytest.mark.parametrize(("c_in", "c_out", "size"), [(3, 16, 16), (64, 64, 16), (256, 128, 8),
                                                      (512, 256, 8), (128, 64, 32)])  # fmt: skip
-def test_float32_error_on_realistic_layers(c_in: int, c_out: int, size: int, rng) -> None:
+def test_float32_error_on_realistic_layers(kernel, c_in: int, c_out: int, size: int, rng) -> None:
     """Normal and uniform inputs (and the normal's ReLU), kaiming-scaled weights:
     the documented bound holds on DCGAN-like layers up to 512 input channels."""
     x = rng.standard_normal((4, c_in, size, size))
@@ -197,37 +209,40 @@ def test_float32_error_on_realistic_layers(c_in: int, c_out: int, size: int, rng
     for xi in (x, np.maximum(x, 0), rng.uniform(0, 1, x.shape)):
         ref = R.conv_transpose_nd(xi, w, *args)
         y = np.empty(ref.shape, dtype=np.float32)
-        W.conv_transpose_k4s2(xi.astype(np.float32), w.astype(np.float32), y, (1, 1), None)
+        kernel(xi.astype(np.float32), w.astype(np.float32), y, (1, 1), None)
         assert rel_err(y, ref) <= W.PHASES_ERROR
 
 
 @pytest.mark.parametrize(
     ("xs", "c_out", "dtype", "path"),
     [
-        ((64, 256, 8, 8), 128, np.float32, PATH),  # the suite's dcgan2
-        ((64, 128, 16, 16), 64, np.float64, PATH),  # dcgan3, float64 too
-        ((4, 128, 16, 16), 64, np.float32, PATH),
-        ((1, 64, 32, 32), 64, np.float32, PATH),  # one sample
+        ((64, 256, 8, 8), 128, np.float32, ADJOINT),  # the suite's dcgan2
+        ((64, 128, 16, 16), 64, np.float64, ADJOINT),  # dcgan3, float64 too
+        ((4, 128, 16, 16), 64, np.float32, ADJOINT),
+        ((1, 64, 32, 32), 64, np.float32, ADJOINT),  # one sample
         ((2, 32, 8, 8), 32, np.float32, "conv_transpose.flat_phases"),  # too few outputs
         ((64, 64, 32, 32), 3, np.float32, "conv_transpose.flat_phases_jit"),  # dcgan4: C_out 3
         ((64, 512, 4, 4), 256, np.float32, "conv_transpose.channels_last"),  # dcgan1: tiny
         # the weights' transform (36 C_in C_out) outgrows the cache: more outputs needed
         ((4, 512, 8, 8), 512, np.float32, "conv_transpose.flat_phases_jit"),
-        ((64, 512, 8, 8), 512, np.float32, PATH),
+        ((64, 512, 8, 8), 512, np.float32, ADJOINT),
+        ((8, 64, 8, 16, 16), 32, np.float32, PATH),  # 3-d: the phases kernel
     ],
 )
 def test_which_layers_take_it(xs, c_out, dtype, path) -> None:
     """The measured thresholds (tconv.kernels.tuning.WINOGRAD_PHASES_*), on
     shape-only calls; never without numba, never groups > 1, never past the budget."""
-    x, w = np.empty(xs, dtype), np.empty((xs[1], c_out, 4, 4), dtype)
-    args = ((2, 2), (1, 1), 1, (1, 1), tuple(2 * s for s in xs[2:]))
+    nd = len(xs) - 2
+    x, w = np.empty(xs, dtype), np.empty((xs[1], c_out, *(4,) * nd), dtype)
+    args = ((2,) * nd, (1,) * nd, 1, (1,) * nd, tuple(2 * s for s in xs[2:]))
     assert kernels.route("conv_transpose", x, w, *args) == path
     with tconv.jit(False):
-        assert kernels.route("conv_transpose", x, w, *args) != PATH
+        assert kernels.route("conv_transpose", x, w, *args) not in TRANSPOSED
     with tconv.memory_budget(2**16):  # the weight transform alone exceeds it
-        assert kernels.route("conv_transpose", x, w, *args) != PATH
-    w2 = np.empty((xs[1], c_out // 2, 4, 4), dtype)
-    assert kernels.route("conv_transpose", x, w2, args[0], args[1], 2, *args[3:]) != PATH
+        assert kernels.route("conv_transpose", x, w, *args) not in TRANSPOSED
+    w2 = np.empty((xs[1], c_out // 2, *(4,) * nd), dtype)
+    grouped = kernels.route("conv_transpose", x, w2, args[0], args[1], 2, *args[3:])
+    assert grouped not in TRANSPOSED
 
 
 # --------------------------------------------------------------------------
@@ -311,7 +326,7 @@ def test_a_transposed_layers_backward_takes_the_weight_path(rng) -> None:
     xt, wt = (tconv.tensor(a.astype(np.float32), requires_grad=True) for a in (x, w))
     with kernels.trace() as names:
         F.conv_transpose2d(xt, wt, stride=2, padding=1).backward(gy.astype(np.float32))
-    assert names == [PATH, WEIGHT]
+    assert names == [ADJOINT, WEIGHT]
     args = ((2, 2), (1, 1), 1, (1, 1))
     assert rel_err(xt.grad, R.conv_nd(gy, w, *args, (16, 16))) <= W.PHASES_ERROR
     gw = R.conv_weight_grad_nd(gy, x, (4, 4), *args)  # (C_in, C_out, 4, 4): x's role

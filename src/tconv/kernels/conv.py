@@ -58,6 +58,8 @@ from .winograd import (
     conv_and_weight_k4s2,
     conv_k4s2,
     conv_transpose_k4s2,
+    conv_transpose_k4s2_adjoint,
+    k4s2_adjoint_bytes,
     k4s2_bytes,
     k4s2_conv_bytes,
     least_bytes,
@@ -321,6 +323,17 @@ class TransposeCall(_Call):
         return not (len(self.k) == 2 and self.tiny) and need <= _budget()
 
     @cached_property
+    def winograd_adjoint(self) -> bool:
+        """:meth:`winograd_phases`'s conditions for a 2-d layer, and the transformed
+        weights with two rows of tiles within the budget."""
+        min_outputs = tuning.WINOGRAD_PHASES_MIN_OUTPUTS
+        if len(self.k) != 2 or not self.k4s2_winograd(self.c_out, min_outputs):
+            return False
+        t1n = -(-self.n_in[1] // 2)
+        need = k4s2_adjoint_bytes(self.c_in, self.c_out, t1n, self.out_size[1], self.itemsize)
+        return not self.tiny and need <= _budget()
+
+    @cached_property
     def tiny(self) -> bool:
         """The phase grid pads the map by CL_PADDING or more, and channels-last fits."""
         cl_sample = (self.p_in * (self.c_in + self.c_out) + self.p_out * self.c_out) * self.itemsize
@@ -406,6 +419,12 @@ def _ct_winograd_phases(c: TransposeCall) -> np.ndarray:
     return y
 
 
+def _ct_winograd_adjoint(c: TransposeCall) -> np.ndarray:
+    y = np.empty((c.n, c.c_out, *c.out_size), dtype=c.x.dtype)
+    conv_transpose_k4s2_adjoint(c.x, c.w, y, c.lo, c.bias)
+    return y
+
+
 def _ct_sparse(c: TransposeCall) -> np.ndarray:
     y = c.empty_y()
     if c.depthwise:
@@ -444,6 +463,11 @@ CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
     Path("conv_transpose.stride1_flipped", lambda c: c.flipped,
          "stride 1: conv with the flipped kernel, whose row-shifted columns copy less "
          "(or Winograd's 3x3 paths take)", _ct_flipped),
+    Path("conv_transpose.winograd_adjoint_jit", lambda c: c.winograd_adjoint and not c.nonfinite,
+         "k4 s2 2-d: the adjoint of F(2x2,2x2) on 2x2 tiles of x, one input transform for "
+         "the 4 phases, whose weights share the GEMMs' columns (4x wider than "
+         "winograd_phases_jit's), compiled transforms, 36 multiplications per 4x4 block "
+         "instead of 64, error within winograd.PHASES_ERROR", _ct_winograd_adjoint),
     Path("conv_transpose.winograd_phases_jit", lambda c: c.winograd_phases and not c.nonfinite,
          "k4 s2 (2-d; 3-d by depth slices, the depth taps as GEMM columns): each output "
          "phase a 2x2 correlation by F(2x2,2x2), compiled transforms, 36 multiplications "

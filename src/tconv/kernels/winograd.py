@@ -66,10 +66,16 @@ and channel pair (:func:`conv_k4s2`, the parities summed in 9 GEMMs of depth
 the transposed layer's backward). A 3-d layer runs the same kernels on each depth
 slice of its input as a 2-d map, the depth taps side by side in the GEMMs' columns
 and each output plane summing the products of the slices it takes (:class:`_Depth`):
-9/16 of the direct multiplications. Their float32 error is about the exact paths'
+9/16 of the direct multiplications. A 2-d transposed convolution takes the adjoint
+of ``F(2x2, 2x2)`` on 2x2 tiles of ``x`` instead (:func:`conv_transpose_k4s2_adjoint`):
+the tile's transform does not depend on the phase, so one input transform serves the
+4 phases, whose weights sit side by side in 9 GEMMs ``(tiles, C_in) @ (C_in, 4
+C_out)`` (the same 36 multiplications per tile; GEMMs 4 times wider, whose packing
+of their operands costs less per multiply). Their float32 error is about the exact paths'
 (:data:`PHASES_ERROR`). The tables send these layers there as
-``conv_transpose.winograd_phases_jit``, ``conv.winograd_phases_jit`` and
-``conv_weight.winograd_phases_jit`` (thresholds ``tuning.WINOGRAD_PHASES_*``).
+``conv_transpose.winograd_adjoint_jit`` (2-d), ``conv_transpose.winograd_phases_jit``
+(3-d), ``conv.winograd_phases_jit`` and ``conv_weight.winograd_phases_jit``
+(thresholds ``tuning.WINOGRAD_PHASES_*``).
 ``tconv.winograd(False)`` (or ``TCONV_WINOGRAD=0``) keeps the exact paths.
 """
 
@@ -100,6 +106,8 @@ __all__ = [
     "conv_and_weight_k4s2",
     "conv_k4s2",
     "conv_transpose_k4s2",
+    "conv_transpose_k4s2_adjoint",
+    "k4s2_adjoint_bytes",
     "least_bytes",
     "weight_grad3x3",
     "winograd_bytes",
@@ -780,20 +788,27 @@ def k4s2_weight(w: np.ndarray, lo: Ints) -> np.ndarray:
     transformed weights of :func:`conv_transpose_k4s2`, by adds of its 16 tap planes
     (copied contiguous first, a tiled transpose)."""
     c_in, c_out = w.shape[:2]
+    u = np.empty((36, c_in, c_out), dtype=w.dtype)
+    _k4s2_weight_into(w, lo, lambda p, a, b: u[9 * p + 3 * a + b])
+    return u
+
+
+def _k4s2_weight_into(w: np.ndarray, lo: Ints, dst: Any) -> None:
+    """``dst(p, a, b)[...] = (G g G^T)[a, b]`` (a (C_in, C_out) view), ``g`` the 2x2
+    sub-kernel of output phase ``p = 2 r0 + r1`` of ``w`` (C_in, C_out, 4, 4)."""
+    c_in, c_out = w.shape[:2]
     planes = transposed(w.reshape(c_in * c_out, 16)).reshape(4, 4, c_in, c_out)
     taps = [k4s2_phases(p)[1] for p in lo]
-    u = np.empty((36, c_in, c_out), dtype=w.dtype)
     for r0, r1 in itertools.product((0, 1), (0, 1)):
         (a0, a1), (b0, b1) = taps[0][r0], taps[1][r1]  # the sub-kernel's taps per dim
         g = [[planes[a, b] for b in (b0, b1)] for a in (a0, a1)]
         # G along the first dim (g0, g0 + g1, g1), then along the second
         grow = [g[0], [g[0][0] + g[1][0], g[0][1] + g[1][1]], g[1]]
+        p = 2 * r0 + r1
         for a in range(3):
-            base = 9 * (2 * r0 + r1) + 3 * a
-            u[base] = grow[a][0]
-            np.add(grow[a][0], grow[a][1], out=u[base + 1])
-            u[base + 2] = grow[a][1]
-    return u
+            dst(p, a, 0)[...] = grow[a][0]
+            np.add(grow[a][0], grow[a][1], out=dst(p, a, 1))
+            dst(p, a, 2)[...] = grow[a][1]
 
 
 class _Depth:
@@ -1103,6 +1118,258 @@ def _k4s2_out(
                     bc = bias[c]
                     for q in range(w_out):
                         y[n, c, z, 4 * ty + i, q] = yl[i, q, c] + bc
+
+
+# --------------------------------------------------------------------------
+# 2-d k4 s2 transposed convolutions by adjoint F(2x2, 2x2):
+# conv_transpose.winograd_adjoint_jit
+
+
+def k4s2_adjoint_weight(w: np.ndarray, lo: Ints) -> np.ndarray:
+    """``U[3 a + b, i, p C_out + o] = (G h_p G^T)[a, b]`` (9, C_in, 4 C_out), ``h_p``
+    output phase ``p``'s 2x2 sub-kernel reversed along both dims (the transposed
+    correlation's): :func:`k4s2_weight`'s planes, the points reversed and the 4
+    phases side by side in the columns."""
+    c_in, c_out = w.shape[:2]
+    u = np.empty((9, c_in, 4, c_out), dtype=w.dtype)
+    _k4s2_weight_into(w, lo, lambda p, a, b: u[3 * (2 - a) + 2 - b, :, p])
+    return u.reshape(9, c_in, 4 * c_out)
+
+
+def _k4s2_adjoint_row_bytes(c_in: int, c_out: int, t1n: int, wo: int, itemsize: int) -> int:
+    """Bytes of :func:`conv_transpose_k4s2_adjoint`'s buffers for one tile row of one
+    sample (``t1n`` tiles, ``wo`` output columns): ``v``, the products and ``z``."""
+    return (9 * t1n * (c_in + 4 * c_out) + 6 * wo * c_out) * itemsize
+
+
+def k4s2_adjoint_bytes(c_in: int, c_out: int, t1n: int, wo: int, itemsize: int) -> int:
+    """Bytes :func:`conv_transpose_k4s2_adjoint` needs at least: the transformed
+    weights and one worker's buffers for two tile rows (one owned, one before it)."""
+    side = (10 * t1n * c_in + wo * c_out) * itemsize  # xl, ra and yl
+    rows = 2 * _k4s2_adjoint_row_bytes(c_in, c_out, t1n, wo, itemsize)
+    return 36 * c_in * c_out * itemsize + rows + side
+
+
+def conv_transpose_k4s2_adjoint(
+    x: np.ndarray, w: np.ndarray, y: np.ndarray, lo: Ints, bias: np.ndarray | None
+) -> None:
+    """Write ``y = conv_transpose2d(x, w, stride=2, padding=lo) + bias`` for a 4x4
+    kernel (groups 1, dilation 1; ``y``'s size sets the output padding) by the
+    adjoint of ``F(2x2, 2x2)`` on 2x2 tiles of ``x``, compiled (numba must import).
+
+    x (N, C_in, H, W), w (C_in, C_out, 4, 4), y (N, C_out, Ho, Wo) with
+    ``Ho = 2 (H - 1) - 2 lo[0] + 4 + output_padding`` (likewise Wo). Output phase
+    ``r`` (``o = 2 q + r``) along a dim is the transposed correlation of ``x`` with
+    its 2-tap sub-kernel ``h_r`` (:func:`k4s2_phases`, reversed): ``x[i]`` reaches
+    ``q = i + e_r + t`` with ``h_r[t]``, ``e_r = -start_r - 1``. The adjoint of
+    ``F(2, 2)`` gives a 2-tile's 3 contributions, ``B ((G h) . (A d))`` with
+    ``A d = (d0, d0 + d1, d1)`` and ``B m = (m0, m1 - m0 - m2, m2)``: tile ``j``'s
+    reach ``q = 2 j + e_r + (0, 1, 2)``, overlapping the next tile's first. ``A``
+    does not depend on the phase, so each 2x2 tile of ``x`` is transformed once
+    (``v`` (9, tiles, C_in)) for all 4 phases, whose weights sit side by side in
+    the GEMMs' columns: 9 GEMMs ``(tiles, C_in) @ (C_in, 4 C_out)``, 36
+    multiplications per tile and channel pair instead of 64, as
+    :func:`conv_transpose_k4s2`, whose 36 GEMMs are 4 times narrower and whose
+    input transform writes 4 times more. The output transform gathers, per
+    output, the contributions of its tile and the one before (``B`` along the
+    columns into ``z``, then along the rows), plus bias, into ``y`` (NCHW).
+    Chunks: whole samples, or bands of a sample's tile rows, each computing the
+    tile row before its own again. float32 within :data:`PHASES_ERROR` of the
+    largest output.
+
+    >>> x, w, y = np.ones((1, 1, 2, 2)), np.ones((1, 1, 4, 4)), np.empty((1, 1, 4, 4))
+    >>> conv_transpose_k4s2_adjoint(x, w, y, (1, 1), None)
+    >>> y[0, 0]
+    array([[1., 2., 2., 1.],
+           [2., 4., 4., 2.],
+           [2., 4., 4., 2.],
+           [1., 2., 2., 1.]])
+    """
+    n, c_in, h, wd = x.shape
+    c_out, wo = w.shape[1], y.shape[3]
+    t0n, t1n = -(-h // 2), -(-wd // 2)
+    x = np.ascontiguousarray(x)
+    kin = _numba.compiled(_k4s2_adj_in, error_model="numpy")
+    kout = _numba.compiled(_k4s2_adj_out, error_model="numpy")
+    offsets = np.array([[-s - 1 for s in k4s2_phases(p)[0]] for p in lo], dtype=np.int64)
+    with _threads.serial_blas():
+        u = k4s2_adjoint_weight(w, lo)
+    b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
+    row = _k4s2_adjoint_row_bytes(c_in, c_out, t1n, wo, x.itemsize)
+    side = (10 * t1n * c_in + wo * c_out) * x.itemsize
+    work = n * h * wd * c_in * c_out * 16
+    nw = _threads.workers(work, 2 * row + side)
+    # as conv_transpose_k4s2: chunks of about half CHUNK_BYTES (or the weights'
+    # size, which each chunk's GEMMs read whole), within the budget
+    room = min(max(CHUNK_BYTES // 2, u.nbytes), (get_memory_budget() - u.nbytes) // nw - side)
+    rows = max(2, room // row)
+    if rows >= t0n:  # whole samples, as many chunks for every worker
+        per = max(1, min(rows // t0n, -(-n // nw)))
+        count = -(-n // per)
+        count = min(n, nw * -(-count // nw))
+        cuts = [i * n // count for i in range(count + 1)]
+        items = [(cuts[i], cuts[i + 1], 0, t0n) for i in range(count)]
+    else:  # bands of rows - 1 owned tile rows (the one before is computed again)
+        band = rows - 1
+        items = [(i, i + 1, j, min(t0n, j + band)) for i in range(n) for j in range(0, t0n, band)]
+    widest = max((n1 - n0) * (j1 - max(0, j0 - 1)) for n0, n1, j0, j1 in items)
+    local = threading.local()
+
+    def chunk(item: tuple[int, int, int, int]) -> None:
+        n0, n1, j0, j1 = item
+        lo_row = max(0, j0 - 1)
+        bufs = getattr(local, "bufs", None)
+        if bufs is None:  # the worker's own, reused over its chunks
+            bufs = local.bufs = (
+                np.empty(9 * widest * t1n * c_in, x.dtype),
+                np.empty(9 * widest * t1n * 4 * c_out, x.dtype),
+                np.empty((2, 2 * t1n, c_in), x.dtype),
+                np.empty((3, 2 * t1n, c_in), x.dtype),
+                np.empty(widest * 6 * wo * c_out, x.dtype),
+                np.empty((wo, c_out), x.dtype),
+            )
+        t = (n1 - n0) * (j1 - lo_row) * t1n
+        v = bufs[0][: 9 * t * c_in].reshape(9, t, c_in)
+        prod = bufs[1][: 9 * t * 4 * c_out].reshape(9, t, 4 * c_out)
+        z = bufs[4][: t // t1n * 6 * wo * c_out].reshape(-1, 3, 2, wo, c_out)
+        kin(x, v, n0, n1, lo_row, j1, bufs[2], bufs[3])
+        np.matmul(v, u, out=prod)
+        last = y.shape[2] + 2 if j1 == t0n else j1  # the last band: the rows past the tiles
+        kout(prod, y, b, n0, n1, lo_row, j1, j0, last, offsets, z, bufs[5])
+
+    _threads.map_chunks(chunk, items, nw)
+
+
+def _k4s2_adj_in(
+    x: np.ndarray, v: np.ndarray, n0: int, n1: int, j_lo: int, j_hi: int,
+    xl: np.ndarray, ra: np.ndarray,
+) -> None:  # fmt: skip
+    """``v[3 a + b, t, c] = (A d A^T)[a, b]``, ``d`` the 2x2 tile ``(j0, j1)`` of
+    channel ``c`` of sample ``n`` of ``x`` (N, C, H, W) (zeros past its edge), for
+    the samples ``n0 .. n1`` and tile rows ``j_lo .. j_hi``, ``t = ((n - n0) rows +
+    j0 - j_lo) T1 + j1``: the tile row's 2 input rows transposed channels-last into
+    ``xl`` (2, 2 T1, C), ``A`` along them into ``ra`` (3, 2 T1, C), then ``A`` along
+    the columns, each over runs of C."""
+    c_n, h, w = x.shape[1], x.shape[2], x.shape[3]
+    t1n = xl.shape[1] // 2
+    for k in range(2):  # the column past an odd width
+        for q in range(w, 2 * t1n):
+            for c in range(c_n):
+                xl[k, q, c] = 0
+    for n in range(n0, n1):
+        for j0 in range(j_lo, j_hi):
+            for k in range(2):
+                i = 2 * j0 + k
+                if i < h:  # unsigned indices: vectorised (no wraparound check)
+                    for c in range(c_n):
+                        for q in range(np.uint64(w)):
+                            xl[k, q, c] = x[n, c, i, q]
+                else:
+                    for q in range(w):
+                        for c in range(c_n):
+                            xl[k, q, c] = 0
+            for q in range(2 * t1n):
+                for c in range(c_n):
+                    ra[0, q, c] = xl[0, q, c]
+                for c in range(c_n):
+                    ra[1, q, c] = xl[0, q, c] + xl[1, q, c]
+                for c in range(c_n):
+                    ra[2, q, c] = xl[1, q, c]
+            base = ((n - n0) * (j_hi - j_lo) + j0 - j_lo) * t1n
+            for j1 in range(t1n):
+                t = base + j1
+                for a in range(3):
+                    for c in range(c_n):
+                        v[3 * a, t, c] = ra[a, 2 * j1, c]
+                    for c in range(c_n):
+                        v[3 * a + 1, t, c] = ra[a, 2 * j1, c] + ra[a, 2 * j1 + 1, c]
+                    for c in range(c_n):
+                        v[3 * a + 2, t, c] = ra[a, 2 * j1 + 1, c]
+
+
+def _k4s2_adj_out(
+    prod: np.ndarray, y: np.ndarray, bias: np.ndarray, n0: int, n1: int, j_lo: int,
+    j_hi: int, own_lo: int, own_hi: int, e: np.ndarray, z: np.ndarray, yl: np.ndarray,
+) -> None:  # fmt: skip
+    """``y[n, :, o0, o1] = (B M B^T)`` gathered over tiles, plus ``bias``, for the
+    output rows ``o0`` whose tile row ``j`` (``q - e[0, r0] = 2 j + delta``) lies in
+    ``own_lo .. own_hi``; ``M`` the products ``prod`` (9, tiles, 4 C_out) of the tile
+    rows ``j_lo .. j_hi`` (as :func:`_k4s2_adj_in`), phase ``p = 2 r0 + r1`` at
+    columns ``p C_out``. Along a dim, ``delta = 0`` takes ``m0(j) + m2(j - 1)`` and
+    ``delta = 1`` takes ``m1(j) - m0(j) - m2(j)``: along the columns into ``z``
+    (tile rows, 3, 2, Wo, C_out), then along the rows into ``yl`` (Wo, C_out),
+    transposed into ``y`` (NCHW)."""
+    c_n, ho, wo = y.shape[1], y.shape[2], y.shape[3]
+    rows = j_hi - j_lo
+    t1n = prod.shape[1] // ((n1 - n0) * rows)
+    for n in range(n0, n1):
+        base = (n - n0) * rows * t1n
+        for k0 in range(rows):
+            for a in range(3):
+                for r0 in range(2):
+                    for r1 in range(2):
+                        col = (2 * r0 + r1) * c_n
+                        for o1 in range(r1, wo, 2):  # outputs no tile reaches
+                            q = (o1 - r1) // 2 - e[1, r1]
+                            if q < 0 or q > 2 * t1n:
+                                for c in range(c_n):
+                                    z[k0, a, r0, o1, c] = 0
+                        for j in range(t1n + 1):
+                            t = base + k0 * t1n + j
+                            o1 = 4 * j + 2 * e[1, r1] + r1
+                            if 0 <= o1 < wo:  # delta 0
+                                if j == 0:
+                                    for c in range(c_n):
+                                        z[k0, a, r0, o1, c] = prod[3 * a, t, col + c]
+                                elif j == t1n:
+                                    for c in range(c_n):
+                                        z[k0, a, r0, o1, c] = prod[3 * a + 2, t - 1, col + c]
+                                else:
+                                    for c in range(c_n):
+                                        z[k0, a, r0, o1, c] = (
+                                            prod[3 * a, t, col + c]
+                                            + prod[3 * a + 2, t - 1, col + c]
+                                        )
+                            o1 += 2
+                            if j < t1n and 0 <= o1 < wo:  # delta 1
+                                for c in range(c_n):
+                                    z[k0, a, r0, o1, c] = (
+                                        prod[3 * a + 1, t, col + c]
+                                        - prod[3 * a, t, col + c]
+                                        - prod[3 * a + 2, t, col + c]
+                                    )
+        for o0 in range(ho):
+            r0 = o0 % 2
+            q = o0 // 2 - e[0, r0]
+            j = q >> 1
+            if j < own_lo or j >= own_hi:
+                continue
+            k = j - j_lo  # z's row of tile row j
+            if q & 1 == 0:
+                if j < j_hi:
+                    for o1 in range(wo):
+                        for c in range(c_n):
+                            yl[o1, c] = z[k, 0, r0, o1, c]
+                else:
+                    for o1 in range(wo):
+                        for c in range(c_n):
+                            yl[o1, c] = 0
+                if j_lo <= j - 1 < j_hi:
+                    for o1 in range(wo):
+                        for c in range(c_n):
+                            yl[o1, c] += z[k - 1, 2, r0, o1, c]
+            elif j < j_hi:
+                for o1 in range(wo):
+                    for c in range(c_n):
+                        yl[o1, c] = z[k, 1, r0, o1, c] - z[k, 0, r0, o1, c] - z[k, 2, r0, o1, c]
+            else:
+                for o1 in range(wo):
+                    for c in range(c_n):
+                        yl[o1, c] = 0
+            for c in range(c_n):
+                bc = bias[c]
+                for o1 in range(wo):
+                    y[n, c, o0, o1] = yl[o1, c] + bc
 
 
 # --------------------------------------------------------------------------
