@@ -1177,13 +1177,12 @@ def conv_transpose_k4s2_adjoint(
     tile row before its own again. float32 within :data:`PHASES_ERROR` of the
     largest output.
 
-    >>> x, w, y = np.ones((1, 1, 2, 2)), np.ones((1, 1, 4, 4)), np.empty((1, 1, 4, 4))
-    >>> conv_transpose_k4s2_adjoint(x, w, y, (1, 1), None)
+    >>> x = np.array([[[[1.0, 2.0, 3.0]]]])  # one row: each output column sums 1 or 2
+    >>> y = np.empty((1, 1, 2, 6))
+    >>> conv_transpose_k4s2_adjoint(x, np.ones((1, 1, 4, 4)), y, (1, 1), None)
     >>> y[0, 0]
-    array([[1., 2., 2., 1.],
-           [2., 4., 4., 2.],
-           [2., 4., 4., 2.],
-           [1., 2., 2., 1.]])
+    array([[1., 3., 3., 5., 5., 3.],
+           [1., 3., 3., 5., 5., 3.]])
     """
     n, c_in, h, wd = x.shape
     c_out, wo = w.shape[1], y.shape[3]
