@@ -96,7 +96,8 @@ def main() -> None:
 
 
 _LOWERED = {"WINOGRAD_PHASES_MIN_CHANNELS": 1, "WINOGRAD_PHASES_MIN_OUTPUTS": 1,
-            "WINOGRAD_PHASES_CONV_MIN_OUTPUTS": 1}  # fmt: skip
+            "WINOGRAD_PHASES_CONV_MIN_OUTPUTS": 1,
+            "WINOGRAD_PHASES_WEIGHT_MIN_OUTPUTS": 1}  # fmt: skip
 
 
 def _layer(spec: str, dt: np.dtype, rng: np.random.Generator, repeat: int) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 from typing import Any
 from unittest import mock
 
@@ -121,6 +122,7 @@ def _small_layers_too() -> Any:
         mock.patch.object(tuning, "WINOGRAD_PHASES_MIN_CHANNELS", 1),
         mock.patch.object(tuning, "WINOGRAD_PHASES_MIN_OUTPUTS", 1),
         mock.patch.object(tuning, "WINOGRAD_PHASES_CONV_MIN_OUTPUTS", 1),
+        mock.patch.object(tuning, "WINOGRAD_PHASES_WEIGHT_MIN_OUTPUTS", 1),
         mock.patch.object(tuning, "JIT_MIN_SIZE", 0),
     ):
         yield
@@ -165,9 +167,10 @@ def test_a_layer_and_its_gradients_are_pytorchs(op, c_in, c_out, size, paths, to
     float64 within the bound."""
     out = 2 * size if op == "conv_transpose2d" else size // 2
     ws = (c_in, c_out, 4, 4) if op == "conv_transpose2d" else (c_out, c_in, 4, 4)
-    x, w = rng.standard_normal((4, c_in, size, size)), rng.standard_normal(ws)
+    # 8 samples: the weight gradient's path from 2048 outputs over the batch
+    x, w = rng.standard_normal((8, c_in, size, size)), rng.standard_normal(ws)
     w *= np.sqrt(2 / (16 * c_in))
-    b, gy = rng.standard_normal(c_out), rng.standard_normal((4, c_out, out, out))
+    b, gy = rng.standard_normal(c_out), rng.standard_normal((8, c_out, out, out))
     xt, wt, bt = (tconv.tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b))
     with kernels.trace() as names:
         y = getattr(F, op)(xt, wt, bt, stride=2, padding=1)
@@ -377,7 +380,8 @@ def test_the_convs_float32_error_on_realistic_layers(c_in, c_out, size, n, rng) 
     [
         ((64, 128, 16, 16), 256, np.float32, CONV),  # dcgan2's input gradient
         ((64, 64, 32, 32), 128, np.float64, CONV),  # dcgan3's, float64 too
-        ((16, 128, 16, 16), 256, np.float32, CONV),
+        ((16, 128, 16, 16), 256, np.float32, CONV),  # 1024 outputs: the weight's not
+        ((32, 128, 16, 16), 256, np.float32, CONV),  # 2048: the weight gradient's too
         ((4, 64, 16, 16), 64, np.float32, "conv.im2col_jit"),  # too few outputs
         ((64, 3, 64, 64), 64, np.float32, "conv.im2col_jit"),  # dcgan4's: C_in 3
         # dcgan1's: the weights' transform outgrows the cache, more outputs needed
@@ -393,7 +397,8 @@ def test_which_convs_take_it(xs, c_out, dtype, path) -> None:
     args = ((2, 2), (1, 1), 1, (1, 1), out)
     geom = ((4, 4), (2, 2), (1, 1), 1, (1, 1))
     assert kernels.route("conv", x, w, *args) == path
-    assert (kernels.route("conv_weight", x, gy, *geom, w) == WEIGHT) == (path == CONV)
+    weight = path == CONV and xs[0] * math.prod(out) >= tuning.WINOGRAD_PHASES_WEIGHT_MIN_OUTPUTS
+    assert (kernels.route("conv_weight", x, gy, *geom, w) == WEIGHT) == weight
     with tconv.jit(False):
         assert kernels.route("conv", x, w, *args) != CONV
         assert kernels.route("conv_weight", x, gy, *geom, None) != WEIGHT

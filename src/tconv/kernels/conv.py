@@ -555,13 +555,18 @@ class _ConvCall(_Call):
 
     @cached_property
     def winograd_phases(self) -> bool:
-        """:meth:`k4s2_winograd` from tuning.WINOGRAD_PHASES_CONV_MIN_OUTPUTS, and the
-        transformed weights with one row of tiles (and, for the weight gradient, its
-        sums) within the budget."""
-        if not self.k4s2_winograd(self.c_out, tuning.WINOGRAD_PHASES_CONV_MIN_OUTPUTS):
+        """:meth:`k4s2_winograd` from tuning.WINOGRAD_PHASES_CONV_MIN_OUTPUTS (a 2-d weight
+        gradient: tuning.WINOGRAD_PHASES_WEIGHT_MIN_OUTPUTS), and the transformed weights
+        with one row of tiles (and, for the weight gradient, its sums) within the budget."""
+        grad = isinstance(self, WeightCall)
+        least = (
+            tuning.WINOGRAD_PHASES_WEIGHT_MIN_OUTPUTS
+            if grad and len(self.k) == 2
+            else tuning.WINOGRAD_PHASES_CONV_MIN_OUTPUTS
+        )
+        if not self.k4s2_winograd(self.c_out, least):
             return False
         tw = -(-self.out_size[-1] // 2)
-        grad = isinstance(self, WeightCall)
         need = k4s2_conv_bytes(
             self.c_in, self.c_out, tw, self.itemsize, grad, self.depth_in, self.depth_taps
         )

@@ -57,7 +57,15 @@ WINOGRAD_PHASES_MIN_OUTPUTS = 32 * 32  # N * output positions, at least
 WINOGRAD_PHASES_WEIGHT_BYTES = 36 * 256 * 256 * 4  # beyond it, proportionally more
 # conv.winograd_phases_jit (conv_k4s2): a k4 s2 convolution (the input gradient of
 # the transposed one) by the same transform, the 4 tap parities in the GEMMs' depth.
+# (2-d transposed layers take conv_transpose.winograd_adjoint_jit on the thresholds above.)
 WINOGRAD_PHASES_CONV_MIN_OUTPUTS = 32 * 32  # N * output positions, at least
+# conv_weight.winograd_phases_jit (conv_and_weight_k4s2), 2-d: the weight gradient
+# sums 9 x C_out x 4 C_in products per chunk whatever its tiles (a cost that the
+# outputs do not share): at 1024 outputs 0.95-1.34 of conv_weight.im2col_jit's time,
+# from 2048 0.76-0.92 (bench_winograd_phases.py, 2026-12-03, after the compiled
+# columns' evenly split blocks). 3-d layers keep the conv's threshold: 0.49-0.75 of
+# the exact paths' time at 1024 outputs.
+WINOGRAD_PHASES_WEIGHT_MIN_OUTPUTS = 64 * 32  # N * output positions, at least
 
 # conv.winograd (kernels/winograd.py): F(4x4, 3x3) runs GEMMs with 4x fewer
 # multiply-adds than im2col's, but of C_in deep instead of 9 C_in, around
