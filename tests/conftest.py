@@ -40,7 +40,6 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
-
 @pytest.fixture(params=["serial", "threads"])
 def threads(request, monkeypatch):
     """Run the test serially, then with the kernels' two worker threads even on

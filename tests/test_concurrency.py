@@ -151,7 +151,9 @@ def test_nested_calls_run_serially_and_do_not_deadlock() -> None:
         return sum(_threads.map_chunks(lambda j: i * j, list(range(5)), n))
 
     result: list[list[int]] = []
-    t = threading.Thread(target=lambda: result.append(_threads.map_chunks(inner, list(range(3 * n)), n)))
+    t = threading.Thread(
+        target=lambda: result.append(_threads.map_chunks(inner, list(range(3 * n)), n))
+    )
     t.start()
     t.join(20)
     assert not t.is_alive()

@@ -144,7 +144,9 @@ RESAMPLES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("name", "x", "kw"), RESAMPLES, ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("name", "x", "kw"), RESAMPLES, ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_interpolate_to_a_small_size_costs_the_output(name, x, kw, torch) -> None:
     def run() -> tuple[np.ndarray, np.ndarray]:
         t = tconv.tensor(x, requires_grad=True)

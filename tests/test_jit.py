@@ -169,9 +169,7 @@ def _torch_weight_grad(torch: Any, g: Geo, x: np.ndarray, gy: np.ndarray) -> lis
     return refs
 
 
-def _check(
-    got: np.ndarray, refs: list[np.ndarray], dtype: Any, g: Geo, size: np.ndarray
-) -> None:
+def _check(got: np.ndarray, refs: list[np.ndarray], dtype: Any, g: Geo, size: np.ndarray) -> None:
     """Errors relative to the largest output, or to the largest sum of the
     magnitudes of its terms (``size``: the op on |inputs|) when that is larger:
     float32 may not keep 1e-5 of a lone output that is a cancellation."""

@@ -15,7 +15,12 @@ from tconv.kernels.conv import conv_and_weight_grad_nd, conv_transpose_nd, conv_
 
 CASES = [
     ("conv_transpose2d", (8, 16, 32, 32), (16, 8, 4, 4), dict(stride=2, padding=1)),
-    ("conv_transpose2d", (64, 64, 8, 8), (64, 16, 4, 4), dict(stride=2, padding=1)),  # channels-last
+    (
+        "conv_transpose2d",
+        (64, 64, 8, 8),
+        (64, 16, 4, 4),
+        dict(stride=2, padding=1),
+    ),  # channels-last
     ("conv_transpose3d", (4, 16, 8, 16, 16), (16, 16, 4, 4, 4), dict(stride=2, padding=1)),
     ("conv2d", (8, 16, 64, 64), (16, 16, 3, 3), dict(padding=1)),
     ("conv2d", (64, 32, 16, 16), (32, 32, 3, 3), dict(stride=2, padding=1)),  # folded

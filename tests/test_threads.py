@@ -230,7 +230,9 @@ def test_tconv_num_threads_from_the_environment(value, want) -> None:
     assert out == str(want)
 
 
-@pytest.mark.parametrize(("n", "c", "workers"), [(1, 5, 2), (3, 4, 2), (1, 1, 2), (2, 3, 3), (5, 2, 1)])
+@pytest.mark.parametrize(
+    ("n", "c", "workers"), [(1, 5, 2), (3, 4, 2), (1, 1, 2), (2, 3, 3), (5, 2, 1)]
+)
 def test_plane_runs_cover_every_plane_with_its_channels(n, c, workers) -> None:
     from tconv.kernels._jit import _plane_chunks
 
@@ -247,7 +249,13 @@ def test_plane_runs_cover_every_plane_with_its_channels(n, c, workers) -> None:
 
 @pytest.mark.parametrize(
     ("ashape", "bshape"),
-    [((300, 70), (70, 50)), ((4, 5, 64), (64, 33)), ((1, 9), (9, 4)), ((64,), (64, 3)), ((2, 3, 4), (2, 4, 5))],
+    [
+        ((300, 70), (70, 50)),
+        ((4, 5, 64), (64, 33)),
+        ((1, 9), (9, 4)),
+        ((64,), (64, 3)),
+        ((2, 3, 4), (2, 4, 5)),
+    ],
 )
 def test_matmul_split_over_rows_equals_numpy(ashape, bshape, threads) -> None:
     rng = np.random.default_rng(2)

@@ -508,8 +508,6 @@ def _conv_and_weight_im2col(
                 .reshape(b, c_out, *out_size)
             )
 
-    _threads.map_chunks(
-        chunk, _chunks(n, per_sample, x.itemsize, gw.nbytes, gw.nbytes, nw), nw
-    )
+    _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, gw.nbytes, gw.nbytes, nw), nw)
     gw = accs.total()
     return gw.reshape(c_out, c_in_g, *k), y

@@ -315,7 +315,7 @@ def _conv_transpose_planes(
             _conv_transpose_plane(
                 x[m], wt[m % n_ch], y[m], st, order, first, toff, pad, ext, rows, n2s, xp, buf,
                 bias[m % n_ch],
-            )
+            )  # fmt: skip
 
 
 @_njit()
@@ -392,7 +392,7 @@ def _conv_planes(
             _conv_plane(
                 x[m], wt[m % n_ch], y[m], st, tph, toff, pad, ext, rows, n2s, xph, acc,
                 bias[m % n_ch],
-            )
+            )  # fmt: skip
 
 
 # A dot product vectorizes only if its sum may be reassociated.
@@ -639,7 +639,9 @@ def depthwise_conv_transpose(
         lambda ps, cs: _conv_transpose_planes(
             xs[ps], wt[cs], y[ps], *geo, _block(ps.stop - ps.start), bv[cs]
         ),
-        n, c, xs.size * wt.shape[1],
+        n,
+        c,
+        xs.size * wt.shape[1],
     )
     if full:
         return y.reshape(n, c, *out_size)
@@ -705,7 +707,9 @@ def depthwise_conv(
         lambda ps, cs: _conv_planes(
             xs[ps], wt[cs], y[ps], *geo, _block(ps.stop - ps.start), bv[cs]
         ),
-        n, c, y.size * wt.shape[1],
+        n,
+        c,
+        y.size * wt.shape[1],
     )
     if full:
         return y.reshape(n, c, *out_size)
@@ -739,6 +743,8 @@ def depthwise_conv_weight_grad(
         lambda ps, _: _weight_grad_planes(
             xs[ps], gs[ps], part[ps], *geo, _block(ps.stop - ps.start)
         ),
-        n, c, gs.size * part.shape[1],
+        n,
+        c,
+        gs.size * part.shape[1],
     )
     return part.reshape(n, c, *k).sum(axis=0).reshape(c, 1, *k)
