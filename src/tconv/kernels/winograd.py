@@ -70,8 +70,8 @@ and each output plane summing the products of the slices it takes (:class:`_Dept
 of ``F(2x2, 2x2)`` on 2x2 tiles of ``x`` instead (:func:`conv_transpose_k4s2_adjoint`):
 the tile's transform does not depend on the phase, so one input transform serves the
 4 phases, whose weights sit side by side in 9 GEMMs ``(tiles, C_in) @ (C_in, 4
-C_out)`` (the same 36 multiplications per tile; GEMMs 4 times wider, whose packing
-of their operands costs less per multiply). Their float32 error is about the exact paths'
+C_out)`` (the same 36 multiplications per tile; GEMMs 4 times wider, which the BLAS
+runs faster: measured in benchmarks/RESULTS-intel.md). Their float32 error is about the exact paths'
 (:data:`PHASES_ERROR`). The tables send these layers there as
 ``conv_transpose.winograd_adjoint_jit`` (2-d), ``conv_transpose.winograd_phases_jit``
 (3-d), ``conv.winograd_phases_jit`` and ``conv_weight.winograd_phases_jit``
