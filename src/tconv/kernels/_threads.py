@@ -37,6 +37,7 @@ __all__ = [
     "blas",
     "cpu_count",
     "default_workers",
+    "even_ranges",
     "map_chunks",
     "matmul",
     "serial_blas",
@@ -79,6 +80,23 @@ def _executor(n: int) -> ThreadPoolExecutor:
             _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="tconv")
             _pool_size = n
         return _pool
+
+
+def even_ranges(total: int, most: int, workers: int) -> list[tuple[int, int]]:
+    """``range(total)`` as ranges ``(start, stop)`` of at most ``most`` items (at least
+    1): with several workers, as many ranges for every worker (where ``total`` allows)
+    and their lengths within one of each other, so that none waits at the end; with
+    one, ranges of ``most`` and the rest.
+
+    >>> even_ranges(64, 10, 2)[:3], len(even_ranges(64, 10, 2))
+    ([(0, 8), (8, 16), (16, 24)], 8)
+    """
+    most = max(1, most)
+    if workers == 1:
+        return [(i, min(total, i + most)) for i in range(0, total, most)]
+    count = min(total, workers * -(-total // (most * workers)))
+    cuts = [i * total // count for i in range(count + 1)]
+    return [(cuts[i], cuts[i + 1]) for i in range(count)]
 
 
 def workers(work: float, footprint: int = 0) -> int:

@@ -108,13 +108,8 @@ def column_blocks(
     workers."""
     sample = positions * position_bytes
     if sample <= target and n >= workers:
-        per = max(1, min(target // sample, n // workers))
-        if workers == 1:
-            return [(i, min(n, i + per), 0, positions) for i in range(0, n, per)]
-        # as many blocks for every worker, sizes within one sample of each other
-        count = min(n, workers * -(-n // (per * workers)))
-        cuts = [i * n // count for i in range(count + 1)]
-        return [(cuts[i], cuts[i + 1], 0, positions) for i in range(count)]
+        per = min(target // sample, n // workers)
+        return [(n0, n1, 0, positions) for n0, n1 in _threads.even_ranges(n, per, workers)]
     band = max(1, min(positions, target // position_bytes))
     if n < workers:  # a range for every worker at least, where the positions allow
         band = min(band, max(1, positions // -(-workers // n)))

@@ -1136,18 +1136,22 @@ def k4s2_adjoint_weight(w: np.ndarray, lo: Ints) -> np.ndarray:
     return u.reshape(9, c_in, 4 * c_out)
 
 
-def _k4s2_adjoint_row_bytes(c_in: int, c_out: int, t1n: int, wo: int, itemsize: int) -> int:
-    """Bytes of :func:`conv_transpose_k4s2_adjoint`'s buffers for one tile row of one
-    sample (``t1n`` tiles, ``wo`` output columns): ``v``, the products and ``z``."""
-    return (9 * t1n * (c_in + 4 * c_out) + 6 * wo * c_out) * itemsize
+def _k4s2_adjoint_buffers(
+    c_in: int, c_out: int, t1n: int, wo: int, itemsize: int
+) -> tuple[int, int]:
+    """The buffers of :func:`conv_transpose_k4s2_adjoint` for a map of ``t1n`` tiles
+    and ``wo`` output columns a row, in bytes: per tile row of a sample ``v``, the
+    products and ``z``; per worker ``xl``, ``ra`` and ``yl``."""
+    row = 9 * t1n * (c_in + 4 * c_out) + 6 * wo * c_out
+    side = 10 * t1n * c_in + wo * c_out
+    return row * itemsize, side * itemsize
 
 
 def k4s2_adjoint_bytes(c_in: int, c_out: int, t1n: int, wo: int, itemsize: int) -> int:
     """Bytes :func:`conv_transpose_k4s2_adjoint` needs at least: the transformed
     weights and one worker's buffers for two tile rows (one owned, one before it)."""
-    side = (10 * t1n * c_in + wo * c_out) * itemsize  # xl, ra and yl
-    rows = 2 * _k4s2_adjoint_row_bytes(c_in, c_out, t1n, wo, itemsize)
-    return 36 * c_in * c_out * itemsize + rows + side
+    row, side = _k4s2_adjoint_buffers(c_in, c_out, t1n, wo, itemsize)
+    return 36 * c_in * c_out * itemsize + 2 * row + side
 
 
 def conv_transpose_k4s2_adjoint(
@@ -1194,8 +1198,7 @@ def conv_transpose_k4s2_adjoint(
     with _threads.serial_blas():
         u = k4s2_adjoint_weight(w, lo)
     b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
-    row = _k4s2_adjoint_row_bytes(c_in, c_out, t1n, wo, x.itemsize)
-    side = (10 * t1n * c_in + wo * c_out) * x.itemsize
+    row, side = _k4s2_adjoint_buffers(c_in, c_out, t1n, wo, x.itemsize)
     work = n * h * wd * c_in * c_out * 16
     nw = _threads.workers(work, 2 * row + side)
     # as conv_transpose_k4s2: chunks of about half CHUNK_BYTES (or the weights'
@@ -1203,11 +1206,8 @@ def conv_transpose_k4s2_adjoint(
     room = min(max(CHUNK_BYTES // 2, u.nbytes), (get_memory_budget() - u.nbytes) // nw - side)
     rows = max(2, room // row)
     if rows >= t0n:  # whole samples, as many chunks for every worker
-        per = max(1, min(rows // t0n, -(-n // nw)))
-        count = -(-n // per)
-        count = min(n, nw * -(-count // nw))
-        cuts = [i * n // count for i in range(count + 1)]
-        items = [(cuts[i], cuts[i + 1], 0, t0n) for i in range(count)]
+        per = min(rows // t0n, -(-n // nw))
+        items = [(n0, n1, 0, t0n) for n0, n1 in _threads.even_ranges(n, per, nw)]
     else:  # bands of rows - 1 owned tile rows (the one before is computed again)
         band = rows - 1
         items = [(i, i + 1, j, min(t0n, j + band)) for i in range(n) for j in range(0, t0n, band)]
