@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import tconv
@@ -44,7 +44,17 @@ def _check(torch, cfg: Config, dtype, tol: float) -> None:
     assert isinstance(got, np.ndarray)
     assert got.dtype == np.dtype(dtype)
     assert got.shape == ref.shape
-    assert rel_err(got, ref) <= tol, cfg
+    if dtype == np.float32:
+        # float32 sums that cancel carry both sides' rounding relative to their terms,
+        # not to the small result (seen: 3 terms near 1 summing to 1.3e-3, PyTorch's
+        # float32 off by 2.3e-5 of it, tconv's exact): scale by the largest sum of
+        # |terms| too, the float64 call on |x|, |w| and |b|
+        absolute = (np.abs(a).astype(np.float64) if a is not None else None for a in (x, w, b))
+        terms = float(np.abs(_torch_call(torch, cfg, *absolute)).max(initial=0.0))
+        scale = max(float(np.abs(ref).max(initial=0.0)), terms, 1e-30)
+        assert float(np.abs(got.astype(np.float64) - ref).max(initial=0.0)) <= tol * scale, cfg
+    else:
+        assert rel_err(got, ref) <= tol, cfg
     # inputs are never modified, results never alias them
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(w, w0)
@@ -65,6 +75,9 @@ def test_conv_float64_matches_torch(torch, cfg: Config) -> None:
 
 @settings(max_examples=120)
 @given(configs(transposed=True))
+@example(  # 3 products near 1 that cancel to 1.3e-3: PyTorch's float32 off by 2.3e-5 of it
+    cfg=Config(True, 1, None, 1, 3, 1, (1,), (5,), (1,), (1,), (2,), (0,), True, 1327)
+)
 def test_conv_transpose_float32_matches_torch(torch, cfg: Config) -> None:
     _check(torch, cfg, np.float32, 1e-5)
 

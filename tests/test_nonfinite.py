@@ -249,6 +249,7 @@ def test_deferred_check_on_a_smaller_result(seed: int, where: int, value: float,
     assert_same(got, ref.numpy(), np.float64)
 
 
+@pytest.mark.filterwarnings("error")  # the check's overflow is no warning of the user's
 @pytest.mark.parametrize("c_out", [1, 8])
 def test_finite_values_whose_squares_overflow(c_out: int) -> None:
     """The finiteness check sums squares: finite float32 values near 1e20 overflow it,
@@ -411,3 +412,23 @@ def test_adaptive_avg_pool_issue_example() -> None:
     with _quiet():
         y = F.adaptive_avg_pool1d(np.array([[[1.0, 2.0, np.nan, 4.0, 5.0, 6.0]]]), 3)
     np.testing.assert_array_equal(y.ravel(), [1.5, np.nan, 5.5])
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("size", [7, 2**23 + 5])  # one dot, and one per worker
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_finiteness_check_finds_every_position(size: int, dtype: type) -> None:
+    """The check's dots (split over the workers for large arrays) see a NaN or an inf
+    wherever it is, in each worker's part, and call an overflow non-finite."""
+    from tconv.kernels.conv import _finite
+
+    a = np.ones(size, dtype=dtype)
+    assert _finite(a)
+    for at in sorted({0, size // 2 - 1, size // 2, size // 2 + 1, size - 1}):
+        for bad in (np.nan, np.inf, -np.inf):
+            a[at] = bad
+            assert not _finite(a), (at, bad)
+            assert not _finite(a.reshape(-1, 1)[::1]), (at, bad)
+            a[at] = 1
+    a[size - 1] = np.finfo(dtype).max
+    assert not _finite(a)  # its square overflows: an exact path, never a wrong one

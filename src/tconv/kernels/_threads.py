@@ -193,6 +193,10 @@ class Accumulators:
                 self._all.append(acc)
         return acc
 
+    def parts(self) -> list[np.ndarray]:
+        """The threads' arrays (one of zeros if none asked)."""
+        return self._all or [np.zeros(self.shape, dtype=self.dtype)]
+
     def total(self) -> np.ndarray:
         if not self._all:
             return np.zeros(self.shape, dtype=self.dtype)

@@ -81,7 +81,6 @@ runs faster: measured in benchmarks/RESULTS-intel.md). Their float32 error is ab
 
 from __future__ import annotations
 
-import itertools
 import math
 import threading
 from dataclasses import dataclass
@@ -90,7 +89,6 @@ from typing import Any
 import numpy as np
 
 from . import _numba, _threads
-from ._layout import transposed
 from .settings import get_memory_budget
 from .tuning import CHUNK_BYTES
 
@@ -782,33 +780,95 @@ def k4s2_phases(lo: int) -> tuple[tuple[int, int], tuple[tuple[int, int], tuple[
     return (starts[0], starts[1]), (taps[0], taps[1])
 
 
-def k4s2_weight(w: np.ndarray, lo: Ints) -> np.ndarray:
-    """``u[9 (2 r0 + r1) + 3 a + b, i, o] = (G g G^T)[a, b]`` (36, C_in, C_out), ``g``
-    the 2x2 sub-kernel of output phase ``(r0, r1)`` of ``w`` (C_in, C_out, 4, 4): the
-    transformed weights of :func:`conv_transpose_k4s2`, by adds of its 16 tap planes
-    (copied contiguous first, a tiled transpose)."""
-    c_in, c_out = w.shape[:2]
-    u = np.empty((36, c_in, c_out), dtype=w.dtype)
-    _k4s2_weight_into(w, lo, lambda p, a, b: u[9 * p + 3 * a + b])
+def k4s2_weight(w: np.ndarray, lo: Ints, nw: int = 1) -> np.ndarray:
+    """``u[9 (2 r0 + r1) + 3 a + b, i, k C_out + o] = (G g G^T)[a, b]`` (36, C_in,
+    kd C_out), ``g`` the 2x2 sub-kernel of output phase ``(r0, r1)`` of depth tap
+    ``k`` of ``w`` (C_in, C_out, [kd,] 4, 4): the transformed weights of
+    :func:`conv_transpose_k4s2`, the depth taps side by side (2-d: one), by
+    :func:`_k4s2_planes` on ``nw`` workers."""
+    w5 = _as_3d(w)
+    c_in, c_out, kd = w5.shape[:3]
+    u = np.empty((36, c_in, kd * c_out), dtype=w.dtype)
+    pt = np.arange(36, dtype=np.int64).reshape(4, 3, 3)  # phase p's points 9 p + 3 a + b
+    cols = np.repeat(np.arange(kd, dtype=np.int64)[:, None] * c_out, 4, axis=1)
+    _planes(w5, [k4s2_phases(p)[1] for p in lo[-2:]], pt, np.zeros(4, np.int64), cols, u, nw)
     return u
 
 
-def _k4s2_weight_into(w: np.ndarray, lo: Ints, dst: Any) -> None:
-    """``dst(p, a, b)[...] = (G g G^T)[a, b]`` (a (C_in, C_out) view), ``g`` the 2x2
-    sub-kernel of output phase ``p = 2 r0 + r1`` of ``w`` (C_in, C_out, 4, 4)."""
+def k4s2_adjoint_weight(w: np.ndarray, lo: Ints, nw: int = 1) -> np.ndarray:
+    """``U[3 a + b, i, p C_out + o] = (G h_p G^T)[a, b]`` (9, C_in, 4 C_out), ``h_p``
+    output phase ``p``'s 2x2 sub-kernel reversed along both dims (the transposed
+    correlation's): :func:`k4s2_weight`'s planes, the points reversed and the 4
+    phases side by side in the columns."""
     c_in, c_out = w.shape[:2]
-    planes = transposed(w.reshape(c_in * c_out, 16)).reshape(4, 4, c_in, c_out)
-    taps = [k4s2_phases(p)[1] for p in lo]
-    for r0, r1 in itertools.product((0, 1), (0, 1)):
-        (a0, a1), (b0, b1) = taps[0][r0], taps[1][r1]  # the sub-kernel's taps per dim
-        g = [[planes[a, b] for b in (b0, b1)] for a in (a0, a1)]
-        # G along the first dim (g0, g0 + g1, g1), then along the second
-        grow = [g[0], [g[0][0] + g[1][0], g[0][1] + g[1][1]], g[1]]
-        p = 2 * r0 + r1
-        for a in range(3):
-            dst(p, a, 0)[...] = grow[a][0]
-            np.add(grow[a][0], grow[a][1], out=dst(p, a, 1))
-            dst(p, a, 2)[...] = grow[a][1]
+    u = np.empty((9, c_in, 4 * c_out), dtype=w.dtype)
+    pt = np.broadcast_to(np.arange(8, -1, -1, dtype=np.int64).reshape(3, 3), (4, 3, 3))
+    cols = (np.arange(4, dtype=np.int64) * c_out)[None]
+    _planes(w[:, :, None], [k4s2_phases(p)[1] for p in lo], pt, np.zeros(4, np.int64), cols, u, nw)
+    return u
+
+
+def k4s2_conv_weight(w: np.ndarray, parity: int = 0, nw: int = 1) -> np.ndarray:
+    """``u[3 a + b, (2 r0 + r1) C_in + i, j C_out + o] = (G g G^T)[a, b]`` (9, 4 C_in,
+    taps C_out), ``g`` the 2x2 sub-kernel ``w[o, i, k, r0::2, r1::2]`` of the input
+    phase that tap parity ``(r0, r1)`` reads, of ``w`` (C_out, C_in, [kd,] 4, 4): the
+    transformed weights of :func:`conv_k4s2`, the 4 parities stacked in the GEMMs'
+    depth; 3-d: the depth taps ``k = parity + 2 j`` of one parity side by side."""
+    w5 = _as_3d(w)
+    w5 = w5[:, :, parity::2] if w5.shape[2] == 4 else w5
+    c_out, c_in, taps = w5.shape[:3]
+    u = np.empty((9, 4 * c_in, taps * c_out), dtype=w.dtype)
+    pt = np.broadcast_to(np.arange(9, dtype=np.int64).reshape(3, 3), (4, 3, 3))
+    rows = np.arange(4, dtype=np.int64) * c_in
+    cols = np.repeat(np.arange(taps, dtype=np.int64)[:, None] * c_out, 4, axis=1)
+    taps_rc = [((0, 2), (1, 3))] * 2  # parity r reads the taps r, r + 2
+    _planes(w5.transpose(1, 0, 2, 3, 4), taps_rc, pt, rows, cols, u, nw)
+    return u
+
+
+def _planes(
+    w: np.ndarray, taps: list[Any], pt: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+    u: np.ndarray, nw: int,
+) -> None:  # fmt: skip
+    """:func:`_k4s2_planes` over the rows of ``w`` (I, O, J, 4, 4), on ``nw`` workers."""
+    kern = _numba.compiled(_k4s2_planes, error_model="numpy")
+    t = np.array(taps, dtype=np.int64)  # (dim, phase, tap)
+    pt, cols = np.ascontiguousarray(pt), np.ascontiguousarray(cols)
+    ranges = _threads.even_ranges(w.shape[0], -(-w.shape[0] // max(1, nw)), nw)
+    _threads.map_chunks(lambda r: kern(w, t, pt, rows, cols, u, r[0], r[1]), ranges, nw)
+
+
+def _k4s2_planes(
+    w: np.ndarray, taps: np.ndarray, pt: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+    u: np.ndarray, i0: int, i1: int,
+) -> None:  # fmt: skip
+    """``u[pt[p, a, b], rows[p] + i, cols[j, p] + o] = (G g G^T)[a, b]`` for the rows
+    ``i0 .. i1`` of ``w`` (I, O, J, 4, 4), ``g`` phase ``p``'s 2x2 sub-kernel
+    ``g[m0, m1] = w[i, o, j, taps[0, p // 2, m0], taps[1, p % 2, m1]]``: ``G`` along
+    its first dim (``g0, g0 + g1, g1``), then along its second, in one pass."""
+    n_o, n_j = w.shape[1], w.shape[2]
+    for i in range(i0, i1):
+        for j in range(n_j):
+            for p in range(4):
+                a0, a1 = taps[0, p // 2, 0], taps[0, p // 2, 1]
+                b0, b1 = taps[1, p % 2, 0], taps[1, p % 2, 1]
+                r, c = rows[p] + i, cols[j, p]
+                q00, q01, q02 = pt[p, 0, 0], pt[p, 0, 1], pt[p, 0, 2]
+                q10, q11, q12 = pt[p, 1, 0], pt[p, 1, 1], pt[p, 1, 2]
+                q20, q21, q22 = pt[p, 2, 0], pt[p, 2, 1], pt[p, 2, 2]
+                for o in range(n_o):
+                    g00, g01 = w[i, o, j, a0, b0], w[i, o, j, a0, b1]
+                    g10, g11 = w[i, o, j, a1, b0], w[i, o, j, a1, b1]
+                    s0, s1 = g00 + g10, g01 + g11
+                    u[q00, r, c + o] = g00
+                    u[q01, r, c + o] = g00 + g01
+                    u[q02, r, c + o] = g01
+                    u[q10, r, c + o] = s0
+                    u[q11, r, c + o] = s0 + s1
+                    u[q12, r, c + o] = s1
+                    u[q20, r, c + o] = g10
+                    u[q21, r, c + o] = g10 + g11
+                    u[q22, r, c + o] = g11
 
 
 class _Depth:
@@ -875,12 +935,6 @@ class _Depth:
         every = [(o, 2 * o + k - p, k) for o in range(d_out) for k in range(4)]
         stride = 4 // cls.slice_taps(False, 4)
         return cls([t for t in every if 0 <= t[1] < d_in], d_in, d_out, stride, p, 4)
-
-    def weights(self, u: list[np.ndarray], parity: int) -> np.ndarray:
-        """The GEMM's right side for the slices of tap ``parity``: the 2-d transformed
-        weights ``u[kd]`` (points, K, C_out) of its taps side by side."""
-        blocks = [u[parity + self.stride * j] for j in range(self.taps)]
-        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=2)
 
 
 def _as_3d(a: np.ndarray) -> np.ndarray:
@@ -953,14 +1007,13 @@ def conv_transpose_k4s2(
     kout = _numba.compiled(_k4s2_out, error_model="numpy")
     (s0, _), (s1, _) = (k4s2_phases(p) for p in lo[-2:])
     starts = np.array([s0, s1], dtype=np.int64)
-    with _threads.serial_blas():
-        u = depth.weights([k4s2_weight(w5[:, :, k], lo[-2:]) for k in range(w5.shape[2])], 0)
     b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
     nrow = max(s0) - min(s0) + 3  # input rows a tile row reads
     wp = 2 * tw + max(s1) - min(s1) + 2  # input columns a tile row reads
     row_bytes, side = _k4s2_buffers(c_in, c_out, tw, x.itemsize, nrow, wp, d_in, depth.taps)
     work = n * math.prod(y.shape[2:]) * c_in * c_out * math.prod(w.shape[2:]) >> (x.ndim - 2)
     nw = _threads.workers(work, row_bytes + side)
+    u = k4s2_weight(w5, lo, nw)  # (the transposed layer's slices meet all 4 depth taps)
     # as conv3x3's compiled path: chunks of about L2's size (or the weights', which
     # each chunk's GEMMs read whole), within the budget
     room = min(max(CHUNK_BYTES // 2, u.nbytes), (get_memory_budget() - u.nbytes) // nw - side)
@@ -1125,17 +1178,6 @@ def _k4s2_out(
 # conv_transpose.winograd_adjoint_jit
 
 
-def k4s2_adjoint_weight(w: np.ndarray, lo: Ints) -> np.ndarray:
-    """``U[3 a + b, i, p C_out + o] = (G h_p G^T)[a, b]`` (9, C_in, 4 C_out), ``h_p``
-    output phase ``p``'s 2x2 sub-kernel reversed along both dims (the transposed
-    correlation's): :func:`k4s2_weight`'s planes, the points reversed and the 4
-    phases side by side in the columns."""
-    c_in, c_out = w.shape[:2]
-    u = np.empty((9, c_in, 4, c_out), dtype=w.dtype)
-    _k4s2_weight_into(w, lo, lambda p, a, b: u[3 * (2 - a) + 2 - b, :, p])
-    return u.reshape(9, c_in, 4 * c_out)
-
-
 def _k4s2_adjoint_buffers(
     c_in: int, c_out: int, t1n: int, wo: int, itemsize: int
 ) -> tuple[int, int]:
@@ -1195,12 +1237,11 @@ def conv_transpose_k4s2_adjoint(
     kin = _numba.compiled(_k4s2_adj_in, error_model="numpy")
     kout = _numba.compiled(_k4s2_adj_out, error_model="numpy")
     offsets = np.array([[-s - 1 for s in k4s2_phases(p)[0]] for p in lo], dtype=np.int64)
-    with _threads.serial_blas():
-        u = k4s2_adjoint_weight(w, lo)
     b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
     row, side = _k4s2_adjoint_buffers(c_in, c_out, t1n, wo, x.itemsize)
     work = n * h * wd * c_in * c_out * 16
     nw = _threads.workers(work, 2 * row + side)
+    u = k4s2_adjoint_weight(w, lo, nw)
     # as conv_transpose_k4s2: chunks of about half CHUNK_BYTES (or the weights'
     # size, which each chunk's GEMMs read whole), within the budget
     room = min(max(CHUNK_BYTES // 2, u.nbytes), (get_memory_budget() - u.nbytes) // nw - side)
@@ -1375,24 +1416,6 @@ def _k4s2_adj_out(
 # k4 s2 convolutions by polyphase F(2x2, 2x2): conv.winograd_phases_jit
 
 
-def k4s2_conv_weight(w: np.ndarray) -> np.ndarray:
-    """``u[3 a + b, (2 r0 + r1) C_in + i, o] = (G g G^T)[a, b]`` (9, 4 C_in, C_out), ``g``
-    the 2x2 sub-kernel ``w[o, i, r0::2, r1::2]`` of the input phase that tap parity
-    ``(r0, r1)`` reads, of ``w`` (C_out, C_in, 4, 4): the transformed weights of
-    :func:`conv_k4s2`, the 4 parities stacked in the GEMMs' depth."""
-    c_out, c_in = w.shape[:2]
-    planes = transposed(w.reshape(c_out, c_in * 16)).reshape(c_in, 4, 4, c_out)
-    u = np.empty((9, 4, c_in, c_out), dtype=w.dtype)
-    for r0, r1 in itertools.product((0, 1), (0, 1)):
-        g = [[planes[:, r0 + 2 * m0, r1 + 2 * m1] for m1 in (0, 1)] for m0 in (0, 1)]
-        grow = [g[0], [g[0][0] + g[1][0], g[0][1] + g[1][1]], g[1]]
-        for a in range(3):
-            u[3 * a, 2 * r0 + r1] = grow[a][0]
-            np.add(grow[a][0], grow[a][1], out=u[3 * a + 1, 2 * r0 + r1])
-            u[3 * a + 2, 2 * r0 + r1] = grow[a][1]
-    return u.reshape(9, 4 * c_in, c_out)
-
-
 def _k4s2_conv_buffers(
     c_in: int, c_out: int, tw: int, itemsize: int, grad: bool = False, depth: int = 1,
     taps: int = 1,
@@ -1440,12 +1463,6 @@ class _ConvChunks:
         self.depth = _Depth.of(False, lo, self.d_in, 1 if len(out) == 2 else out[0])
         self.kin = _numba.compiled(_k4s2_conv_in, error_model="numpy")
         self.kout = _numba.compiled(_k4s2_conv_out, error_model="numpy")
-        self.u: list[np.ndarray] = []
-        if w is not None:
-            w5 = _as_3d(w)
-            with _threads.serial_blas():
-                planes = [k4s2_conv_weight(w5[:, :, k]) for k in range(w5.shape[2])]
-                self.u = [self.depth.weights(planes, e) for _, _, e in self.depth.groups]
         self.cols = self.depth.taps * c_out
         self.wp = 4 * self.tw + 2  # input columns a tile row reads
         row_bytes, side = _k4s2_conv_buffers(
@@ -1453,6 +1470,9 @@ class _ConvChunks:
         )
         work = self.n * math.prod(out) * self.c_in * c_out * 4 ** (x.ndim - 2)
         self.nw = _threads.workers(work, row_bytes + side)
+        self.u: list[np.ndarray] = []
+        if w is not None:  # per slice parity, its depth taps' weights side by side
+            self.u = [k4s2_conv_weight(w, e, self.nw) for _, _, e in self.depth.groups]
         u_bytes = sum(u.nbytes for u in self.u)
         room = min(
             max(CHUNK_BYTES // 2, u_bytes), (get_memory_budget() - u_bytes) // self.nw - side
@@ -1724,19 +1744,42 @@ def conv_and_weight_k4s2(
 
     _threads.map_chunks(chunk, cc.items, cc.nw)
     cc.local = threading.local()  # frees the workers' buffers before the last steps
-    g = F22[1].astype(x.dtype)
     # zeros: the taps of a parity no slice has (a map of one slice) get none
     gw = np.zeros((c_out, c_in, *((4,) * nd)), dtype=x.dtype)
     gw5 = _as_3d(gw)
-    for (_, _, e), acc in zip(dp.groups, accs):
-        m = acc.total().reshape(9, dp.taps, c_out * 4 * c_in)
-        for j in range(dp.taps):
-            with _threads.serial_blas():  # (4, C_out 4 C_in): G^T dU G per parity and pair
-                dg = np.kron(g, g).T @ m[:, j]
-            # dg[m0, m1, o, r0, r1, i] -> gw[o, i, 2 m0 + r0, 2 m1 + r1]
-            blk = dg.reshape(2, 2, c_out, 2, 2, c_in).transpose(2, 5, 0, 3, 1, 4)
-            gw5[:, :, e + dp.stride * j] = blk.reshape(c_out, c_in, 4, 4)
+    kdw = _numba.compiled(_k4s2_dw, error_model="numpy")
+
+    def finish(r: tuple[int, int]) -> None:  # G^T dU G of the workers' sums, per row of gw
+        for (_, _, e), acc in zip(dp.groups, accs):
+            for m in acc.parts():
+                kdw(m, gw5, e, dp.stride, r[0], r[1])
+
+    rows = _threads.even_ranges(c_out, -(-c_out // cc.nw), cc.nw)
+    _threads.map_chunks(finish, rows, cc.nw)
     return gw, y
+
+
+def _k4s2_dw(m: np.ndarray, gw: np.ndarray, kd0: int, kstep: int, o0: int, o1: int) -> None:
+    """``gw[o, i, kd0 + kstep j, 2 m0 + r0, 2 m1 + r1] += (G^T M G)[m0, m1]`` for the rows
+    ``o0 .. o1`` of ``gw`` (C_out, C_in, kd, 4, 4), ``M[a, b] = m[3 a + b, j C_out + o,
+    (2 r0 + r1) C_in + i]`` (a worker's sums of dU, (9, taps C_out, 4 C_in)): ``G^T``
+    along the points' first dim (``M0 + M1, M1 + M2``), then ``G`` along the second."""
+    c_out, c_in = gw.shape[0], gw.shape[1]
+    for o in range(o0, o1):
+        for j in range(m.shape[1] // c_out):
+            k, col = kd0 + kstep * j, j * c_out + o
+            for p in range(4):
+                r0, r1 = p // 2, p % 2
+                for i in range(c_in):
+                    q = p * c_in + i
+                    t00, t01 = m[0, col, q] + m[3, col, q], m[1, col, q] + m[4, col, q]
+                    t02 = m[2, col, q] + m[5, col, q]
+                    t10, t11 = m[3, col, q] + m[6, col, q], m[4, col, q] + m[7, col, q]
+                    t12 = m[5, col, q] + m[8, col, q]
+                    gw[o, i, k, r0, r1] += t00 + t01
+                    gw[o, i, k, r0, 2 + r1] += t01 + t02
+                    gw[o, i, k, 2 + r0, r1] += t10 + t11
+                    gw[o, i, k, 2 + r0, 2 + r1] += t11 + t12
 
 
 def _k4s2_conv_gy(
