@@ -780,22 +780,22 @@ def k4s2_phases(lo: int) -> tuple[tuple[int, int], tuple[tuple[int, int], tuple[
     return (starts[0], starts[1]), (taps[0], taps[1])
 
 
-def k4s2_weight(w: np.ndarray, lo: Ints, nw: int = 1) -> np.ndarray:
+def k4s2_weight(w: np.ndarray, lo: Ints) -> np.ndarray:
     """``u[9 (2 r0 + r1) + 3 a + b, i, k C_out + o] = (G g G^T)[a, b]`` (36, C_in,
     kd C_out), ``g`` the 2x2 sub-kernel of output phase ``(r0, r1)`` of depth tap
     ``k`` of ``w`` (C_in, C_out, [kd,] 4, 4): the transformed weights of
     :func:`conv_transpose_k4s2`, the depth taps side by side (2-d: one), by
-    :func:`_k4s2_planes` on ``nw`` workers."""
+    :func:`_k4s2_planes`."""
     w5 = _as_3d(w)
     c_in, c_out, kd = w5.shape[:3]
     u = np.empty((36, c_in, kd * c_out), dtype=w.dtype)
     pt = np.arange(36, dtype=np.int64).reshape(4, 3, 3)  # phase p's points 9 p + 3 a + b
     cols = np.repeat(np.arange(kd, dtype=np.int64)[:, None] * c_out, 4, axis=1)
-    _planes(w5, [k4s2_phases(p)[1] for p in lo[-2:]], pt, np.zeros(4, np.int64), cols, u, nw)
+    _planes(w5, [k4s2_phases(p)[1] for p in lo[-2:]], pt, np.zeros(4, np.int64), cols, u)
     return u
 
 
-def k4s2_adjoint_weight(w: np.ndarray, lo: Ints, nw: int = 1) -> np.ndarray:
+def k4s2_adjoint_weight(w: np.ndarray, lo: Ints) -> np.ndarray:
     """``U[3 a + b, i, p C_out + o] = (G h_p G^T)[a, b]`` (9, C_in, 4 C_out), ``h_p``
     output phase ``p``'s 2x2 sub-kernel reversed along both dims (the transposed
     correlation's): :func:`k4s2_weight`'s planes, the points reversed and the 4
@@ -804,11 +804,11 @@ def k4s2_adjoint_weight(w: np.ndarray, lo: Ints, nw: int = 1) -> np.ndarray:
     u = np.empty((9, c_in, 4 * c_out), dtype=w.dtype)
     pt = np.broadcast_to(np.arange(8, -1, -1, dtype=np.int64).reshape(3, 3), (4, 3, 3))
     cols = (np.arange(4, dtype=np.int64) * c_out)[None]
-    _planes(w[:, :, None], [k4s2_phases(p)[1] for p in lo], pt, np.zeros(4, np.int64), cols, u, nw)
+    _planes(w[:, :, None], [k4s2_phases(p)[1] for p in lo], pt, np.zeros(4, np.int64), cols, u)
     return u
 
 
-def k4s2_conv_weight(w: np.ndarray, parity: int = 0, nw: int = 1) -> np.ndarray:
+def k4s2_conv_weight(w: np.ndarray, parity: int = 0) -> np.ndarray:
     """``u[3 a + b, (2 r0 + r1) C_in + i, j C_out + o] = (G g G^T)[a, b]`` (9, 4 C_in,
     taps C_out), ``g`` the 2x2 sub-kernel ``w[o, i, k, r0::2, r1::2]`` of the input
     phase that tap parity ``(r0, r1)`` reads, of ``w`` (C_out, C_in, [kd,] 4, 4): the
@@ -822,20 +822,19 @@ def k4s2_conv_weight(w: np.ndarray, parity: int = 0, nw: int = 1) -> np.ndarray:
     rows = np.arange(4, dtype=np.int64) * c_in
     cols = np.repeat(np.arange(taps, dtype=np.int64)[:, None] * c_out, 4, axis=1)
     taps_rc = [((0, 2), (1, 3))] * 2  # parity r reads the taps r, r + 2
-    _planes(w5.transpose(1, 0, 2, 3, 4), taps_rc, pt, rows, cols, u, nw)
+    _planes(w5.transpose(1, 0, 2, 3, 4), taps_rc, pt, rows, cols, u)
     return u
 
 
 def _planes(
     w: np.ndarray, taps: list[Any], pt: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-    u: np.ndarray, nw: int,
+    u: np.ndarray,
 ) -> None:  # fmt: skip
-    """:func:`_k4s2_planes` over the rows of ``w`` (I, O, J, 4, 4), on ``nw`` workers."""
+    """:func:`_k4s2_planes` over the rows of ``w`` (I, O, J, 4, 4), in this thread (on
+    2 workers dcgan2's took 0.6 ms, here 0.5: the hand-off costs what it saves)."""
     kern = _numba.compiled(_k4s2_planes, error_model="numpy")
     t = np.array(taps, dtype=np.int64)  # (dim, phase, tap)
-    pt, cols = np.ascontiguousarray(pt), np.ascontiguousarray(cols)
-    ranges = _threads.even_ranges(w.shape[0], -(-w.shape[0] // max(1, nw)), nw)
-    _threads.map_chunks(lambda r: kern(w, t, pt, rows, cols, u, r[0], r[1]), ranges, nw)
+    kern(w, t, np.ascontiguousarray(pt), rows, np.ascontiguousarray(cols), u, 0, w.shape[0])
 
 
 def _k4s2_planes(
@@ -1013,7 +1012,7 @@ def conv_transpose_k4s2(
     row_bytes, side = _k4s2_buffers(c_in, c_out, tw, x.itemsize, nrow, wp, d_in, depth.taps)
     work = n * math.prod(y.shape[2:]) * c_in * c_out * math.prod(w.shape[2:]) >> (x.ndim - 2)
     nw = _threads.workers(work, row_bytes + side)
-    u = k4s2_weight(w5, lo, nw)  # (the transposed layer's slices meet all 4 depth taps)
+    u = k4s2_weight(w5, lo)  # (the transposed layer's slices meet all 4 depth taps)
     # as conv3x3's compiled path: chunks of about L2's size (or the weights', which
     # each chunk's GEMMs read whole), within the budget
     room = min(max(CHUNK_BYTES // 2, u.nbytes), (get_memory_budget() - u.nbytes) // nw - side)
@@ -1241,7 +1240,7 @@ def conv_transpose_k4s2_adjoint(
     row, side = _k4s2_adjoint_buffers(c_in, c_out, t1n, wo, x.itemsize)
     work = n * h * wd * c_in * c_out * 16
     nw = _threads.workers(work, 2 * row + side)
-    u = k4s2_adjoint_weight(w, lo, nw)
+    u = k4s2_adjoint_weight(w, lo)
     # as conv_transpose_k4s2: chunks of about half CHUNK_BYTES (or the weights'
     # size, which each chunk's GEMMs read whole), within the budget
     room = min(max(CHUNK_BYTES // 2, u.nbytes), (get_memory_budget() - u.nbytes) // nw - side)
@@ -1472,7 +1471,7 @@ class _ConvChunks:
         self.nw = _threads.workers(work, row_bytes + side)
         self.u: list[np.ndarray] = []
         if w is not None:  # per slice parity, its depth taps' weights side by side
-            self.u = [k4s2_conv_weight(w, e, self.nw) for _, _, e in self.depth.groups]
+            self.u = [k4s2_conv_weight(w, e) for _, _, e in self.depth.groups]
         u_bytes = sum(u.nbytes for u in self.u)
         room = min(
             max(CHUNK_BYTES // 2, u_bytes), (get_memory_budget() - u_bytes) // self.nw - side
