@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from . import _threads
+from . import _numba, _threads, tuning
 from ._layout import (
     _ALL2,
     Ints,
@@ -39,6 +40,7 @@ from ._layout import (
     tap_range,
     transposed,
 )
+from .settings import get_memory_budget
 
 
 def _conv_transpose_gemm(
@@ -104,6 +106,83 @@ def _conv_transpose_gemm(
     _threads.map_chunks(chunk, _chunks(n, per_sample, x.itemsize, 0, w.nbytes, nw), nw)
     if by is not None and not exact:
         y += by  # the slabs went straight into y
+
+
+def exact_rows(c_in: int, c_out: int, k: Ints, width: int, itemsize: int) -> tuple[int, int]:
+    """:func:`conv_transpose_exact_jit`'s input rows a chunk (its GEMM buffer about
+    ``EXACT_JIT_BYTES``) and the bytes it needs at least: the reordered weights and
+    one worker's buffer for one row."""
+    row = math.prod(k) * c_out * width * itemsize
+    return max(1, tuning.EXACT_JIT_BYTES // row), row + math.prod(k) * c_out * c_in * itemsize
+
+
+def conv_transpose_exact_jit(
+    x: np.ndarray, w: np.ndarray, y: np.ndarray, bias: np.ndarray | None
+) -> None:
+    """Write ``y = conv_transpose2d(x, w, stride=k) + bias`` for a kernel ``k`` equal to
+    the stride (groups 1, padding 0, dilation 1): each output gets one tap, compiled
+    (numba must import).
+
+    x (N, C_in, H, W), w (C_in, C_out, k0, k1), y (N, C_out, k0 H, k1 W),
+    ``y[n, o, k0 i + a, k1 j + b] = sum_c w[c, o, a, b] x[n, c, i, j]``. Per block of a
+    sample's input rows, one GEMM ``(k0 k1 C_out, C_in) @ (C_in, rows W)`` reads
+    ``x``'s rows where they are (NCHW) into a buffer of about ``EXACT_JIT_BYTES``, and
+    one compiled pass (:func:`_exact_scatter`) interleaves its ``k0 k1`` slabs into
+    ``y``'s rows, plus bias, while they are in cache.
+
+    >>> x = np.array([[[[0.0, 1.0]]]])
+    >>> y = np.empty((1, 1, 2, 4))
+    >>> conv_transpose_exact_jit(x, np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), y, None)
+    >>> y[0, 0]
+    array([[0., 0., 1., 2.],
+           [0., 0., 3., 4.]])
+    """
+    n, c_in, h, wd = x.shape
+    c_out, k0, k1 = w.shape[1:]
+    # rows (a, b, o): each (a, b) slab of C_out rows is one tap's share of y
+    wr = np.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(k0 * k1 * c_out, c_in)
+    b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
+    x3 = np.ascontiguousarray(x).reshape(n, c_in, h * wd)
+    rows, need = exact_rows(c_in, c_out, (k0, k1), wd, x.itemsize)
+    nw = _threads.workers(n * h * wd * c_in * c_out * k0 * k1, need)
+    rows = max(1, min(rows, h, (get_memory_budget() - wr.nbytes) // nw // (need - wr.nbytes)))
+    items = [(i, r, min(h, r + rows)) for i in range(n) for r in range(0, h, rows)]
+    kern = _numba.compiled(_exact_scatter, error_model="numpy")
+    local = threading.local()
+
+    def chunk(item: tuple[int, int, int]) -> None:
+        i, r0, r1 = item
+        buf = getattr(local, "buf", None)
+        if buf is None:  # the worker's own, reused over its chunks
+            buf = local.buf = np.empty(k0 * k1 * c_out * rows * wd, x.dtype)
+        z = buf[: k0 * k1 * c_out * (r1 - r0) * wd].reshape(k0 * k1 * c_out, -1)
+        np.matmul(wr, x3[i, :, r0 * wd : r1 * wd], out=z)
+        kern(z, y, b, i, r0, r1, k0, k1)
+
+    _threads.map_chunks(chunk, items, nw)
+
+
+def _exact_scatter(
+    z: np.ndarray, y: np.ndarray, bias: np.ndarray, n: int, r0: int, r1: int, k0: int, k1: int
+) -> None:
+    """``y[n, o, k0 i + a, k1 j + b] = z[(k1 a + b) C_out + o, (i - r0) W + j] + bias[o]``
+    for the input rows ``i`` in ``r0 .. r1``: each output row of ``y`` (N, C_out, Ho,
+    Wo) written once, its ``k1`` slabs interleaved."""
+    c_out = y.shape[1]
+    wd = z.shape[1] // (r1 - r0)
+    for o in range(c_out):
+        bo = bias[o]
+        for a in range(k0):
+            for i in range(r0, r1):
+                row, base, src = k0 * i + a, (i - r0) * wd, k1 * a * c_out + o
+                if k1 == 2:  # the common case unrolled: numba vectorises it
+                    for j in range(wd):
+                        y[n, o, row, 2 * j] = z[src, base + j] + bo
+                        y[n, o, row, 2 * j + 1] = z[src + c_out, base + j] + bo
+                else:
+                    for j in range(wd):
+                        for e in range(k1):
+                            y[n, o, row, k1 * j + e] = z[src + e * c_out, base + j] + bo
 
 
 def _exact_cover(k: Ints, s: Ints, d: Ints, lo: Ints, n_in: Ints, out: Ints) -> bool:

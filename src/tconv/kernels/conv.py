@@ -38,7 +38,9 @@ from ._gemm import (
     _exact_cover,
     _weight_grad_row_shift,
     conv_row_shift_bytes,
+    conv_transpose_exact_jit,
     depthwise_transpose_bytes,
+    exact_rows,
     weight_row_shift_bytes,
 )
 from ._layout import GATHER_RATIO, SPARSE_PHASES, Ints, _span, _tap_slices, gather_windows
@@ -360,6 +362,18 @@ class TransposeCall(_Call):
         return _exact_cover(self.k, self.stride, self.dilation, self.lo, self.n_in, self.out_size)
 
     @cached_property
+    def exact_jit(self) -> bool:
+        """A 2-d kernel equal to the stride (no padding, no output padding, groups 1),
+        numba on, one worker's buffer for a row within the budget."""
+        if not (self.jit and self.groups == 1 and len(self.k) == 2 and self.k == self.stride):
+            return False
+        plain = self.lo == (0, 0) and self.dilation == (1, 1)
+        if not plain or self.out_size != tuple(k * i for k, i in zip(self.k, self.n_in)):
+            return False
+        need = exact_rows(self.c_in, self.c_out, self.k, self.n_in[1], self.itemsize)[1]
+        return need <= _budget()
+
+    @cached_property
     def fold(self) -> bool:
         return self.p_in < tuning.FOLD_BELOW and self.n > 1
 
@@ -446,6 +460,12 @@ def _ct_sparse(c: TransposeCall) -> np.ndarray:
     return c.done(y)
 
 
+def _ct_exact_jit(c: TransposeCall) -> np.ndarray:
+    y = np.empty((c.n, c.c_out, *c.out_size), dtype=c.x.dtype)
+    conv_transpose_exact_jit(c.x, c.w, y, c.bias)
+    return y
+
+
 def _ct_gemm(c: TransposeCall) -> np.ndarray:
     y = c.empty_y()
     _conv_transpose_gemm(c.x, c.w, y, c.taps, c.by, c.exact, c.fold)
@@ -488,6 +508,10 @@ CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
     Path("conv_transpose.channels_last", lambda c: c.tiny,
          "tiny maps: per-tap GEMMs, adds over batch x channels rows, no padded grid",
          _ct_channels_last),
+    Path("conv_transpose.exact_cover_jit", lambda c: c.exact_jit,
+         "2-d, kernel = stride, no padding, numba on: per block of a sample's input rows "
+         "one GEMM from x's rows in place, its slabs interleaved into y's rows by one "
+         "compiled pass while in cache", _ct_exact_jit),
     Path("conv_transpose.exact_cover", lambda c: c.exact,
          "each output gets one tap (k = s): slabs copied into the output, no adds", _ct_gemm),
     Path("conv_transpose.flat_phases_jit",
