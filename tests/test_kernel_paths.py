@@ -336,11 +336,9 @@ JIT_CASES = [
      geometries(T, n=(1, 2), s=(2, 3), size=(6, 12), c_out_g=(2, 3)),
      [2**12, 2**13, 2**14, 2**15], True, False),
     ("conv_transpose.exact_cover_jit",
-     geometries(T, groups=1, nd=2, k=2, s=2, d=1, lo=0, size=(1, 7)), [None, 2**12], True,
-     False),
+     geometries(T, groups=1, k=2, s=2, d=1, lo=0, size=(1, 6)), [None, 2**12], True, False),
     ("conv_transpose.exact_cover_jit",
-     geometries(T, groups=1, nd=2, k=3, s=3, d=1, lo=0, size=(1, 5)), [None, 2**12], True,
-     False),
+     geometries(T, groups=1, k=3, s=3, d=1, lo=0, size=(1, 4)), [None, 2**12], True, False),
     ("conv.im2col_jit", geometries(C, s=(2, 3), size=(5, 9)), [None], True, False),
     ("conv_weight.im2col_jit", geometries(C, s=(2, 3), size=(5, 9)), [None], True, False),
     ("conv_weight.im2col_jit", geometries(C, s=(2, 3), size=(5, 9)), [None], True, True),
@@ -409,33 +407,38 @@ def test_flat_phases_jit_in_row_blocks_and_phase_groups(torch, dtype, budget, mo
 @needs_jit
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("rows_bytes", [1, 2**12, 2**20])  # a row, a few, whole maps
-@pytest.mark.parametrize("k", [(2, 2), (2, 3), (3, 1), (1, 2)])
+@pytest.mark.parametrize(
+    "k", [(2,), (3,), (2, 2), (2, 3), (3, 1), (1, 2), (2, 2, 2), (1, 3, 2), (3, 1, 1)]
+)
 def test_exact_cover_jit_row_blocks(torch, dtype, rows_bytes, k) -> None:
-    """conv_transpose.exact_cover_jit (kernel = stride): its GEMM buffer of one input
-    row, a few, or whole maps, on 1 and 2 workers, against the reference and PyTorch,
-    bias included; groups, padding or output padding take the other paths."""
+    """conv_transpose.exact_cover_jit (kernel = stride, 1-d to 3-d): its GEMM buffer of
+    one input row, a few, or whole maps, on 1 and 2 workers, against the reference and
+    PyTorch, bias included; groups, padding or dilation take the other paths."""
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((3, 5, 7, 6)).astype(dtype)
+    nd = len(k)
+    size = {1: (7,), 2: (7, 6), 3: (4, 3, 5)}[nd]
+    x = rng.standard_normal((3, 5, *size)).astype(dtype)
     w = rng.standard_normal((5, 4, *k)).astype(dtype)
     b = rng.standard_normal(4).astype(dtype)
-    ref = R.conv_transpose_nd(*(a.astype(np.float64) for a in (x, w)), k, (1, 1), 1, (0, 0),
-                              (7 * k[0], 6 * k[1]), b.astype(np.float64))  # fmt: skip
-    theirs = torch.nn.functional.conv_transpose2d(
+    out = tuple(a * m for a, m in zip(k, size))
+    ref = R.conv_transpose_nd(*(a.astype(np.float64) for a in (x, w)), k, (1,) * nd, 1,
+                              (0,) * nd, out, b.astype(np.float64))  # fmt: skip
+    op, theirs_op = getattr(F, f"conv_transpose{nd}d"), f"conv_transpose{nd}d"
+    theirs = getattr(torch.nn.functional, theirs_op)(
         *(torch.from_numpy(a.astype(np.float64)) for a in (x, w, b)), stride=k
     ).numpy()
     with tconv.jit(True), mock.patch.object(tuning, "JIT_MIN_SIZE", 0), \
             mock.patch.object(tuning, "EXACT_JIT_BYTES", rows_bytes):  # fmt: skip
         for n_threads in (1, 2):
             with _threads_on(n_threads), kernels.trace() as names:
-                got = F.conv_transpose2d(x, w, b, stride=k)
+                got = op(x, w, b, stride=k)
             assert names == ["conv_transpose.exact_cover_jit"]
             assert got.dtype == dtype
             assert rel_err(got, ref) <= TOL[dtype] and rel_err(got, theirs) <= TOL[dtype]
         w_g = rng.standard_normal((5, 1, *k)).astype(dtype)  # one channel a group
-        for kw, wk in ((dict(padding=1), w), (dict(output_padding=(0, 0), dilation=2), w),
-                       (dict(groups=5), w_g)):  # fmt: skip
+        for kw, wk in ((dict(padding=1), w), (dict(dilation=2), w), (dict(groups=5), w_g)):
             with kernels.trace() as names:
-                F.conv_transpose2d(x, wk, stride=k, **kw)
+                op(x, wk, stride=k, **kw)
             assert names[0] != "conv_transpose.exact_cover_jit", (kw, names)
 
 

@@ -119,16 +119,16 @@ def exact_rows(c_in: int, c_out: int, k: Ints, width: int, itemsize: int) -> tup
 def conv_transpose_exact_jit(
     x: np.ndarray, w: np.ndarray, y: np.ndarray, bias: np.ndarray | None
 ) -> None:
-    """Write ``y = conv_transpose2d(x, w, stride=k) + bias`` for a kernel ``k`` equal to
-    the stride (groups 1, padding 0, dilation 1): each output gets one tap, compiled
-    (numba must import).
+    """Write ``y = conv_transpose_nd(x, w, stride=k) + bias`` for a kernel ``k`` equal to
+    the stride (1-d to 3-d, groups 1, padding 0, dilation 1): each output gets one
+    tap, compiled (numba must import).
 
-    x (N, C_in, H, W), w (C_in, C_out, k0, k1), y (N, C_out, k0 H, k1 W),
+    x (N, C_in, *L), w (C_in, C_out, *k), y (N, C_out, *(k L)); 2-d:
     ``y[n, o, k0 i + a, k1 j + b] = sum_c w[c, o, a, b] x[n, c, i, j]``. Per block of a
-    sample's input rows, one GEMM ``(k0 k1 C_out, C_in) @ (C_in, rows W)`` reads
-    ``x``'s rows where they are (NCHW) into a buffer of about ``EXACT_JIT_BYTES``, and
-    one compiled pass (:func:`_exact_scatter`) interleaves its ``k0 k1`` slabs into
-    ``y``'s rows, plus bias, while they are in cache.
+    sample's input rows (all dims but the last), one GEMM ``(prod(k) C_out, C_in) @
+    (C_in, rows L_last)`` reads ``x``'s rows where they are (NCHW) into a buffer of about
+    ``EXACT_JIT_BYTES``, and one compiled pass (:func:`_exact_scatter`) interleaves its
+    slabs into ``y``'s rows, plus bias, while they are in cache.
 
     >>> x = np.array([[[[0.0, 1.0]]]])
     >>> y = np.empty((1, 1, 2, 4))
@@ -137,52 +137,65 @@ def conv_transpose_exact_jit(
     array([[0., 0., 1., 2.],
            [0., 0., 3., 4.]])
     """
-    n, c_in, h, wd = x.shape
-    c_out, k0, k1 = w.shape[1:]
-    # rows (a, b, o): each (a, b) slab of C_out rows is one tap's share of y
-    wr = np.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(k0 * k1 * c_out, c_in)
+    n, c_in = x.shape[:2]
+    c_out, k = w.shape[1], tuple(w.shape[2:])
+    k3 = (1,) * (3 - len(k)) + k
+    n3 = (1,) * (3 - len(k)) + tuple(x.shape[2:])
+    wd, rows_in = n3[2], n3[0] * n3[1]  # a row: one index of the leading dims
+    # rows (taps row-major, o): each tap's slab of C_out rows is its share of y
+    wr = np.ascontiguousarray(np.moveaxis(w.reshape(c_in, c_out, -1), 0, -1).swapaxes(0, 1))
+    wr = wr.reshape(-1, c_in)
     b = np.zeros(c_out, x.dtype) if bias is None else bias.astype(x.dtype)
-    x3 = np.ascontiguousarray(x).reshape(n, c_in, h * wd)
-    rows, need = exact_rows(c_in, c_out, (k0, k1), wd, x.itemsize)
-    nw = _threads.workers(n * h * wd * c_in * c_out * k0 * k1, need)
-    rows = max(1, min(rows, h, (get_memory_budget() - wr.nbytes) // nw // (need - wr.nbytes)))
-    items = [(i, r, min(h, r + rows)) for i in range(n) for r in range(0, h, rows)]
+    x3 = np.ascontiguousarray(x).reshape(n, c_in, rows_in * wd)
+    y5 = y.reshape(n, c_out, *(a * m for a, m in zip(k3, n3)))
+    rows, need = exact_rows(c_in, c_out, k, wd, x.itemsize)
+    nw = _threads.workers(n * rows_in * wd * c_in * c_out * math.prod(k), need)
+    rows = max(1, min(rows, rows_in, (get_memory_budget() - wr.nbytes) // nw // (need - wr.nbytes)))
+    items = [(i, r, min(rows_in, r + rows)) for i in range(n) for r in range(0, rows_in, rows)]
     kern = _numba.compiled(_exact_scatter, error_model="numpy")
+    kk = np.array(k3, dtype=np.int64)
     local = threading.local()
 
     def chunk(item: tuple[int, int, int]) -> None:
         i, r0, r1 = item
         buf = getattr(local, "buf", None)
         if buf is None:  # the worker's own, reused over its chunks
-            buf = local.buf = np.empty(k0 * k1 * c_out * rows * wd, x.dtype)
-        z = buf[: k0 * k1 * c_out * (r1 - r0) * wd].reshape(k0 * k1 * c_out, -1)
+            buf = local.buf = np.empty(len(wr) * rows * wd, x.dtype)
+        z = buf[: len(wr) * (r1 - r0) * wd].reshape(len(wr), -1)
         np.matmul(wr, x3[i, :, r0 * wd : r1 * wd], out=z)
-        kern(z, y, b, i, r0, r1, k0, k1)
+        kern(z, y5, b, i, r0, r1, n3[1], kk)
 
     _threads.map_chunks(chunk, items, nw)
 
 
 def _exact_scatter(
-    z: np.ndarray, y: np.ndarray, bias: np.ndarray, n: int, r0: int, r1: int, k0: int, k1: int
-) -> None:
-    """``y[n, o, k0 i + a, k1 j + b] = z[(k1 a + b) C_out + o, (i - r0) W + j] + bias[o]``
-    for the input rows ``i`` in ``r0 .. r1``: each output row of ``y`` (N, C_out, Ho,
-    Wo) written once, its ``k1`` slabs interleaved."""
+    z: np.ndarray, y: np.ndarray, bias: np.ndarray, n: int, r0: int, r1: int, h: int,
+    k: np.ndarray,
+) -> None:  # fmt: skip
+    """``y[n, o, k0 d + a0, k1 e + a1, k2 j + a2] = z[tap(a) C_out + o, (r - r0) W + j] +
+    bias[o]`` (``tap(a)`` row-major over ``k``) for the input rows ``r = d h + e`` in
+    ``r0 .. r1`` (``h`` rows a plane): each output row of ``y`` (N, C_out, Do, Ho, Wo)
+    written once, its ``k2`` slabs interleaved."""
     c_out = y.shape[1]
+    k0, k1, k2 = k[0], k[1], k[2]
     wd = z.shape[1] // (r1 - r0)
     for o in range(c_out):
         bo = bias[o]
-        for a in range(k0):
-            for i in range(r0, r1):
-                row, base, src = k0 * i + a, (i - r0) * wd, k1 * a * c_out + o
-                if k1 == 2:  # the common case unrolled: numba vectorises it
-                    for j in range(wd):
-                        y[n, o, row, 2 * j] = z[src, base + j] + bo
-                        y[n, o, row, 2 * j + 1] = z[src + c_out, base + j] + bo
-                else:
-                    for j in range(wd):
-                        for e in range(k1):
-                            y[n, o, row, k1 * j + e] = z[src + e * c_out, base + j] + bo
+        for a0 in range(k0):
+            for a1 in range(k1):
+                src = (a0 * k1 + a1) * k2 * c_out + o
+                for r in range(r0, r1):
+                    d = r // h
+                    row = y[n, o, k0 * d + a0, k1 * (r - d * h) + a1]
+                    base = (r - r0) * wd
+                    if k2 == 2:  # the common case unrolled: numba vectorises it
+                        for j in range(wd):
+                            row[2 * j] = z[src, base + j] + bo
+                            row[2 * j + 1] = z[src + c_out, base + j] + bo
+                    else:
+                        for j in range(wd):
+                            for e in range(k2):
+                                row[k2 * j + e] = z[src + e * c_out, base + j] + bo
 
 
 def _exact_cover(k: Ints, s: Ints, d: Ints, lo: Ints, n_in: Ints, out: Ints) -> bool:

@@ -363,14 +363,14 @@ class TransposeCall(_Call):
 
     @cached_property
     def exact_jit(self) -> bool:
-        """A 2-d kernel equal to the stride (no padding, no output padding, groups 1),
+        """A kernel equal to the stride (no padding, no output padding, groups 1),
         numba on, one worker's buffer for a row within the budget."""
-        if not (self.jit and self.groups == 1 and len(self.k) == 2 and self.k == self.stride):
+        if not (self.jit and self.groups == 1 and self.k == self.stride):
             return False
-        plain = self.lo == (0, 0) and self.dilation == (1, 1)
+        plain = not any(self.lo) and all(d == 1 for d in self.dilation)
         if not plain or self.out_size != tuple(k * i for k, i in zip(self.k, self.n_in)):
             return False
-        need = exact_rows(self.c_in, self.c_out, self.k, self.n_in[1], self.itemsize)[1]
+        need = exact_rows(self.c_in, self.c_out, self.k, self.n_in[-1], self.itemsize)[1]
         return need <= _budget()
 
     @cached_property
@@ -509,8 +509,8 @@ CONV_TRANSPOSE: tuple[Path[TransposeCall], ...] = (
          "tiny maps: per-tap GEMMs, adds over batch x channels rows, no padded grid",
          _ct_channels_last),
     Path("conv_transpose.exact_cover_jit", lambda c: c.exact_jit,
-         "2-d, kernel = stride, no padding, numba on: per block of a sample's input rows "
-         "one GEMM from x's rows in place, its slabs interleaved into y's rows by one "
+         "kernel = stride, no padding, numba on: per block of a sample's input rows one "
+         "GEMM from x's rows in place, its slabs interleaved into y's rows by one "
          "compiled pass while in cache", _ct_exact_jit),
     Path("conv_transpose.exact_cover", lambda c: c.exact,
          "each output gets one tap (k = s): slabs copied into the output, no adds", _ct_gemm),

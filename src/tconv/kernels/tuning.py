@@ -117,7 +117,7 @@ COLUMNS_JIT_BYTES = 2 * 2**20
 COLUMNS_JIT_SAMPLE_GEMM = 256
 
 # conv_transpose.exact_cover_jit: bytes of a worker's GEMM buffer (input rows of a
-# sample x k0 k1 C_out x W). 2 workers, float32, min of 9: unet2 (8 x 128 x 64x64
+# sample x prod(k) C_out x W). 2 workers, float32, min of 9: unet2 (8 x 128 x 64x64
 # -> 64, k2 s2) 13.7 / 14.1 / 13.1 ms at 4 / 8 / 16 rows (256 KiB .. 1 MiB), unet1
 # (8 x 256 x 32x32 -> 128) 9.0 / 8.9 / 7.9; the exact_cover path took 24.4 and 18.8
 EXACT_JIT_BYTES = 2**20
