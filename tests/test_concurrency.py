@@ -50,6 +50,7 @@ def _cases() -> list[Case]:
     # k4 s2 with 16 channels: the polyphase Winograd paths where numba is installed
     xk, wk, xc = r(8, 16, 16, 16), r(16, 16, 4, 4), r(8, 16, 32, 32)
     xk3, wk3 = r(1, 16, 8, 16, 16), r(16, 16, 4, 4, 4)  # 3-d: by depth slices
+    xe, we = r(8, 16, 16, 16), r(16, 8, 2, 2)  # kernel = stride: exact_cover_jit with numba
     return [
         lambda: (F.conv2d(x4, w, padding=1),),
         lambda: (F.conv2d(x6, w, stride=2, padding=1),),
@@ -64,6 +65,7 @@ def _cases() -> list[Case]:
         _grads(F.conv_transpose2d, xk, wk, stride=2, padding=1),
         _grads(F.conv2d, xc, wk, stride=2, padding=1),
         _grads(F.conv_transpose3d, xk3, wk3, stride=2, padding=1),
+        _grads(F.conv_transpose2d, xe, we, stride=2),
         lambda: (F.interpolate(img, scale_factor=2, mode="bilinear"),),
         lambda: (F.interpolate(img, size=(7, 5), mode="area"),),
         lambda: (F.interpolate(img, scale_factor=3, mode="bicubic", align_corners=True),),
