@@ -198,10 +198,8 @@ class Accumulators:
         return self._all or [np.zeros(self.shape, dtype=self.dtype)]
 
     def total(self) -> np.ndarray:
-        if not self._all:
-            return np.zeros(self.shape, dtype=self.dtype)
-        out = self._all[0]
-        for other in self._all[1:]:
+        out, *others = self.parts()
+        for other in others:
             out += other
         return out
 

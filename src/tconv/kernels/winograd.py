@@ -815,7 +815,8 @@ def k4s2_conv_weight(w: np.ndarray, parity: int = 0) -> np.ndarray:
     transformed weights of :func:`conv_k4s2`, the 4 parities stacked in the GEMMs'
     depth; 3-d: the depth taps ``k = parity + 2 j`` of one parity side by side."""
     w5 = _as_3d(w)
-    w5 = w5[:, :, parity::2] if w5.shape[2] == 4 else w5
+    kd = w5.shape[2]
+    w5 = w5[:, :, parity :: kd // _Depth.slice_taps(False, kd)]
     c_out, c_in, taps = w5.shape[:3]
     u = np.empty((9, 4 * c_in, taps * c_out), dtype=w.dtype)
     pt = np.broadcast_to(np.arange(9, dtype=np.int64).reshape(3, 3), (4, 3, 3))
@@ -834,19 +835,19 @@ def _planes(
     2 workers dcgan2's took 0.6 ms, here 0.5: the hand-off costs what it saves)."""
     kern = _numba.compiled(_k4s2_planes, error_model="numpy")
     t = np.array(taps, dtype=np.int64)  # (dim, phase, tap)
-    kern(w, t, np.ascontiguousarray(pt), rows, np.ascontiguousarray(cols), u, 0, w.shape[0])
+    kern(w, t, np.ascontiguousarray(pt), rows, np.ascontiguousarray(cols), u)
 
 
 def _k4s2_planes(
     w: np.ndarray, taps: np.ndarray, pt: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-    u: np.ndarray, i0: int, i1: int,
+    u: np.ndarray,
 ) -> None:  # fmt: skip
-    """``u[pt[p, a, b], rows[p] + i, cols[j, p] + o] = (G g G^T)[a, b]`` for the rows
-    ``i0 .. i1`` of ``w`` (I, O, J, 4, 4), ``g`` phase ``p``'s 2x2 sub-kernel
+    """``u[pt[p, a, b], rows[p] + i, cols[j, p] + o] = (G g G^T)[a, b]`` for every row
+    ``i`` of ``w`` (I, O, J, 4, 4), ``g`` phase ``p``'s 2x2 sub-kernel
     ``g[m0, m1] = w[i, o, j, taps[0, p // 2, m0], taps[1, p % 2, m1]]``: ``G`` along
     its first dim (``g0, g0 + g1, g1``), then along its second, in one pass."""
-    n_o, n_j = w.shape[1], w.shape[2]
-    for i in range(i0, i1):
+    n_i, n_o, n_j = w.shape[0], w.shape[1], w.shape[2]
+    for i in range(n_i):
         for j in range(n_j):
             for p in range(4):
                 a0, a1 = taps[0, p // 2, 0], taps[0, p // 2, 1]
